@@ -1,0 +1,89 @@
+package dev.engram.hash;
+
+import java.util.Objects;
+
+/**
+ * The Engram n-gram hash (SEMANTICS.md §3.4) on already-compressed token ids.
+ *
+ * <p>For every position {@code t} of every sequence, the shifted tokens are
+ * {@code s_k = ids[t-k]} (or {@code padId} before the sequence start); for each order
+ * {@code n = 2..maxNgram} the mix is {@code (s_0*m_0) ^ ... ^ (s_{n-1}*m_{n-1})} in {@code long}
+ * arithmetic (which wraps exactly like numpy's int64), and head {@code j} of that order gets
+ * {@code Math.floorMod(mix, p[n-2][j])}. Rows of the batch are independent.
+ */
+public final class NgramHasher {
+    private NgramHasher() {}
+
+    /**
+     * Hashes a batch of compressed ids.
+     *
+     * @param compressedIds {@code [batch * seqLen]} compressed token ids, row-major; negatives allowed
+     * @param padId         the compressed pad id used before each sequence start
+     * @param multipliers   {@code [maxNgram]} per-position multipliers of the layer
+     * @param moduli        {@code [(maxNgram-1) * headsPerNgram]} prime moduli, order-major
+     * @return {@code [batch * seqLen * (maxNgram-1) * headsPerNgram]} hash ids in {@code [0, p)}
+     */
+    public static long[] hash(long[] compressedIds, int batch, int seqLen, long padId,
+                              long[] multipliers, long[] moduli, int headsPerNgram) {
+        Objects.requireNonNull(compressedIds, "compressedIds");
+        Objects.requireNonNull(multipliers, "multipliers");
+        Objects.requireNonNull(moduli, "moduli");
+        int maxNgram = multipliers.length;
+        if (batch < 0 || seqLen < 0) {
+            throw new IllegalArgumentException("batch and seqLen must be >= 0, got batch=" + batch + ", seqLen=" + seqLen);
+        }
+        if ((long) batch * seqLen != compressedIds.length) {
+            throw new IllegalArgumentException("compressedIds has " + compressedIds.length
+                    + " elements, expected batch*seqLen = " + batch + "*" + seqLen);
+        }
+        if (maxNgram < 2) {
+            throw new IllegalArgumentException("need at least 2 multipliers (max_ngram_size >= 2), got " + maxNgram);
+        }
+        if (headsPerNgram < 1 || moduli.length != (maxNgram - 1) * headsPerNgram) {
+            throw new IllegalArgumentException("moduli has " + moduli.length + " entries, expected (max_ngram_size-1)*heads = "
+                    + (maxNgram - 1) + "*" + headsPerNgram);
+        }
+        for (long p : moduli) {
+            if (p <= 0) throw new IllegalArgumentException("every modulus must be > 0, got " + p);
+        }
+        int heads = moduli.length;
+        long[] out = new long[Math.multiplyExact(compressedIds.length, heads)];
+        for (int b = 0; b < batch; b++) {
+            int rowStart = b * seqLen;
+            for (int t = 0; t < seqLen; t++) {
+                int outBase = (rowStart + t) * heads;
+                long mix = shifted(compressedIds, rowStart, t, 0, padId) * multipliers[0];
+                for (int n = 2; n <= maxNgram; n++) {
+                    // mix_n = mix_{n-1} ^ (s_{n-1} * m_{n-1}); long multiply wraps like int64.
+                    mix ^= shifted(compressedIds, rowStart, t, n - 1, padId) * multipliers[n - 1];
+                    int headBase = (n - 2) * headsPerNgram;
+                    for (int j = 0; j < headsPerNgram; j++) {
+                        out[outBase + headBase + j] = Math.floorMod(mix, moduli[headBase + j]);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The raw XOR mixes {@code [batch * seqLen * (maxNgram-1)]}, one per order (for checking against goldens). */
+    public static long[] mixes(long[] compressedIds, int batch, int seqLen, long padId, long[] multipliers) {
+        int orders = multipliers.length - 1;
+        long[] out = new long[compressedIds.length * orders];
+        for (int b = 0; b < batch; b++) {
+            int rowStart = b * seqLen;
+            for (int t = 0; t < seqLen; t++) {
+                long mix = shifted(compressedIds, rowStart, t, 0, padId) * multipliers[0];
+                for (int n = 2; n <= multipliers.length; n++) {
+                    mix ^= shifted(compressedIds, rowStart, t, n - 1, padId) * multipliers[n - 1];
+                    out[(rowStart + t) * orders + n - 2] = mix;
+                }
+            }
+        }
+        return out;
+    }
+
+    private static long shifted(long[] ids, int rowStart, int t, int k, long padId) {
+        return t - k >= 0 ? ids[rowStart + t - k] : padId;
+    }
+}

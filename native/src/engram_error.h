@@ -1,0 +1,16 @@
+// Thread-local last-error text shared by the C ABI's translation units.
+#pragma once
+
+#include "engram.h"
+
+namespace engram {
+
+// Records `message` as this thread's last error and returns `status` (for `return fail(...)`).
+engram_status_t fail(engram_status_t status, const char* message);
+
+// Clears this thread's last error and returns ENGRAM_STATUS_SUCCESS.
+engram_status_t ok();
+
+}  // namespace engram
+
+#define ENGRAM_API extern "C" __attribute__((visibility("default")))
