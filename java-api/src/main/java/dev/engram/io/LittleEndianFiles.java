@@ -1,0 +1,103 @@
+package dev.engram.io;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/**
+ * Raw little-endian C-order arrays, the layout of the golden files and of PyTorch/numpy dumps
+ * ({@code tensor.numpy().tofile(path)}). Sizes are checked: a file whose length is not a whole
+ * number of elements, or not the expected count, is an error naming the file.
+ */
+public final class LittleEndianFiles {
+    private LittleEndianFiles() {}
+
+    /** Reads int64 values. */
+    public static long[] readInt64(Path file) {
+        ByteBuffer buf = read(file, Long.BYTES);
+        long[] out = new long[buf.remaining() / Long.BYTES];
+        buf.asLongBuffer().get(out);
+        return out;
+    }
+
+    /** Reads int32 values. */
+    public static int[] readInt32(Path file) {
+        ByteBuffer buf = read(file, Integer.BYTES);
+        int[] out = new int[buf.remaining() / Integer.BYTES];
+        buf.asIntBuffer().get(out);
+        return out;
+    }
+
+    /** Reads float32 values widened exactly to double. */
+    public static double[] readFloat32AsDouble(Path file) {
+        ByteBuffer buf = read(file, Float.BYTES);
+        double[] out = new double[buf.remaining() / Float.BYTES];
+        for (int i = 0; i < out.length; i++) out[i] = buf.getFloat(i * Float.BYTES);
+        return out;
+    }
+
+    /** Reads float64 values. */
+    public static double[] readFloat64(Path file) {
+        ByteBuffer buf = read(file, Double.BYTES);
+        double[] out = new double[buf.remaining() / Double.BYTES];
+        buf.asDoubleBuffer().get(out);
+        return out;
+    }
+
+    /** Reads exactly {@code expected} int64 values, else throws naming the file and both counts. */
+    public static long[] readInt64(Path file, long expected) {
+        return checkCount(file, readInt64(file), expected);
+    }
+
+    /** Reads exactly {@code expected} float32 values, widened to double. */
+    public static double[] readFloat32AsDouble(Path file, long expected) {
+        double[] v = readFloat32AsDouble(file);
+        if (v.length != expected) throw wrongCount(file, v.length, expected, Float.BYTES);
+        return v;
+    }
+
+    /** Writes int64 values. */
+    public static void writeInt64(Path file, long[] values) {
+        ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(values.length, Long.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asLongBuffer().put(values);
+        write(file, buf.array());
+    }
+
+    private static long[] checkCount(Path file, long[] v, long expected) {
+        if (v.length != expected) throw wrongCount(file, v.length, expected, Long.BYTES);
+        return v;
+    }
+
+    private static IllegalArgumentException wrongCount(Path file, long actual, long expected, int elementBytes) {
+        return new IllegalArgumentException(file + ": holds " + actual + " elements of " + elementBytes
+                + " bytes, expected " + expected);
+    }
+
+    private static ByteBuffer read(Path file, int elementBytes) {
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(file);
+        } catch (NoSuchFileException e) {
+            throw new UncheckedIOException(file + ": no such file", e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+        }
+        if (bytes.length % elementBytes != 0) {
+            throw new IllegalArgumentException(file + ": size " + bytes.length + " bytes is not a multiple of "
+                    + elementBytes + " (wrong dtype?)");
+        }
+        return ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private static void write(Path file, byte[] bytes) {
+        try {
+            Files.write(file, bytes);
+        } catch (IOException e) {
+            throw new UncheckedIOException(file + ": " + e.getMessage(), e);
+        }
+    }
+}
