@@ -1,0 +1,148 @@
+package dev.engram;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * Configuration of the Engram layers of a model: the reference's {@code EngramConfig} plus the two
+ * backbone fields the layer needs ({@code hidden_size}, {@code hc_mult}). Field names mirror the
+ * reference; {@link EngramConfigJson} reads and writes them with the reference's snake_case keys.
+ *
+ * <p>Every instance is valid: the canonical constructor throws {@link IllegalArgumentException}
+ * naming the offending field.
+ *
+ * @param engramVocabSize     {@code engram_vocab_size}: base table size per n-gram order, index {@code n-2}
+ * @param maxNgramSize        {@code max_ngram_size}: largest n (orders 2..N); also the ShortConv dilation
+ * @param nEmbedPerNgram      {@code n_embed_per_ngram}: embedding width per order, split over the heads
+ * @param nHeadPerNgram       {@code n_head_per_ngram}: hash heads per order
+ * @param layerIds            {@code layer_ids}: the backbone layers that hold an Engram layer (order matters)
+ * @param padId               {@code pad_id}: a raw tokenizer id, mapped through the compression table
+ * @param seed                {@code seed}: base seed of the per-layer hash multipliers
+ * @param kernelSize          {@code kernel_size}: ShortConv kernel size
+ * @param hiddenSize          {@code hidden_size}: backbone hidden size
+ * @param hcMult              {@code hc_mult}: number of hyper-connection branches
+ * @param compressedVocabSize {@code compressed_vocab_size}: V' when ids are already compressed and no
+ *                            compression table is given; empty otherwise
+ * @param gateNormEps         {@code gate_norm_eps}: eps of the key/query RMSNorms (reference: 2^-23)
+ * @param convNormEps         {@code conv_norm_eps}: eps of the ShortConv RMSNorms (reference: 1e-5)
+ */
+public record EngramConfig(
+        List<Long> engramVocabSize,
+        int maxNgramSize,
+        int nEmbedPerNgram,
+        int nHeadPerNgram,
+        List<Integer> layerIds,
+        long padId,
+        long seed,
+        int kernelSize,
+        int hiddenSize,
+        int hcMult,
+        OptionalLong compressedVocabSize,
+        double gateNormEps,
+        double convNormEps) {
+
+    /** float32 machine epsilon, 2^-23: torch's {@code nn.RMSNorm(eps=None)} for fp32, bf16 and fp16. */
+    public static final double FLOAT32_EPS = 0x1p-23;
+    /** float64 machine epsilon, 2^-52: torch's {@code nn.RMSNorm(eps=None)} for fp64. */
+    public static final double FLOAT64_EPS = 0x1p-52;
+    /** The ShortConv RMSNorm eps of the reference. */
+    public static final double CONV_NORM_EPS = 1e-5;
+    /** Largest accepted {@code max_ngram_size}; larger orders have no use and only inflate the hash. */
+    public static final int MAX_NGRAM_LIMIT = 16;
+    /** Largest accepted per-order base table size (keeps the prime search and row offsets in int64). */
+    public static final long VOCAB_SIZE_LIMIT = 1L << 40;
+
+    /** Validates every field; throws {@link IllegalArgumentException} naming the first bad one. */
+    public EngramConfig {
+        require(engramVocabSize != null, "engram_vocab_size", "is missing");
+        require(layerIds != null, "layer_ids", "is missing");
+        require(compressedVocabSize != null, "compressed_vocab_size", "must be an OptionalLong, not null");
+        engramVocabSize = List.copyOf(engramVocabSize);
+        layerIds = List.copyOf(layerIds);
+
+        require(maxNgramSize >= 2, "max_ngram_size", "must be >= 2 (bigrams and up), got " + maxNgramSize);
+        require(maxNgramSize <= MAX_NGRAM_LIMIT, "max_ngram_size", "must be <= " + MAX_NGRAM_LIMIT + ", got " + maxNgramSize);
+        require(engramVocabSize.size() == maxNgramSize - 1, "engram_vocab_size",
+                "needs one entry per order n=2.." + maxNgramSize + " (" + (maxNgramSize - 1) + " entries), got "
+                        + engramVocabSize.size());
+        for (int i = 0; i < engramVocabSize.size(); i++) {
+            long v = engramVocabSize.get(i);
+            require(v > 0, "engram_vocab_size", "entry " + i + " must be > 0, got " + v);
+            require(v <= VOCAB_SIZE_LIMIT, "engram_vocab_size", "entry " + i + " must be <= 2^40, got " + v);
+        }
+        require(nHeadPerNgram > 0, "n_head_per_ngram", "must be > 0, got " + nHeadPerNgram);
+        require(nEmbedPerNgram > 0, "n_embed_per_ngram", "must be > 0, got " + nEmbedPerNgram);
+        require(nEmbedPerNgram % nHeadPerNgram == 0, "n_embed_per_ngram",
+                "(" + nEmbedPerNgram + ") must be divisible by n_head_per_ngram (" + nHeadPerNgram + ")");
+        require(!layerIds.isEmpty(), "layer_ids", "must not be empty");
+        var seen = new HashSet<Integer>();
+        for (int id : layerIds) {
+            require(id >= 0, "layer_ids", "must be >= 0, got " + id);
+            require(seen.add(id), "layer_ids", "contains " + id + " twice");
+        }
+        require(seed >= 0, "seed", "must be >= 0 (numpy's SeedSequence rejects negative seeds), got " + seed);
+        require(kernelSize > 0, "kernel_size", "must be > 0, got " + kernelSize);
+        require(hiddenSize > 0, "hidden_size", "must be > 0, got " + hiddenSize);
+        require(hcMult > 0, "hc_mult", "must be > 0, got " + hcMult);
+        compressedVocabSize.ifPresent(v -> require(v > 0, "compressed_vocab_size", "must be > 0, got " + v));
+        require(gateNormEps > 0 && Double.isFinite(gateNormEps), "gate_norm_eps", "must be finite and > 0, got " + gateNormEps);
+        require(convNormEps > 0 && Double.isFinite(convNormEps), "conv_norm_eps", "must be finite and > 0, got " + convNormEps);
+    }
+
+    /** The reference demo's default: vocab 646400 per order, N=3, 512 dims over 8 heads, H=1024, G=4. */
+    public static EngramConfig referenceDefault() {
+        return new EngramConfig(List.of(646_400L, 646_400L), 3, 512, 8, List.of(1, 15), 2, 0, 4, 1024, 4,
+                OptionalLong.empty(), FLOAT32_EPS, CONV_NORM_EPS);
+    }
+
+    /**
+     * A small configuration that runs in milliseconds on the CPU (the golden forward's "main" config):
+     * vocab [3001, 2503], N=3, 32 dims over 4 heads, H=64, G=4, layers [1, 15].
+     */
+    public static EngramConfig small() {
+        return new EngramConfig(List.of(3001L, 2503L), 3, 32, 4, List.of(1, 15), 2, 0, 4, 64, 4,
+                OptionalLong.empty(), FLOAT32_EPS, CONV_NORM_EPS);
+    }
+
+    /** Number of n-gram orders, {@code max_ngram_size - 1}. */
+    public int ngramOrders() {
+        return maxNgramSize - 1;
+    }
+
+    /** Hash heads per layer, {@code (max_ngram_size-1) * n_head_per_ngram}. */
+    public int headsPerLayer() {
+        return ngramOrders() * nHeadPerNgram;
+    }
+
+    /** Embedding width of one head, {@code n_embed_per_ngram / n_head_per_ngram}. */
+    public int headDim() {
+        return nEmbedPerNgram / nHeadPerNgram;
+    }
+
+    /** Width of the concatenated embedding {@code E = (max_ngram_size-1) * n_embed_per_ngram}. */
+    public int engramHiddenSize() {
+        return ngramOrders() * nEmbedPerNgram;
+    }
+
+    /** ShortConv dilation: {@code max_ngram_size}, as in the reference. */
+    public int convDilation() {
+        return maxNgramSize;
+    }
+
+    /** A copy with the given key/query RMSNorm eps (e.g. {@link #FLOAT64_EPS} to mirror a float64 torch run). */
+    public EngramConfig withGateNormEps(double eps) {
+        return new EngramConfig(engramVocabSize, maxNgramSize, nEmbedPerNgram, nHeadPerNgram, layerIds, padId, seed,
+                kernelSize, hiddenSize, hcMult, compressedVocabSize, eps, convNormEps);
+    }
+
+    /** A copy with {@code compressed_vocab_size} set (ids are then taken as already compressed). */
+    public EngramConfig withCompressedVocabSize(long size) {
+        return new EngramConfig(engramVocabSize, maxNgramSize, nEmbedPerNgram, nHeadPerNgram, layerIds, padId, seed,
+                kernelSize, hiddenSize, hcMult, OptionalLong.of(size), gateNormEps, convNormEps);
+    }
+
+    private static void require(boolean ok, String field, String problem) {
+        if (!ok) throw new IllegalArgumentException("EngramConfig." + field + " " + problem);
+    }
+}
