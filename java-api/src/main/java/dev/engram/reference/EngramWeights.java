@@ -1,0 +1,67 @@
+package dev.engram.reference;
+
+import dev.engram.EngramConfig;
+import dev.engram.hash.LayerHashing;
+
+/**
+ * One Engram layer's parameters, stored as float32 (as the model stores them; every value is exact
+ * in double, where the reference computes). Layouts follow the reference's state_dict, row-major:
+ * Linear weights are {@code [out, in]} and the conv weight is {@code [G*H, 1, K]}.
+ *
+ * <p>Shapes (H = hidden_size, G = hc_mult, E = engram hidden size, Dh = head dim, K = kernel size):
+ * <ul>
+ *   <li>{@code embedding} [totalRows, Dh] ({@code multi_head_embedding.embedding.weight})</li>
+ *   <li>{@code keyWeight} [G, H, E] ({@code key_projs.g.weight}), {@code keyBias} [G, H]</li>
+ *   <li>{@code valueWeight} [H, E] ({@code value_proj.weight}), {@code valueBias} [H]</li>
+ *   <li>{@code keyNormWeight} [G, H] ({@code norm1.g.weight}), {@code queryNormWeight} [G, H] ({@code norm2.g.weight})</li>
+ *   <li>{@code convNormWeight} [G, H] ({@code short_conv.norms.g.weight}), {@code convWeight} [G*H, K]
+ *       ({@code short_conv.conv.weight}); channel c = g*H + h, tap K-1 multiplies the current step</li>
+ * </ul>
+ * Arrays are owned by this object and not copied (tables can be gigabytes); treat them as read-only.
+ */
+public record EngramWeights(
+        EngramConfig config,
+        LayerHashing hashing,
+        float[] embedding,
+        float[] keyWeight,
+        float[] keyBias,
+        float[] valueWeight,
+        float[] valueBias,
+        float[] keyNormWeight,
+        float[] queryNormWeight,
+        float[] convNormWeight,
+        float[] convWeight) {
+
+    /** Checks every array against the shape the config and the layer's table size imply. */
+    public EngramWeights {
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize(), k = config.kernelSize();
+        checkSize("multi_head_embedding.embedding.weight", embedding, tableElements(config, hashing),
+                "[" + hashing.totalRows() + ", " + config.headDim() + "]");
+        checkSize("key_projs.*.weight", keyWeight, (long) g * h * e, "[" + g + " x " + h + ", " + e + "]");
+        checkSize("key_projs.*.bias", keyBias, (long) g * h, "[" + g + " x " + h + "]");
+        checkSize("value_proj.weight", valueWeight, (long) h * e, "[" + h + ", " + e + "]");
+        checkSize("value_proj.bias", valueBias, h, "[" + h + "]");
+        checkSize("norm1.*.weight", keyNormWeight, (long) g * h, "[" + g + " x " + h + "]");
+        checkSize("norm2.*.weight", queryNormWeight, (long) g * h, "[" + g + " x " + h + "]");
+        checkSize("short_conv.norms.*.weight", convNormWeight, (long) g * h, "[" + g + " x " + h + "]");
+        checkSize("short_conv.conv.weight", convWeight, (long) g * h * k, "[" + (g * h) + ", 1, " + k + "]");
+    }
+
+    /** Elements of the embedding table, {@code totalRows * Dh}; throws if a Java array cannot hold it. */
+    public static int tableElements(EngramConfig config, LayerHashing hashing) {
+        long n = Math.multiplyExact(hashing.totalRows(), (long) config.headDim());
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("embedding table of layer " + hashing.layerId() + " has " + n
+                    + " elements, more than a Java array holds; the CPU reference cannot store it");
+        }
+        return (int) n;
+    }
+
+    private static void checkSize(String name, float[] a, long expected, String shape) {
+        if (a == null) throw new IllegalArgumentException(name + " is missing");
+        if (a.length != expected) {
+            throw new IllegalArgumentException(name + " has " + a.length + " elements, expected " + expected
+                    + " for shape " + shape);
+        }
+    }
+}

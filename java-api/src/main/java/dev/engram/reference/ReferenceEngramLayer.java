@@ -1,0 +1,238 @@
+package dev.engram.reference;
+
+import dev.engram.EngramConfig;
+import dev.engram.hash.LayerHashing;
+import dev.engram.hash.NgramHashMapping;
+
+import java.util.Objects;
+
+/**
+ * The Engram layer forward on the CPU in double precision: the yardstick every GPU result is
+ * checked against (SEMANTICS.md §4–5). Plain loops, one method per step, no tricks.
+ *
+ * <pre>
+ * hash   = NgramHashMapping.hash(ids)[layer]                       [B,T,heads]
+ * e      = table[hash + offsets] flattened                        [B,T,E]
+ * for g:  k = RMSNorm_norm1[g](e W_Kg^T + b_Kg);  q = RMSNorm_norm2[g](h[:,:,g,:])
+ *         a = dot(k, q) / sqrt(H);  a = sign(a) sqrt(max(|a|, 1e-6));  gate_g = sigmoid(a)
+ * value  = gate[...,None] * (e W_V^T + b_V)                       [B,T,G,H]
+ * x      = RMSNorm_conv[g](value) (eps 1e-5), depthwise causal conv over T (kernel K, dilation N), SiLU
+ * y      = value + x
+ * </pre>
+ * The key/query norms use {@link EngramConfig#gateNormEps()} (2^-23 like torch's fp32 default; use
+ * 2^-52 to mirror a float64 torch run), the conv norms {@link EngramConfig#convNormEps()}.
+ */
+public final class ReferenceEngramLayer {
+    /** The clamp under the signed square root of the gate. */
+    public static final double GATE_CLAMP = 1e-6;
+
+    private final NgramHashMapping mapping;
+    private final LayerHashing hashing;
+    private final EngramWeights w;
+    private final EngramConfig c;
+
+    /** A layer of {@code mapping}'s config; the weights must have been built for the same layer. */
+    public ReferenceEngramLayer(NgramHashMapping mapping, int layerId, EngramWeights weights) {
+        this.mapping = Objects.requireNonNull(mapping, "mapping");
+        this.w = Objects.requireNonNull(weights, "weights");
+        this.hashing = mapping.layer(layerId);
+        this.c = mapping.config();
+        if (weights.hashing().totalRows() != hashing.totalRows() || weights.hashing().layerId() != layerId) {
+            throw new IllegalArgumentException("weights were built for layer " + weights.hashing().layerId() + " with "
+                    + weights.hashing().totalRows() + " table rows, but layer " + layerId + " has "
+                    + hashing.totalRows());
+        }
+        EngramConfig wc = weights.config();
+        if (wc.hiddenSize() != c.hiddenSize() || wc.hcMult() != c.hcMult() || wc.engramHiddenSize() != c.engramHiddenSize()
+                || wc.kernelSize() != c.kernelSize() || wc.headDim() != c.headDim()) {
+            throw new IllegalArgumentException("weights' config (hidden_size " + wc.hiddenSize() + ", hc_mult " + wc.hcMult()
+                    + ", E " + wc.engramHiddenSize() + ", kernel_size " + wc.kernelSize() + ") does not match the layer's"
+                    + " (hidden_size " + c.hiddenSize() + ", hc_mult " + c.hcMult() + ", E " + c.engramHiddenSize()
+                    + ", kernel_size " + c.kernelSize() + ")");
+        }
+    }
+
+    /** The layer id. */
+    public int layerId() {
+        return hashing.layerId();
+    }
+
+    /** The output {@code [B, T, G, H]} for raw ids {@code [B, T]} and hidden states {@code [B, T, G, H]}. */
+    public double[] forward(long[] rawIds, double[] hidden, int batch, int seqLen) {
+        return trace(rawIds, hidden, batch, seqLen).output();
+    }
+
+    /** The forward with every intermediate and per-stage times. */
+    public ForwardTrace trace(long[] rawIds, double[] hidden, int batch, int seqLen) {
+        checkInputs(rawIds, hidden, batch, seqLen);
+        int n = batch * seqLen;
+        long t0 = System.nanoTime();
+        long[] compressed = mapping.compress(rawIds);
+        long[] hashIds = mapping.hashCompressed(compressed, batch, seqLen, hashing.layerId());
+        long t1 = System.nanoTime();
+        long[] rows = tableRows(hashIds, n);
+        double[] emb = gather(rows, n);
+        long t2 = System.nanoTime();
+        double[] keyProj = keyProjections(emb, n);
+        double[] valueProj = linear(emb, n, w.valueWeight(), 0, w.valueBias(), 0);
+        long t3 = System.nanoTime();
+        int g = c.hcMult(), h = c.hiddenSize();
+        double[] normedKey = new double[n * g * h];
+        double[] normedQuery = new double[n * g * h];
+        double[] dot = new double[n * g], signedSqrt = new double[n * g], gate = new double[n * g];
+        double[] value = new double[n * g * h];
+        for (int tok = 0; tok < n; tok++) {
+            for (int br = 0; br < g; br++) {
+                int row = (tok * g + br) * h;
+                rmsNorm(keyProj, row, w.keyNormWeight(), br * h, c.gateNormEps(), normedKey, row, h);
+                rmsNorm(hidden, row, w.queryNormWeight(), br * h, c.gateNormEps(), normedQuery, row, h);
+                double d = 0;
+                for (int i = 0; i < h; i++) d += normedKey[row + i] * normedQuery[row + i];
+                d /= Math.sqrt(h);
+                double s = Math.signum(d) * Math.sqrt(Math.max(Math.abs(d), GATE_CLAMP));
+                int gi = tok * g + br;
+                dot[gi] = d;
+                signedSqrt[gi] = s;
+                gate[gi] = sigmoid(s);
+                for (int i = 0; i < h; i++) value[row + i] = gate[gi] * valueProj[tok * h + i];
+            }
+        }
+        long t4 = System.nanoTime();
+        double[] convIn = new double[n * g * h];
+        for (int tok = 0; tok < n; tok++) {
+            for (int br = 0; br < g; br++) {
+                int row = (tok * g + br) * h;
+                rmsNorm(value, row, w.convNormWeight(), br * h, c.convNormEps(), convIn, row, h);
+            }
+        }
+        double[] convFull = dilatedCausalConv(convIn, batch, seqLen);
+        double[] shortConv = new double[n * g * h];
+        double[] output = new double[n * g * h];
+        int channels = g * h, fullLen = fullLength(seqLen);
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seqLen; t++) {
+                for (int ch = 0; ch < channels; ch++) {
+                    int i = (b * seqLen + t) * channels + ch;
+                    shortConv[i] = silu(convFull[(b * channels + ch) * fullLen + t]);
+                    output[i] = value[i] + shortConv[i];
+                }
+            }
+        }
+        long t5 = System.nanoTime();
+        return new ForwardTrace(compressed, hashIds, rows, emb, keyProj, normedKey, normedQuery, dot, signedSqrt, gate,
+                valueProj, value, convIn, convFull, shortConv, output,
+                new ForwardTrace.StageTimes(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4));
+    }
+
+    /** Length of the conv output over the symmetrically padded input: T + (K-1)*dilation. */
+    public int fullLength(int seqLen) {
+        return seqLen + (c.kernelSize() - 1) * c.convDilation();
+    }
+
+    private void checkInputs(long[] rawIds, double[] hidden, int batch, int seqLen) {
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(hidden, "hidden");
+        if (batch < 1 || seqLen < 1) {
+            throw new IllegalArgumentException("batch and seqLen must be >= 1, got batch=" + batch + ", seqLen=" + seqLen);
+        }
+        long tokens = (long) batch * seqLen;
+        if (rawIds.length != tokens) {
+            throw new IllegalArgumentException("ids have " + rawIds.length + " elements, expected [B, T] = [" + batch
+                    + ", " + seqLen + "] = " + tokens);
+        }
+        long hiddenExpected = tokens * c.hcMult() * c.hiddenSize();
+        if (hidden.length != hiddenExpected) {
+            throw new IllegalArgumentException("hidden states have " + hidden.length + " elements, expected [B, T, G, H] = ["
+                    + batch + ", " + seqLen + ", " + c.hcMult() + ", " + c.hiddenSize() + "] = " + hiddenExpected);
+        }
+    }
+
+    /** Row of the single table that head i of each token reads: hash id + offset_i. */
+    private long[] tableRows(long[] hashIds, int n) {
+        int heads = hashing.heads();
+        long[] offsets = hashing.offsets();
+        long[] rows = new long[n * heads];
+        for (int i = 0; i < rows.length; i++) rows[i] = hashIds[i] + offsets[i % heads];
+        return rows;
+    }
+
+    private double[] gather(long[] rows, int n) {
+        int heads = hashing.heads(), dh = c.headDim(), e = c.engramHiddenSize();
+        double[] emb = new double[n * e];
+        float[] table = w.embedding();
+        for (int tok = 0; tok < n; tok++) {
+            for (int i = 0; i < heads; i++) {
+                int src = Math.toIntExact(rows[tok * heads + i] * dh);
+                int dst = tok * e + i * dh;
+                for (int d = 0; d < dh; d++) emb[dst + d] = table[src + d];
+            }
+        }
+        return emb;
+    }
+
+    private double[] keyProjections(double[] emb, int n) {
+        int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
+        double[] out = new double[n * g * h];
+        for (int br = 0; br < g; br++) {
+            double[] k = linear(emb, n, w.keyWeight(), br * h * e, w.keyBias(), br * h);
+            for (int tok = 0; tok < n; tok++) System.arraycopy(k, tok * h, out, (tok * g + br) * h, h);
+        }
+        return out;
+    }
+
+    /** y[tok, o] = sum_i x[tok, i] * W[o, i] + bias[o], for a Linear weight [H, E] at {@code wOff}. */
+    private double[] linear(double[] x, int n, float[] weight, int wOff, float[] bias, int bOff) {
+        int h = c.hiddenSize(), e = c.engramHiddenSize();
+        double[] y = new double[n * h];
+        for (int tok = 0; tok < n; tok++) {
+            for (int o = 0; o < h; o++) {
+                double acc = 0;
+                int wRow = wOff + o * e;
+                for (int i = 0; i < e; i++) acc += x[tok * e + i] * weight[wRow + i];
+                y[tok * h + o] = acc + bias[bOff + o];
+            }
+        }
+        return y;
+    }
+
+    /** out = x * rsqrt(mean(x^2) + eps) * weight over one row of {@code len}. */
+    private static void rmsNorm(double[] x, int xOff, float[] weight, int wOff, double eps, double[] out, int outOff, int len) {
+        double sumSq = 0;
+        for (int i = 0; i < len; i++) sumSq += x[xOff + i] * x[xOff + i];
+        double inv = 1.0 / Math.sqrt(sumSq / len + eps);
+        for (int i = 0; i < len; i++) out[outOff + i] = x[xOff + i] * inv * weight[wOff + i];
+    }
+
+    /**
+     * Depthwise conv over time, as torch's Conv1d with padding (K-1)*dil on both sides: output
+     * {@code [B, G*H, T + (K-1)*dil]}, of which the first T positions are causal:
+     * {@code y[t] = sum_k w[c, k] * x[t - (K-1-k)*dil]}, zero outside [0, T). No leakage across batch rows.
+     */
+    private double[] dilatedCausalConv(double[] x, int batch, int seqLen) {
+        int channels = c.hcMult() * c.hiddenSize(), k = c.kernelSize(), dil = c.convDilation();
+        int fullLen = fullLength(seqLen);
+        float[] weight = w.convWeight();
+        double[] y = new double[batch * channels * fullLen];
+        for (int b = 0; b < batch; b++) {
+            for (int ch = 0; ch < channels; ch++) {
+                for (int t = 0; t < fullLen; t++) {
+                    double acc = 0;
+                    for (int tap = 0; tap < k; tap++) {
+                        int src = t - (k - 1 - tap) * dil;
+                        if (src >= 0 && src < seqLen) acc += weight[ch * k + tap] * x[(b * seqLen + src) * channels + ch];
+                    }
+                    y[(b * channels + ch) * fullLen + t] = acc;
+                }
+            }
+        }
+        return y;
+    }
+
+    private static double sigmoid(double x) {
+        return 1.0 / (1.0 + Math.exp(-x));
+    }
+
+    private static double silu(double x) {
+        return x * sigmoid(x);
+    }
+}
