@@ -66,9 +66,12 @@ final class HashCommand implements Command {
             for (String o : HASH_ONLY) {
                 if (args.has(o)) throw new UsageException("--describe only prints the hash parameters; drop --" + o);
             }
-        } else {
-            HASH_ONLY.forEach(args::required); // all usage errors before any file is read
         }
+        // Every usage error before any file is read.
+        int batch = describe ? 0 : args.requiredInt("batch", 1);
+        int seqLen = describe ? 0 : args.requiredInt("seq", 1);
+        Path idsFile = describe ? null : args.requiredPath("ids");
+        Path outFile = describe ? null : args.requiredPath("out");
         Path lut = args.path("lut");
         if (lut != null && !isTableName(lut)) {
             throw new UsageException("--lut must name a *.i32.bin or *.i64.bin file (the name gives the dtype), got " + lut);
@@ -78,9 +81,7 @@ final class HashCommand implements Command {
             out.println(HashDescription.toJson(mapping));
             return Main.OK;
         }
-        int batch = args.requiredInt("batch", 1), seqLen = args.requiredInt("seq", 1);
-        long[] ids = readIds(args.requiredPath("ids"), batch, seqLen);
-        Path outFile = args.requiredPath("out");
+        long[] ids = readIds(idsFile, batch, seqLen);
         int heads = mapping.config().headsPerLayer();
         List<Integer> layers = mapping.layerIds();
         long[] all = new long[Math.multiplyExact(Math.multiplyExact(ids.length, heads), layers.size())];
