@@ -1,0 +1,111 @@
+package dev.engram.cli;
+
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The {@code engram} command line: {@code demo} (the default) runs one Engram layer on the CPU
+ * reference with random weights and prints per-stage timings; {@code hash} writes the n-gram hash ids
+ * of a file of token ids, or describes the hash parameters of a config.
+ *
+ * <p>Run it with {@code mvn -q -B package -DskipTests exec:exec -Dengram.args="hash --help"} from the
+ * repository root, or {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> dev.engram.cli.Main}.
+ *
+ * <p>Exit codes: {@value #OK} success, {@value #RUNTIME_ERROR} runtime error (missing or malformed
+ * file, bad config, id out of range), {@value #USAGE_ERROR} usage error (unknown or missing option).
+ * Errors are one line on stderr, {@code error: <message>}; {@code --verbose} adds the stack trace.
+ */
+public final class Main {
+    /** Exit code of a successful run. */
+    public static final int OK = 0;
+    /** Exit code when the command failed while running. */
+    public static final int RUNTIME_ERROR = 1;
+    /** Exit code when the command line itself is wrong. */
+    public static final int USAGE_ERROR = 2;
+
+    private static final List<Command> COMMANDS = List.of(new DemoCommand(), new HashCommand());
+
+    private Main() {}
+
+    /** Runs the CLI and exits the JVM with its exit code. */
+    public static void main(String[] args) {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /**
+     * Runs the CLI in-process (for tests and embedding): never calls {@link System#exit}.
+     *
+     * @param args the command line, e.g. {@code ["hash", "--describe", "--config", "cfg.json"]}
+     * @param out  where results go
+     * @param err  where the one-line error (and with {@code --verbose} its stack trace) goes
+     * @return the exit code: {@link #OK}, {@link #RUNTIME_ERROR} or {@link #USAGE_ERROR}
+     */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        boolean verbose = rest.remove("--verbose");
+        try {
+            if (rest.isEmpty() || rest.getFirst().startsWith("-") && !isHelp(rest.getFirst())) {
+                rest.addFirst("demo"); // options without a command go to the default command
+            }
+            String name = rest.removeFirst();
+            if (isHelp(name) || name.equals("help")) {
+                out.print(overview());
+                return OK;
+            }
+            Command command = COMMANDS.stream().filter(c -> c.name().equals(name)).findFirst()
+                    .orElseThrow(() -> new UsageException("unknown command '" + name + "' (commands: " + commandNames() + ")"));
+            if (rest.stream().anyMatch(Main::isHelp)) {
+                out.print(command.help());
+                return OK;
+            }
+            int code = command.run(rest.toArray(String[]::new), out);
+            out.flush();
+            return code;
+        } catch (UsageException e) {
+            return fail(err, e, verbose, USAGE_ERROR);
+        } catch (RuntimeException e) {
+            return fail(err, e, verbose, RUNTIME_ERROR);
+        } catch (OutOfMemoryError e) {
+            long maxGiB = Runtime.getRuntime().maxMemory() >> 30;
+            return fail(err, new RuntimeException("out of memory (max heap " + maxGiB
+                    + " GiB); use a smaller --batch/--seq or a larger -Xmx", e), verbose, RUNTIME_ERROR);
+        }
+    }
+
+    private static int fail(PrintStream err, Throwable e, boolean verbose, int code) {
+        err.println("error: " + oneLine(e));
+        if (verbose) e.printStackTrace(err);
+        err.flush();
+        return code;
+    }
+
+    /** The message on one line: some library messages (Jackson's) span several. */
+    private static String oneLine(Throwable e) {
+        String m = e.getMessage();
+        if (m == null || m.isBlank()) m = e.getClass().getSimpleName();
+        return m.strip().replaceAll("\\s*\\R\\s*", " ");
+    }
+
+    private static boolean isHelp(String arg) {
+        return arg.equals("--help") || arg.equals("-h");
+    }
+
+    private static String commandNames() {
+        return String.join(", ", COMMANDS.stream().map(Command::name).toList());
+    }
+
+    private static String overview() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("usage: engram <command> [options]   (no command: demo)\n\ncommands:\n");
+        for (Command c : COMMANDS) sb.append(String.format("  %-6s %s%n", c.name(), c.summary()));
+        sb.append("""
+
+                `engram <command> --help` describes a command's options. --verbose prints stack traces.
+                Exit codes: 0 ok, 1 runtime error, 2 usage error.
+                From the repository root: mvn -q -B package -DskipTests exec:exec -Dengram.args="<command> ..."
+                """);
+        return sb.toString();
+    }
+}

@@ -1,0 +1,52 @@
+package dev.engram.cli;
+
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code demo} on the small preset, and the top level: help, unknown command, per-command help. */
+class DemoAndMainTest {
+
+    @Test
+    void demoRunsTheSmallPresetOnTheCpuReference() {
+        CliRun run = CliRun.of("demo", "--preset", "small", "--batch", "2", "--seq", "8", "--repeat", "2").assertOk();
+        assertContains(run.out(), "CPU reference", "GPU path: not implemented yet", "B=2 x T=8 = 16 tokens",
+                "tokens/s", "all finite");
+        for (String stage : StageTimings.STAGES) assertContains(run.out(), "  " + stage + " ");
+    }
+
+    @Test
+    void optionsWithoutCommandRunTheDemo() {
+        assertContains(CliRun.of("--batch", "1", "--seq", "4", "--repeat", "1").assertOk().out(), "Engram demo", "CPU reference");
+    }
+
+    @Test
+    void demoRejectsUnknownPresetAndLayer() {
+        CliRun.of("demo", "--preset", "huge").assertError(Main.USAGE_ERROR, "unknown preset 'huge'", "small, demo");
+        CliRun.of("demo", "--layer", "7").assertError(Main.USAGE_ERROR, "--layer 7", "[1, 15]");
+        CliRun.of("demo", "--preset", "small", "--config", "x.json").assertError(Main.USAGE_ERROR, "--preset or --config");
+    }
+
+    @Test
+    void helpForEveryCommand() {
+        assertContains(CliRun.of("--help").assertOk().out(), "usage: engram", "demo", "hash");
+        assertContains(CliRun.of("demo", "--help").assertOk().out(), "usage: engram demo", "--preset", "--repeat");
+        assertContains(CliRun.of("hash", "--help").assertOk().out(), "usage: engram hash", "--describe", "--lut");
+    }
+
+    @Test
+    void unknownCommand() {
+        CliRun.of("frobnicate").assertError(Main.USAGE_ERROR, "unknown command 'frobnicate'");
+    }
+
+    @Test
+    void verbosePrintsTheStackTraceAfterTheErrorLine() {
+        CliRun run = CliRun.of("hash", "--verbose", "--config", "does-not-exist.json", "--describe");
+        assertTrue(run.code() == Main.RUNTIME_ERROR && run.err().startsWith("error: does-not-exist.json: no such file")
+                && run.err().contains("\tat "), run.err());
+    }
+
+    private static void assertContains(String text, String... fragments) {
+        for (String f : fragments) assertTrue(text.contains(f), () -> "expected '" + f + "' in:\n" + text);
+    }
+}
