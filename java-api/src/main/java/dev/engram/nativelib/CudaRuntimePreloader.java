@@ -32,6 +32,7 @@ final class CudaRuntimePreloader {
 
     private CudaRuntimePreloader() {}
 
+    @SuppressWarnings("restricted") // SymbolLookup.libraryLookup: dlopen by soname, the point of this class
     static Result preload() {
         List<String> looked = new ArrayList<>();
         String override = NativeLibraryLoader.setting(LIBDIR_PROPERTY, LIBDIR_ENV);
