@@ -17,7 +17,7 @@ public final class Engram {
     private Engram() {}
 
     /**
-     * @return the version of the loaded libengram, e.g. {@code "0.1.0"}
+     * {@return the version of the loaded libengram, e.g. {@code "0.1.0"}}
      * @throws dev.engram.nativelib.NativeLibraryException when libengram cannot be loaded (with the reason)
      */
     public static String version() {

@@ -22,7 +22,7 @@ public record GpuStatus(boolean available, List<String> reasons, int deviceCount
         }
     }
 
-    /** @return one line, e.g. {@code "GPU available: 1 CUDA device(s), CUDA runtime 13.0"} or the reasons */
+    /** {@return one line, e.g. {@code "GPU available: 1 CUDA device(s), CUDA runtime 13.0"} or the reasons} */
     public String describe() {
         String runtime = cudaRuntimeVersion > 0
                 ? "CUDA runtime " + cudaRuntimeVersion / 1000 + "." + (cudaRuntimeVersion % 1000) / 10

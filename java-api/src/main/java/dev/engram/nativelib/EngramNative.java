@@ -36,26 +36,26 @@ public final class EngramNative {
         throw new EngramNativeException(call, status, name, lastError);
     }
 
-    /** @return libengram's version, {@code "major.minor.patch"} (e.g. {@code "0.1.0"}) */
+    /** {@return libengram's version, {@code "major.minor.patch"} (e.g. {@code "0.1.0"})} */
     public static String version() {
         NativeLibraryLoader.require();
         return cString(engram_h.engram_version());
     }
 
-    /** @return {@code ENGRAM_ABI_VERSION} as compiled into the loaded libengram */
+    /** {@return {@code ENGRAM_ABI_VERSION} as compiled into the loaded libengram} */
     public static int abiVersion() {
         NativeLibraryLoader.require();
         return engram_h.engram_abi_version();
     }
 
-    /** @return whether libengram was compiled with CUDA (nvcc found when it was built) */
+    /** {@return whether libengram was compiled with CUDA (nvcc found when it was built)} */
     public static boolean builtWithCuda() {
         NativeLibraryLoader.require();
         return engram_h.engram_built_with_cuda() != 0;
     }
 
     /**
-     * @return the CUDA runtime version libengram runs against, e.g. {@code 13000}; needs no GPU
+     * {@return the CUDA runtime version libengram runs against, e.g. {@code 13000}; needs no GPU}
      * @throws EngramNativeException {@code ENGRAM_STATUS_NOT_BUILT_WITH_CUDA} for a library built without CUDA
      */
     public static int cudaRuntimeVersion() {
@@ -68,7 +68,7 @@ public final class EngramNative {
     }
 
     /**
-     * @return the number of visible CUDA devices
+     * {@return the number of visible CUDA devices}
      * @throws EngramNativeException {@code ENGRAM_STATUS_CUDA_ERROR} naming the CUDA error on a machine
      *         without a GPU or driver; {@code ENGRAM_STATUS_NOT_BUILT_WITH_CUDA} without CUDA
      */

@@ -11,9 +11,13 @@ package dev.engram.nativelib;
 public final class EngramNativeException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
+    /** The C function that failed. */
     private final String call;
+    /** Its engram_status_t return value. */
     private final int status;
+    /** engram_status_string(status). */
     private final String statusName;
+    /** engram_last_error() right after the call. */
     private final String lastError;
 
     EngramNativeException(String call, int status, String statusName, String lastError) {
@@ -24,22 +28,22 @@ public final class EngramNativeException extends RuntimeException {
         this.lastError = lastError;
     }
 
-    /** @return the C function that failed, e.g. {@code "engram_cuda_device_count"} */
+    /** {@return the C function that failed, e.g. {@code "engram_cuda_device_count"}} */
     public String call() {
         return call;
     }
 
-    /** @return the {@code engram_status_t} value the function returned */
+    /** {@return the {@code engram_status_t} value the function returned} */
     public int status() {
         return status;
     }
 
-    /** @return the status name from {@code engram_status_string}, e.g. {@code "ENGRAM_STATUS_CUDA_ERROR"} */
+    /** {@return the status name from {@code engram_status_string}, e.g. {@code "ENGRAM_STATUS_CUDA_ERROR"}} */
     public String statusName() {
         return statusName;
     }
 
-    /** @return the calling thread's {@code engram_last_error} text right after the failure ({@code ""} if none) */
+    /** {@return the calling thread's {@code engram_last_error} text right after the failure ({@code ""} if none)} */
     public String lastError() {
         return lastError;
     }

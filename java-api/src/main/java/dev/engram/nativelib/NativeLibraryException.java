@@ -10,7 +10,11 @@ package dev.engram.nativelib;
 public final class NativeLibraryException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message why the library is unavailable, as recorded by the loader */
+    /**
+     * Creates the exception with the loader's reason.
+     *
+     * @param message why the library is unavailable, as recorded by the loader
+     */
     public NativeLibraryException(String message) {
         super(message);
     }

@@ -22,12 +22,12 @@ public record NativeLibraryStatus(Outcome outcome, String source, String message
         LOAD_FAILED
     }
 
-    /** @return whether libengram is loaded and usable */
+    /** {@return whether libengram is loaded and usable} */
     public boolean loaded() {
         return outcome == Outcome.LOADED;
     }
 
-    /** @return a one-line summary, e.g. for logs and test output */
+    /** {@return a one-line summary, e.g. for logs and test output} */
     public String describe() {
         return switch (outcome) {
             case LOADED -> "libengram loaded: " + message + "; CUDA runtime: " + cudaRuntime;
