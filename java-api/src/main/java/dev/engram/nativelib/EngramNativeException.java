@@ -1,0 +1,50 @@
+package dev.engram.nativelib;
+
+/**
+ * A libengram entry point returned a status other than {@code ENGRAM_STATUS_SUCCESS}.
+ *
+ * <p>Carries the C function's name, the status code, its name from {@code engram_status_string}
+ * and the thread's {@code engram_last_error} text, e.g.
+ * {@code engram_ngram_hash_host failed: ENGRAM_STATUS_INVALID_ARGUMENT: engram_ngram_hash_host: every modulus must be > 0}.
+ * Created only by {@link EngramNative#check(String, int)}.
+ */
+public final class EngramNativeException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    /** The C function that failed. */
+    private final String call;
+    /** Its engram_status_t return value. */
+    private final int status;
+    /** engram_status_string(status). */
+    private final String statusName;
+    /** engram_last_error() right after the call. */
+    private final String lastError;
+
+    EngramNativeException(String call, int status, String statusName, String lastError) {
+        super(call + " failed: " + statusName + ": " + (lastError.isEmpty() ? "(no error text)" : lastError));
+        this.call = call;
+        this.status = status;
+        this.statusName = statusName;
+        this.lastError = lastError;
+    }
+
+    /** {@return the C function that failed, e.g. {@code "engram_cuda_device_count"}} */
+    public String call() {
+        return call;
+    }
+
+    /** {@return the {@code engram_status_t} value the function returned} */
+    public int status() {
+        return status;
+    }
+
+    /** {@return the status name from {@code engram_status_string}, e.g. {@code "ENGRAM_STATUS_CUDA_ERROR"}} */
+    public String statusName() {
+        return statusName;
+    }
+
+    /** {@return the calling thread's {@code engram_last_error} text right after the failure ({@code ""} if none)} */
+    public String lastError() {
+        return lastError;
+    }
+}

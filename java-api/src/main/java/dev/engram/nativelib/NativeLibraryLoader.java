@@ -1,0 +1,183 @@
+package dev.engram.nativelib;
+
+import dev.engram.bindings.engram_h;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+
+/**
+ * Loads libengram into this JVM, once, and reports the outcome as a value.
+ *
+ * <p>Where libengram comes from, first match wins:
+ * <ol>
+ *   <li>the file named by system property {@value #LIBRARY_PATH_PROPERTY} or environment variable
+ *       {@value #LIBRARY_PATH_ENV} (when set, nothing else is tried);</li>
+ *   <li>the classpath resource {@value #RESOURCE} (inside the engram-bindings jar), copied to a
+ *       temporary file that is deleted on exit, then {@link System#load(String)}ed;</li>
+ *   <li>{@code System.loadLibrary("engram")}, i.e. {@code libengram.so} on {@code java.library.path}.</li>
+ * </ol>
+ * Before that, the CUDA runtime {@code libcudart.so.13} is preloaded by soname (directory override:
+ * system property {@code engram.cuda.libdir} or environment variable {@code ENGRAM_CUDA_LIBDIR}; else
+ * {@code $CUDA_HOME/lib64}, {@code /usr/local/cuda/lib64}, {@code java.library.path}, the dynamic
+ * linker's search). Not finding it is fine for a libengram built without CUDA; if libengram then fails
+ * to load, the reason says that cudart was not found and where it was looked for.
+ *
+ * <p>After loading, {@code engram_abi_version()} must equal the bindings' {@code ENGRAM_ABI_VERSION};
+ * otherwise the outcome is {@link NativeLibraryStatus.Outcome#LOAD_FAILED} with both numbers.
+ *
+ * <p>Nothing here throws from a static initializer: {@link #load()} returns a
+ * {@link NativeLibraryStatus}; {@link #require()} turns a failure into a {@link NativeLibraryException}.
+ * The bindings find libengram's symbols through {@code SymbolLookup.loaderLookup()}, so this class and
+ * {@code engram_h} must be loaded by the same class loader (true on the class path and module path).
+ */
+public final class NativeLibraryLoader {
+    /** System property naming the libengram file to load instead of the bundled one. */
+    public static final String LIBRARY_PATH_PROPERTY = "engram.library.path";
+    /** Environment variable naming the libengram file to load (the property wins when both are set). */
+    public static final String LIBRARY_PATH_ENV = "ENGRAM_LIBRARY_PATH";
+    /** Classpath resource holding the libengram built by Maven (engram-bindings jar). */
+    public static final String RESOURCE = "native/linux-x86_64/libengram.so";
+
+    private static NativeLibraryStatus status;
+
+    private NativeLibraryLoader() {}
+
+    /**
+     * Loads libengram if this has not been tried yet, and returns the outcome of the first attempt
+     * (later calls return the same value; a failed load is not retried).
+     *
+     * @return whether libengram is loaded, where from, or why not
+     */
+    public static synchronized NativeLibraryStatus load() {
+        if (status == null) {
+            status = loadOnce();
+        }
+        return status;
+    }
+
+    /**
+     * Loads libengram (see {@link #load()}) and fails if that did not work.
+     *
+     * @return the successful status, naming what was loaded
+     * @throws NativeLibraryException with the loader's reason when libengram is unavailable
+     */
+    public static NativeLibraryStatus require() {
+        NativeLibraryStatus s = load();
+        if (!s.loaded()) {
+            throw new NativeLibraryException(s.describe());
+        }
+        return s;
+    }
+
+    private static NativeLibraryStatus loadOnce() {
+        CudaRuntimePreloader.Result cudart = CudaRuntimePreloader.preload();
+        String cudaNote = cudart.loaded() ? "" : "; note: the CUDA runtime was not found: " + cudart.description()
+                + ". If this libengram was built with CUDA, set -D" + CudaRuntimePreloader.LIBDIR_PROPERTY
+                + " or " + CudaRuntimePreloader.LIBDIR_ENV + " to the directory holding "
+                + CudaRuntimePreloader.SONAME;
+
+        String override = setting(LIBRARY_PATH_PROPERTY, LIBRARY_PATH_ENV);
+        if (override != null) {
+            String source = (System.getProperty(LIBRARY_PATH_PROPERTY, "").isBlank()
+                    ? "environment variable " + LIBRARY_PATH_ENV : "system property " + LIBRARY_PATH_PROPERTY)
+                    + "=" + override;
+            Path file = Path.of(override).toAbsolutePath();
+            if (!Files.isRegularFile(file)) {
+                return failed(source, source + " does not name an existing file", cudart);
+            }
+            return loadFile(file, source, cudart, cudaNote);
+        }
+
+        URL resource = findResource();
+        if (resource != null) {
+            String source = "classpath resource " + RESOURCE + " (" + resource + ")";
+            Path extracted;
+            try {
+                extracted = extract(resource);
+            } catch (IOException e) {
+                return failed(source, "could not extract " + resource + " to a temporary file: " + e, cudart);
+            }
+            return loadFile(extracted, source, cudart, cudaNote);
+        }
+
+        String source = "System.loadLibrary(\"engram\")";
+        try {
+            System.loadLibrary("engram");
+        } catch (UnsatisfiedLinkError e) {
+            String why = "no " + LIBRARY_PATH_PROPERTY + " property or " + LIBRARY_PATH_ENV
+                    + " variable, no classpath resource " + RESOURCE + " (is the engram-bindings jar, built by Maven,"
+                    + " on the class path?), and " + source + " failed: " + e.getMessage();
+            boolean notFound = e.getMessage() != null && e.getMessage().startsWith("no engram in");
+            return notFound
+                    ? new NativeLibraryStatus(NativeLibraryStatus.Outcome.NOT_FOUND, source, why, cudart.description())
+                    : failed(source, why + cudaNote, cudart);
+        }
+        return verifyAbi(source, "libengram.so from java.library.path", cudart);
+    }
+
+    private static NativeLibraryStatus loadFile(Path file, String source, CudaRuntimePreloader.Result cudart,
+                                                String cudaNote) {
+        try {
+            System.load(file.toString());
+        } catch (UnsatisfiedLinkError e) {
+            return failed(source, "System.load(" + file + ") failed: " + e.getMessage() + cudaNote, cudart);
+        }
+        return verifyAbi(source, file.toString(), cudart);
+    }
+
+    private static NativeLibraryStatus verifyAbi(String source, String loadedFrom, CudaRuntimePreloader.Result cudart) {
+        int expected = engram_h.ENGRAM_ABI_VERSION();
+        int actual;
+        try {
+            actual = engram_h.engram_abi_version();
+        } catch (LinkageError e) {
+            return failed(source, "loaded " + loadedFrom + " but engram_abi_version could not be linked: " + e
+                    + " (is it a libengram? is engram_h loaded by another class loader?)", cudart);
+        }
+        if (actual != expected) {
+            return failed(source, "ABI mismatch: " + loadedFrom + " reports ENGRAM_ABI_VERSION=" + actual
+                    + " but the Java bindings (dev.engram.bindings.engram_h) were generated for " + expected
+                    + "; rebuild libengram and the bindings from the same engram.h", cudart);
+        }
+        return new NativeLibraryStatus(NativeLibraryStatus.Outcome.LOADED, source,
+                loadedFrom + " (ABI " + actual + ")", cudart.description());
+    }
+
+    private static NativeLibraryStatus failed(String source, String why, CudaRuntimePreloader.Result cudart) {
+        return new NativeLibraryStatus(NativeLibraryStatus.Outcome.LOAD_FAILED, source, why, cudart.description());
+    }
+
+    private static URL findResource() {
+        ClassLoader own = NativeLibraryLoader.class.getClassLoader();
+        URL url = own == null ? null : own.getResource(RESOURCE);
+        if (url == null) {
+            ClassLoader bindings = engram_h.class.getClassLoader(); // a class literal does not initialize engram_h
+            url = bindings == null ? null : bindings.getResource(RESOURCE);
+        }
+        return url;
+    }
+
+    private static Path extract(URL resource) throws IOException {
+        Path dir = Files.createTempDirectory("engram-native-");
+        dir.toFile().deleteOnExit(); // registered first, so deleted after the file inside it
+        Path file = dir.resolve("libengram.so");
+        file.toFile().deleteOnExit();
+        try (InputStream in = resource.openStream()) {
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return file;
+    }
+
+    /** The value of a system property, else of an environment variable; {@code null} when both are unset or blank. */
+    static String setting(String property, String env) {
+        String value = System.getProperty(property);
+        if (value == null || value.isBlank()) {
+            value = System.getenv(env);
+        }
+        return value == null || value.isBlank() ? null : value.trim();
+    }
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Builds a self-contained test bundle (default .gpu/) for machines without Maven or network, e.g. the
+# GPU machine, where tests/run-without-maven.sh runs it. Needs Maven and a JDK 22+ here (JAVA_HOME).
+#
+# Usage: tests/make-bundle.sh [bundle-dir]
+#
+# Bundle layout:
+#   lib/*.jar                                   engram jars, their dependencies, engram-tests-tests.jar (test classes)
+#   junit-platform-console-standalone-*.jar     the JUnit console launcher (JUnit itself is inside it)
+#   golden/                                     tests/golden (engram.golden.dir)
+#   native/include/engram.h                     (engram.header)
+#   bindings/jextract/includes.txt              checked by BindingSignatureTest
+#   build-info.properties                       engram.expectCuda=true|false, from this build's CMake cache
+#   jre.tar.gz                                  a jlink'ed runtime (unpacked by run-without-maven.sh); its modules
+#                                               can be changed with ENGRAM_JLINK_MODULES (jdk.zipfs is needed:
+#                                               the JUnit launcher scans the test jar through the zip file system)
+# Only about 64 MiB may travel to the GPU machine; the script prints the size and warns above that.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bundle="${1:-$root/.gpu}"
+modules="${ENGRAM_JLINK_MODULES:-java.base,java.logging,java.management,java.xml,jdk.unsupported,jdk.management,jdk.incubator.vector,jdk.zipfs}"
+limit_bytes=$((64 * 1024 * 1024))
+
+die() { echo "make-bundle.sh: $*" >&2; exit 1; }
+
+[[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/jlink" ]] \
+  || die "JAVA_HOME must point at a JDK 22+ with jlink (e.g. export JAVA_HOME=/usr/lib/jvm/temurin-25-jdk-amd64)"
+command -v mvn >/dev/null || die "mvn not found on PATH"
+export PATH="$JAVA_HOME/bin:$PATH"
+
+junit_platform_version="$(sed -n 's:.*<junit.platform.version>\(.*\)</junit.platform.version>.*:\1:p' "$root/pom.xml" | head -n 1)"
+[[ -n "$junit_platform_version" ]] || die "no <junit.platform.version> property in $root/pom.xml"
+
+case "$bundle" in
+  "$root"|"/"|"") die "refusing to use '$bundle' as the bundle directory" ;;
+esac
+rm -rf "$bundle"
+mkdir -p "$bundle/lib"
+bundle="$(cd "$bundle" && pwd)"
+
+echo "make-bundle.sh: building (mvn install -DskipTests, test classes included)"
+(cd "$root" && mvn -B -q -Dstyle.color=never install -DskipTests)
+[[ -d "$root/tests/target/test-classes" ]] || die "tests/target/test-classes missing after the build"
+
+echo "make-bundle.sh: copying dependencies of the tests module"
+# JUnit comes from the console launcher; keeping it out of lib/ avoids two copies on the class path.
+(cd "$root" && mvn -B -q -Dstyle.color=never -pl tests dependency:copy-dependencies \
+   -DincludeScope=test -DoutputDirectory="$bundle/lib" \
+   -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian)
+for jar in "$root"/bindings/target/engram-bindings-*.jar "$root"/java-api/target/engram-api-*.jar; do
+  [[ -f "$jar" ]] && cp "$jar" "$bundle/lib/"   # the freshly built ones (same as in ~/.m2 after install)
+done
+"$JAVA_HOME/bin/jar" --create --file "$bundle/lib/engram-tests-tests.jar" -C "$root/tests/target/test-classes" .
+
+echo "make-bundle.sh: fetching junit-platform-console-standalone $junit_platform_version"
+(cd "$root" && mvn -B -q -Dstyle.color=never -N dependency:copy \
+   -Dartifact="org.junit.platform:junit-platform-console-standalone:$junit_platform_version" \
+   -DoutputDirectory="$bundle")
+
+echo "make-bundle.sh: fixtures, header and build facts"
+cp -r "$root/tests/golden" "$bundle/golden"
+mkdir -p "$bundle/native/include" "$bundle/bindings/jextract"
+cp "$root/native/include/engram.h" "$bundle/native/include/"
+cp "$root/bindings/jextract/includes.txt" "$bundle/bindings/jextract/"
+cache="$root/bindings/target/cmake/CMakeCache.txt"
+[[ -f "$cache" ]] || die "no CMake cache at $cache"
+expect_cuda=false
+if grep -q '^ENGRAM_WITH_CUDA:BOOL=ON' "$cache" \
+   && grep -Eq '^(ENGRAM_NVCC|CMAKE_CUDA_COMPILER):[A-Z]+=.+' "$cache" \
+   && ! grep -Eq '^(ENGRAM_NVCC|CMAKE_CUDA_COMPILER):[A-Z]+=.*NOTFOUND' "$cache"; then
+  expect_cuda=true
+fi
+{
+  echo "# Written by tests/make-bundle.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ) from $(cd "$root" && git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "engram.expectCuda=$expect_cuda"
+} > "$bundle/build-info.properties"
+
+echo "make-bundle.sh: jlink runtime ($modules)"
+"$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
+  --compress=zip-9 --output "$bundle/jre"
+tar -czf "$bundle/jre.tar.gz" -C "$bundle" jre
+rm -rf "$bundle/jre"
+
+size_bytes="$(du -sb "$bundle" | cut -f1)"
+echo "make-bundle.sh: $bundle is $((size_bytes / 1024 / 1024)) MiB:"
+(cd "$bundle" && du -sh lib golden jre.tar.gz ./*.jar | sed 's/^/  /')
+if ((size_bytes > limit_bytes)); then
+  echo "make-bundle.sh: warning: the bundle exceeds 64 MiB and may not travel to the GPU machine" >&2
+fi
+echo "make-bundle.sh: run it with tests/run-without-maven.sh${1:+ --bundle $1}"
