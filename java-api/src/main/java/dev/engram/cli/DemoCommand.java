@@ -1,5 +1,6 @@
 package dev.engram.cli;
 
+import dev.engram.Engram;
 import dev.engram.EngramConfig;
 import dev.engram.EngramConfigJson;
 import dev.engram.hash.LayerHashing;
@@ -18,7 +19,7 @@ import java.util.Set;
 final class DemoCommand implements Command {
     /** V' for a {@code --config} that gives no {@code compressed_vocab_size}: DeepSeek-V3's vocabulary. */
     static final long DEFAULT_VOCAB = 129_280;
-    static final String DEVICE_LINE = "device: CPU reference (double precision); GPU path: not implemented yet";
+    static final String DEVICE_LINE = "device: CPU reference (double precision); the GPU forward is not implemented yet";
 
     private static final Set<String> VALUES = Set.of("preset", "config", "vocab", "batch", "seq", "layer", "seed", "repeat");
 
@@ -42,7 +43,7 @@ final class DemoCommand implements Command {
                 compressed token ids (each row starts with 0-3 pad tokens) and N(0,1) hidden states, and runs the
                 double-precision CPU reference: one warm-up forward, then R timed forwards. Prints the config,
                 the table build time, the median time of each stage (hash, gather, projections, gate, conv)
-                and a summary with tokens/s and an output checksum. The GPU path is not implemented yet.
+                and a summary with tokens/s and an output checksum. The GPU forward is not implemented yet; the demo prints why the GPU is (un)available.
 
                 options:
                   --preset NAME   small (default): EngramConfig.small(), H=64, V'=3009, B=2, T=64, R=5
@@ -87,6 +88,7 @@ final class DemoCommand implements Command {
         out.println("Engram demo: " + (preset != null ? "preset " + preset.name().toLowerCase(Locale.ROOT) : "config " + configFile)
                 + ", layer " + layerId);
         out.println(DEVICE_LINE);
+        out.println("gpu: " + Engram.gpuStatus().describe());
         out.println(describe(config));
 
         long t0 = System.nanoTime();

@@ -10,7 +10,7 @@ class DemoAndMainTest {
     @Test
     void demoRunsTheSmallPresetOnTheCpuReference() {
         CliRun run = CliRun.of("demo", "--preset", "small", "--batch", "2", "--seq", "8", "--repeat", "2").assertOk();
-        assertContains(run.out(), "CPU reference", "GPU path: not implemented yet", "B=2 x T=8 = 16 tokens",
+        assertContains(run.out(), "CPU reference", "the GPU forward is not implemented yet", "gpu: GPU", "B=2 x T=8 = 16 tokens",
                 "tokens/s", "all finite");
         for (String stage : StageTimings.STAGES) assertContains(run.out(), "  " + stage + " ");
     }
