@@ -29,23 +29,7 @@ public final class NgramHasher {
         Objects.requireNonNull(multipliers, "multipliers");
         Objects.requireNonNull(moduli, "moduli");
         int maxNgram = multipliers.length;
-        if (batch < 0 || seqLen < 0) {
-            throw new IllegalArgumentException("batch and seqLen must be >= 0, got batch=" + batch + ", seqLen=" + seqLen);
-        }
-        if ((long) batch * seqLen != compressedIds.length) {
-            throw new IllegalArgumentException("compressedIds has " + compressedIds.length
-                    + " elements, expected batch*seqLen = " + batch + "*" + seqLen);
-        }
-        if (maxNgram < 2) {
-            throw new IllegalArgumentException("need at least 2 multipliers (max_ngram_size >= 2), got " + maxNgram);
-        }
-        if (headsPerNgram < 1 || moduli.length != (maxNgram - 1) * headsPerNgram) {
-            throw new IllegalArgumentException("moduli has " + moduli.length + " entries, expected (max_ngram_size-1)*heads = "
-                    + (maxNgram - 1) + "*" + headsPerNgram);
-        }
-        for (long p : moduli) {
-            if (p <= 0) throw new IllegalArgumentException("every modulus must be > 0, got " + p);
-        }
+        checkArguments(compressedIds.length, batch, seqLen, maxNgram, moduli, headsPerNgram);
         int heads = moduli.length;
         long[] out = new long[Math.multiplyExact(compressedIds.length, heads)];
         for (int b = 0; b < batch; b++) {
@@ -64,6 +48,41 @@ public final class NgramHasher {
             }
         }
         return out;
+    }
+
+    /**
+     * Checks the hash arguments (shared by this class and the native hash, so both reject the same
+     * input with the same message).
+     *
+     * @param idCount  number of ids given
+     * @param maxNgram number of multipliers ({@code max_ngram_size})
+     * @return heads per position, {@code (maxNgram-1) * headsPerNgram}
+     * @throws IllegalArgumentException naming the first problem
+     */
+    public static int checkArguments(int idCount, int batch, int seqLen, int maxNgram, long[] moduli, int headsPerNgram) {
+        if (batch < 0 || seqLen < 0) {
+            throw new IllegalArgumentException("batch and seqLen must be >= 0, got batch=" + batch + ", seqLen=" + seqLen);
+        }
+        if ((long) batch * seqLen != idCount) {
+            throw new IllegalArgumentException("compressedIds has " + idCount + " elements, expected batch*seqLen = "
+                    + batch + "*" + seqLen + " = " + (long) batch * seqLen);
+        }
+        if (maxNgram < 2) {
+            throw new IllegalArgumentException("need at least 2 multipliers (max_ngram_size >= 2), got " + maxNgram);
+        }
+        if (headsPerNgram < 1) {
+            throw new IllegalArgumentException("headsPerNgram must be >= 1, got " + headsPerNgram);
+        }
+        if ((long) (maxNgram - 1) * headsPerNgram != moduli.length) {
+            throw new IllegalArgumentException("moduli has " + moduli.length
+                    + " entries, expected (max_ngram_size-1)*headsPerNgram = " + (maxNgram - 1) + "*" + headsPerNgram);
+        }
+        for (int i = 0; i < moduli.length; i++) {
+            if (moduli[i] <= 0) {
+                throw new IllegalArgumentException("every modulus must be > 0, got moduli[" + i + "] = " + moduli[i]);
+            }
+        }
+        return moduli.length;
     }
 
     /** The raw XOR mixes {@code [batch * seqLen * (maxNgram-1)]}, one per order (for checking against goldens). */

@@ -1,6 +1,7 @@
 package dev.engram.nativelib;
 
 import dev.engram.bindings.engram_h;
+import dev.engram.hash.NgramHasher;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -103,7 +104,7 @@ public final class EngramNative {
         Objects.requireNonNull(compressedIds, "compressedIds");
         Objects.requireNonNull(multipliers, "multipliers");
         Objects.requireNonNull(moduli, "moduli");
-        int heads = validateHashShapes(compressedIds.length, batch, seqLen, multipliers.length, moduli, headsPerNgram);
+        int heads = NgramHasher.checkArguments(compressedIds.length, batch, seqLen, multipliers.length, moduli, headsPerNgram);
         int outLength;
         try {
             outLength = Math.multiplyExact(compressedIds.length, heads);
@@ -124,34 +125,6 @@ public final class EngramNative {
             MemorySegment.copy(out, ValueLayout.JAVA_LONG, 0, result, 0, outLength);
             return result;
         }
-    }
-
-    /** Checks the hash arguments like NgramHasher does; returns the number of heads per position. */
-    private static int validateHashShapes(int idCount, int batch, int seqLen, int maxNgram, long[] moduli,
-                                          int headsPerNgram) {
-        if (batch < 0 || seqLen < 0) {
-            throw new IllegalArgumentException("batch and seqLen must be >= 0, got batch=" + batch + ", seqLen=" + seqLen);
-        }
-        if ((long) batch * seqLen != idCount) {
-            throw new IllegalArgumentException("compressedIds has " + idCount + " elements, expected batch*seqLen = "
-                    + batch + "*" + seqLen + " = " + (long) batch * seqLen);
-        }
-        if (maxNgram < 2) {
-            throw new IllegalArgumentException("need at least 2 multipliers (max_ngram_size >= 2), got " + maxNgram);
-        }
-        if (headsPerNgram < 1) {
-            throw new IllegalArgumentException("headsPerNgram must be >= 1, got " + headsPerNgram);
-        }
-        if ((long) (maxNgram - 1) * headsPerNgram != moduli.length) {
-            throw new IllegalArgumentException("moduli has " + moduli.length
-                    + " entries, expected (max_ngram_size-1)*headsPerNgram = " + (maxNgram - 1) + "*" + headsPerNgram);
-        }
-        for (int i = 0; i < moduli.length; i++) {
-            if (moduli[i] <= 0) {
-                throw new IllegalArgumentException("every modulus must be > 0, got moduli[" + i + "] = " + moduli[i]);
-            }
-        }
-        return moduli.length;
     }
 
     private static MemorySegment allocateFrom(Arena arena, long[] values) {
