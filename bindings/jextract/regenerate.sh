@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Regenerates bindings/src/main/java/dev/engram/bindings/engram_h.java from native/include/engram.h
-# with jextract, restricted to the symbols listed in bindings/jextract/includes.txt.
+# Regenerates the committed FFM bindings with jextract. Two targets:
+#   engram (default): bindings/src/main/java/dev/engram/bindings/engram_h.java from native/include/engram.h,
+#                     restricted to the symbols listed in bindings/jextract/includes.txt;
+#   cuda:             bindings/src/main/java/dev/engram/bindings/cuda_runtime_h.java from the CUDA toolkit's
+#                     cuda_runtime_api.h ($CUDA_HOME/include, default /usr/local/cuda/include), restricted to
+#                     bindings/jextract/cuda_runtime_includes.txt.
+# Both committed files were hand-written in jextract 22's layout (jextract was not installable where they
+# were written); running this replaces them with jextract's real output.
 #
 # Pinned jextract: 22 (the JDK 22 build of jextract published at https://jdk.java.net/jextract/).
 # The committed engram_h.java follows that version's layout; another jextract version writes a
 # different layout (e.g. jextract 23+ moves the C_* layouts into an engram_h$shared class), so the
 # script refuses other versions unless JEXTRACT_ALLOW_ANY_VERSION=1.
 #
-# Usage: bindings/jextract/regenerate.sh            (jextract on PATH, or JEXTRACT=/path/to/bin/jextract)
+# Usage: bindings/jextract/regenerate.sh [engram|cuda]   (jextract on PATH, or JEXTRACT=/path/to/bin/jextract)
 #
 # Library loading: the generated class must NOT load libengram itself. With
 # `--library engram --use-system-load-library` jextract 22 writes `static { System.loadLibrary("engram"); }`
@@ -17,13 +23,29 @@
 # and finds the symbols of the library that dev.engram.nativelib.NativeLibraryLoader loaded.
 # So neither --library nor --use-system-load-library is passed (the latter does nothing without
 # --library except emit an empty static block).
+# The same holds for the cuda target: libcudart.so.13 is System.load()ed by the loader's CudaRuntimePreloader,
+# so cuda_runtime_h resolves it through loaderLookup() too (no --library).
 set -euo pipefail
 
 PINNED_MAJOR=22
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-header="$root/native/include/engram.h"
-includes="$here/includes.txt"
+target="${1:-engram}"
+case "$target" in
+  engram)
+    header="$root/native/include/engram.h"
+    includes="$here/includes.txt"
+    class_name=engram_h
+    include_dir="$root/native/include"
+    ;;
+  cuda)
+    include_dir="${CUDA_HOME:-/usr/local/cuda}/include"
+    header="$include_dir/cuda_runtime_api.h"
+    includes="$here/cuda_runtime_includes.txt"
+    class_name=cuda_runtime_h
+    ;;
+  *) echo "regenerate.sh: unknown target '$target' (expected engram or cuda)" >&2; exit 2 ;;
+esac
 out_src="$root/bindings/src/main/java"
 pkg_dir="dev/engram/bindings"
 
@@ -38,7 +60,7 @@ if [[ -z "$jextract_bin" || ! -x "$jextract_bin" ]]; then
 regenerate.sh: jextract not found (not on PATH and JEXTRACT is not set).
   Download jextract $PINNED_MAJOR from https://jdk.java.net/jextract/ (linux-x64 tarball), unpack it and
   either put its bin/ on PATH or run:  JEXTRACT=/path/to/jextract-$PINNED_MAJOR/bin/jextract $0
-  Nothing was regenerated; the committed engram_h.java is unchanged.
+  Nothing was regenerated; the committed $class_name.java is unchanged.
 EOF
   exit 2
 fi
@@ -56,8 +78,10 @@ fi
 [[ -f "$header" ]] || die "header not found: $header"
 [[ -f "$includes" ]] || die "symbol list not found: $includes"
 
-# Every function and #define ENGRAM_* of the header must be listed, or jextract silently drops it.
+# Every function and #define ENGRAM_* of engram.h must be listed, or jextract silently drops it.
+# (The cuda target binds a chosen subset of a large header, so it has no such completeness check.)
 missing=()
+if [[ "$target" == engram ]]; then
 while read -r fn; do
   grep -Eq -- "^--include-function[[:space:]]+$fn([[:space:]]|$)" "$includes" || missing+=("--include-function $fn")
 done < <(perl -0777 -pe 's{/\*.*?\*/}{}gs; s{//[^\n]*}{}g' "$header" \
@@ -69,6 +93,7 @@ if ((${#missing[@]})); then
   die "includes.txt lacks symbols declared in engram.h; add these lines:
 $(printf '  %s\n' "${missing[@]}")"
 fi
+fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -77,12 +102,12 @@ echo "regenerate.sh: $jextract_bin ($first_line)"
 "$jextract_bin" \
   --output "$tmp" \
   --target-package dev.engram.bindings \
-  --header-class-name engram_h \
-  --include-dir "$root/native/include" \
+  --header-class-name "$class_name" \
+  --include-dir "$include_dir" \
   "@$includes" \
   "$header"
 
-[[ -f "$tmp/$pkg_dir/engram_h.java" ]] || die "jextract did not write $pkg_dir/engram_h.java"
+[[ -f "$tmp/$pkg_dir/$class_name.java" ]] || die "jextract did not write $pkg_dir/$class_name.java"
 mkdir -p "$out_src/$pkg_dir"
 cp "$tmp/$pkg_dir"/*.java "$out_src/$pkg_dir/"
 echo "regenerate.sh: wrote $(cd "$tmp/$pkg_dir" && ls *.java | sed "s|^|$out_src/$pkg_dir/|" | tr '\n' ' ')"

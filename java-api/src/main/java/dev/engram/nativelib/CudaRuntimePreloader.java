@@ -17,6 +17,12 @@ import java.util.List;
  * {@value #LIBDIR_ENV} (only that directory when set); otherwise {@code $CUDA_HOME/lib64},
  * {@code /usr/local/cuda/lib64}, the {@code java.library.path} directories, and finally the dynamic
  * linker's own search by soname ({@code LD_LIBRARY_PATH}, {@code ld.so.cache}).
+ *
+ * <p>The library always ends up {@link System#load(String)}ed, which registers it with the calling class
+ * loader, so that {@code SymbolLookup.loaderLookup()} (used by the bindings {@code engram_h} and
+ * {@code cuda_runtime_h}) finds cudart's symbols. When only the dynamic linker's search finds it, the
+ * file it mapped is read back from {@code /proc/self/maps} and {@code System.load}ed (dlopen of an
+ * already-loaded object only adds a reference).
  */
 final class CudaRuntimePreloader {
     /** Soname of the CUDA runtime libengram links against (CMake's shared cudart). */
@@ -64,13 +70,37 @@ final class CudaRuntimePreloader {
             try {
                 // dlopen by soname: LD_LIBRARY_PATH, the ld.so cache, the default directories.
                 SymbolLookup.libraryLookup(SONAME, Arena.global());
-                return new Result(true, SONAME + " (found by the dynamic linker)");
-            } catch (IllegalArgumentException e) {
+                Path mapped = mappedFile();
+                if (mapped != null) {
+                    System.load(mapped.toString()); // registers it for SymbolLookup.loaderLookup()
+                    return new Result(true, mapped + " (found by the dynamic linker)");
+                }
+                looked.add("the dynamic linker's search path (dlopen of " + SONAME
+                        + " worked, but its file was not found in /proc/self/maps to System.load it)");
+            } catch (IllegalArgumentException | UnsatisfiedLinkError e) {
                 looked.add("the dynamic linker's search path");
             }
         } else {
             looked.set(0, looked.get(0) + " (" + LIBDIR_PROPERTY + "/" + LIBDIR_ENV + ")");
         }
         return new Result(false, SONAME + " not found (looked in: " + String.join(", ", looked) + ")");
+    }
+
+    /** The file of the loaded {@code libcudart.so.13*} as the process maps it, or {@code null}. */
+    private static Path mappedFile() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                int slash = line.indexOf('/');
+                if (slash < 0) continue;
+                Path file = Path.of(line.substring(slash).trim());
+                Path name = file.getFileName();
+                if (name != null && name.toString().startsWith(SONAME) && Files.isRegularFile(file)) {
+                    return file;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            return null;
+        }
+        return null;
     }
 }

@@ -43,6 +43,7 @@ public final class NativeLibraryLoader {
     public static final String RESOURCE = "native/linux-x86_64/libengram.so";
 
     private static NativeLibraryStatus status;
+    private static CudaRuntimePreloader.Result cudaRuntime;
 
     private NativeLibraryLoader() {}
 
@@ -73,8 +74,33 @@ public final class NativeLibraryLoader {
         return s;
     }
 
+    /**
+     * Makes sure the CUDA runtime {@code libcudart.so.13} is loaded and visible to
+     * {@code SymbolLookup.loaderLookup()}, which is how {@code dev.engram.bindings.cuda_runtime_h}
+     * resolves cudart's symbols. Runs {@link #load()} (cudart is preloaded before libengram; libengram
+     * itself need not be found for the CUDA runtime API to work).
+     *
+     * @return where cudart was loaded from
+     * @throws NativeLibraryException when cudart was not found, naming where it was looked for
+     */
+    public static String requireCudaRuntime() {
+        load();
+        CudaRuntimePreloader.Result cudart;
+        synchronized (NativeLibraryLoader.class) {
+            cudart = cudaRuntime;
+        }
+        if (cudart == null || !cudart.loaded()) {
+            throw new NativeLibraryException("CUDA runtime unavailable: "
+                    + (cudart == null ? "not preloaded" : cudart.description())
+                    + "; set -D" + CudaRuntimePreloader.LIBDIR_PROPERTY + " or " + CudaRuntimePreloader.LIBDIR_ENV
+                    + " to the directory holding " + CudaRuntimePreloader.SONAME);
+        }
+        return cudart.description();
+    }
+
     private static NativeLibraryStatus loadOnce() {
         CudaRuntimePreloader.Result cudart = CudaRuntimePreloader.preload();
+        cudaRuntime = cudart;
         String cudaNote = cudart.loaded() ? "" : "; note: the CUDA runtime was not found: " + cudart.description()
                 + ". If this libengram was built with CUDA, set -D" + CudaRuntimePreloader.LIBDIR_PROPERTY
                 + " or " + CudaRuntimePreloader.LIBDIR_ENV + " to the directory holding "

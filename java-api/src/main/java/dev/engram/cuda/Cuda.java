@@ -1,0 +1,102 @@
+package dev.engram.cuda;
+
+import dev.engram.bindings.cuda_runtime_h;
+import dev.engram.nativelib.NativeLibraryLoader;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The CUDA runtime ({@code libcudart.so.13}) from Java: loading, error checking and version queries.
+ *
+ * <p>cudart is loaded by {@link NativeLibraryLoader} (its CUDA runtime preload, see
+ * {@link NativeLibraryLoader#requireCudaRuntime()}) and its symbols are resolved by
+ * {@link cuda_runtime_h} through {@code SymbolLookup.loaderLookup()}, as for libengram. Every cudart
+ * call of this package returns its {@code cudaError_t} into {@link #check(String, int)}.
+ * The CUDA runtime API works on a machine without a GPU (the calls then fail with a
+ * {@link CudaException}, e.g. {@code cudaErrorInsufficientDriver} or {@code cudaErrorNoDevice}).
+ */
+public final class Cuda {
+    private static volatile boolean loaded;
+
+    private Cuda() {}
+
+    /**
+     * Loads the CUDA runtime if needed.
+     *
+     * @throws dev.engram.nativelib.NativeLibraryException when {@code libcudart.so.13} cannot be found
+     */
+    public static void ensureLoaded() {
+        if (!loaded) {
+            NativeLibraryLoader.requireCudaRuntime();
+            loaded = true;
+        }
+    }
+
+    /**
+     * The one place a CUDA runtime return code is checked.
+     *
+     * @param call the cudart function that returned {@code code}, e.g. {@code "cudaMalloc"}
+     * @param code its {@code cudaError_t}
+     * @throws CudaException unless {@code code} is {@code cudaSuccess}, with the error's name and text
+     */
+    public static void check(String call, int code) {
+        if (code == cuda_runtime_h.cudaSuccess()) {
+            return;
+        }
+        throw new CudaException(call, code, errorName(code), errorString(code));
+    }
+
+    /** {@return {@code cudaGetErrorName(code)}, e.g. {@code "cudaErrorMemoryAllocation"}; works without a GPU} @param code a {@code cudaError_t} */
+    public static String errorName(int code) {
+        ensureLoaded();
+        return cString(cuda_runtime_h.cudaGetErrorName(code));
+    }
+
+    /** {@return {@code cudaGetErrorString(code)}, e.g. {@code "out of memory"}; works without a GPU} @param code a {@code cudaError_t} */
+    public static String errorString(int code) {
+        ensureLoaded();
+        return cString(cuda_runtime_h.cudaGetErrorString(code));
+    }
+
+    /** {@return the CUDA runtime version, {@code 1000*major + 10*minor}, e.g. {@code 13000}; needs no GPU} */
+    public static int runtimeVersion() {
+        ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check("cudaRuntimeGetVersion", cuda_runtime_h.cudaRuntimeGetVersion(out));
+            return out.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /** {@return the newest CUDA version the installed driver supports, {@code 0} without a driver} */
+    public static int driverVersion() {
+        ensureLoaded();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT);
+            check("cudaDriverGetVersion", cuda_runtime_h.cudaDriverGetVersion(out));
+            return out.get(ValueLayout.JAVA_INT, 0);
+        }
+    }
+
+    /**
+     * Blocks until the current device has finished all work ({@code cudaDeviceSynchronize}).
+     *
+     * @throws CudaException on failure, including errors of earlier asynchronous work
+     */
+    public static void deviceSynchronize() {
+        ensureLoaded();
+        check("cudaDeviceSynchronize", cuda_runtime_h.cudaDeviceSynchronize());
+    }
+
+    /** {@return and clears the last error of this thread ({@code cudaGetLastError}), as a code} */
+    public static int getLastError() {
+        ensureLoaded();
+        return cuda_runtime_h.cudaGetLastError();
+    }
+
+    static String cString(MemorySegment pointer) {
+        return pointer.address() == 0 ? "" : pointer.getString(0);
+    }
+}

@@ -1,0 +1,289 @@
+package dev.engram.cuda;
+
+import dev.engram.bindings.cuda_runtime_h;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+
+/**
+ * Typed device memory: an owning {@link DeviceBuffer} or a non-owning {@link DeviceSlice} of one.
+ *
+ * <p>The device address is a zero-length {@link MemorySegment} that Java never dereferences; it is only
+ * passed to native calls. Every copy checks its arguments (dtype, element count, native host memory)
+ * and throws {@link IllegalArgumentException} before any CUDA call; using memory whose owning buffer is
+ * closed throws {@link IllegalStateException}. Synchronous copies use {@code cudaMemcpy}; the
+ * {@code *Async} ones use {@code cudaMemcpyAsync} on the given stream and need host memory that stays
+ * alive until the stream is synchronized (pinned memory, {@link PinnedHostBuffer}, to really overlap).
+ */
+public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
+    private final long address;
+    private final long elementCount;
+    private final DType dtype;
+
+    DeviceArray(long address, long elementCount, DType dtype) {
+        this.address = address;
+        this.elementCount = elementCount;
+        this.dtype = dtype;
+    }
+
+    /** The raw device address, without a liveness check. */
+    final long addressValue() {
+        return address;
+    }
+
+    /** The buffer that owns this memory (itself for a DeviceBuffer). */
+    abstract DeviceBuffer owner();
+
+    /** {@return the element type} */
+    public final DType dtype() {
+        return dtype;
+    }
+
+    /** {@return the number of elements} */
+    public final long elementCount() {
+        return elementCount;
+    }
+
+    /** {@return the size in bytes, {@code elementCount() * dtype().byteSize()}} */
+    public final long byteSize() {
+        return elementCount * dtype.byteSize();
+    }
+
+    /**
+     * {@return the device address as a zero-length segment, for native calls only (never dereference it)}
+     * @throws IllegalStateException when the owning buffer is closed
+     */
+    public final MemorySegment address() {
+        owner().checkOpen();
+        return MemorySegment.ofAddress(address);
+    }
+
+    /**
+     * {@return a non-owning view of {@code count} elements starting at element {@code offsetElements}}
+     * @param offsetElements first element, {@code 0 <= offsetElements <= elementCount()}
+     * @param count          number of elements, {@code 0 <= count <= elementCount() - offsetElements}
+     * @throws IllegalArgumentException when the range is not inside this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
+    public final DeviceSlice slice(long offsetElements, long count) {
+        owner().checkOpen();
+        if (offsetElements < 0 || count < 0 || offsetElements > elementCount || count > elementCount - offsetElements) {
+            throw new IllegalArgumentException("slice [" + offsetElements + ", +" + count + ") out of range for "
+                    + this);
+        }
+        return new DeviceSlice(owner(), address + offsetElements * dtype.byteSize(), count, dtype);
+    }
+
+    // ---- host -> device ----
+
+    /** Copies {@code src} (exactly {@code elementCount()} floats) to the device; dtype must be FLOAT32. @param src host data */
+    public final void copyFrom(float[] src) {
+        Objects.requireNonNull(src, "src");
+        checkHostArray(DType.FLOAT32, src.length, "copyFrom");
+        try (Arena arena = Arena.ofConfined()) {
+            copyFrom(arena.allocateFrom(ValueLayout.JAVA_FLOAT, src));
+        }
+    }
+
+    /** Copies {@code src} to the device; dtype must be INT32 and lengths equal. @param src host data */
+    public final void copyFrom(int[] src) {
+        Objects.requireNonNull(src, "src");
+        checkHostArray(DType.INT32, src.length, "copyFrom");
+        try (Arena arena = Arena.ofConfined()) {
+            copyFrom(arena.allocateFrom(ValueLayout.JAVA_INT, src));
+        }
+    }
+
+    /** Copies {@code src} to the device; dtype must be INT64 and lengths equal. @param src host data */
+    public final void copyFrom(long[] src) {
+        Objects.requireNonNull(src, "src");
+        checkHostArray(DType.INT64, src.length, "copyFrom");
+        try (Arena arena = Arena.ofConfined()) {
+            copyFrom(arena.allocateFrom(ValueLayout.JAVA_LONG, src));
+        }
+    }
+
+    /** Copies bfloat16 bit patterns to the device; dtype must be BFLOAT16 and lengths equal. @param src host data */
+    public final void copyFrom(short[] src) {
+        Objects.requireNonNull(src, "src");
+        checkHostArray(DType.BFLOAT16, src.length, "copyFrom");
+        try (Arena arena = Arena.ofConfined()) {
+            copyFrom(arena.allocateFrom(ValueLayout.JAVA_SHORT, src));
+        }
+    }
+
+    /**
+     * Copies {@code byteSize()} bytes from native host memory to the device ({@code cudaMemcpy}, synchronous).
+     *
+     * @param src a native segment of exactly {@code byteSize()} bytes
+     */
+    public final void copyFrom(MemorySegment src) {
+        checkHostSegment(src, "copyFrom");
+        MemorySegment dst = address();
+        if (byteSize() == 0) return;
+        Cuda.check("cudaMemcpy", cuda_runtime_h.cudaMemcpy(dst, src, byteSize(), cuda_runtime_h.cudaMemcpyHostToDevice()));
+    }
+
+    /**
+     * Queues a copy of {@code byteSize()} bytes from native host memory to the device on {@code stream}.
+     * {@code src} must stay alive and unchanged until the stream has been synchronized.
+     *
+     * @param src    a native segment of exactly {@code byteSize()} bytes (pinned for real asynchrony)
+     * @param stream the stream to queue on
+     */
+    public final void copyFromAsync(MemorySegment src, CudaStream stream) {
+        checkHostSegment(src, "copyFromAsync");
+        Objects.requireNonNull(stream, "stream");
+        MemorySegment dst = address();
+        MemorySegment s = stream.handle();
+        if (byteSize() == 0) return;
+        Cuda.check("cudaMemcpyAsync", cuda_runtime_h.cudaMemcpyAsync(dst, src, byteSize(),
+                cuda_runtime_h.cudaMemcpyHostToDevice(), s));
+    }
+
+    // ---- device -> host ----
+
+    /** Copies the device data into {@code dst}; dtype must be FLOAT32 and lengths equal. @param dst host array */
+    public final void copyTo(float[] dst) {
+        Objects.requireNonNull(dst, "dst");
+        checkHostArray(DType.FLOAT32, dst.length, "copyTo");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_FLOAT, Math.max(1, dst.length));
+            copyTo(tmp.asSlice(0, byteSize()));
+            MemorySegment.copy(tmp, ValueLayout.JAVA_FLOAT, 0, dst, 0, dst.length);
+        }
+    }
+
+    /** Copies the device data into {@code dst}; dtype must be INT32 and lengths equal. @param dst host array */
+    public final void copyTo(int[] dst) {
+        Objects.requireNonNull(dst, "dst");
+        checkHostArray(DType.INT32, dst.length, "copyTo");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_INT, Math.max(1, dst.length));
+            copyTo(tmp.asSlice(0, byteSize()));
+            MemorySegment.copy(tmp, ValueLayout.JAVA_INT, 0, dst, 0, dst.length);
+        }
+    }
+
+    /** Copies the device data into {@code dst}; dtype must be INT64 and lengths equal. @param dst host array */
+    public final void copyTo(long[] dst) {
+        Objects.requireNonNull(dst, "dst");
+        checkHostArray(DType.INT64, dst.length, "copyTo");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_LONG, Math.max(1, dst.length));
+            copyTo(tmp.asSlice(0, byteSize()));
+            MemorySegment.copy(tmp, ValueLayout.JAVA_LONG, 0, dst, 0, dst.length);
+        }
+    }
+
+    /** Copies bfloat16 bit patterns into {@code dst}; dtype must be BFLOAT16 and lengths equal. @param dst host array */
+    public final void copyTo(short[] dst) {
+        Objects.requireNonNull(dst, "dst");
+        checkHostArray(DType.BFLOAT16, dst.length, "copyTo");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_SHORT, Math.max(1, dst.length));
+            copyTo(tmp.asSlice(0, byteSize()));
+            MemorySegment.copy(tmp, ValueLayout.JAVA_SHORT, 0, dst, 0, dst.length);
+        }
+    }
+
+    /**
+     * Copies {@code byteSize()} bytes from the device into native host memory ({@code cudaMemcpy}, synchronous).
+     *
+     * @param dst a native, writable segment of exactly {@code byteSize()} bytes
+     */
+    public final void copyTo(MemorySegment dst) {
+        checkHostSegment(dst, "copyTo");
+        if (dst.isReadOnly()) throw new IllegalArgumentException("copyTo: destination segment is read-only");
+        MemorySegment src = address();
+        if (byteSize() == 0) return;
+        Cuda.check("cudaMemcpy", cuda_runtime_h.cudaMemcpy(dst, src, byteSize(), cuda_runtime_h.cudaMemcpyDeviceToHost()));
+    }
+
+    /**
+     * Queues a copy of {@code byteSize()} bytes from the device into native host memory on {@code stream};
+     * read {@code dst} only after synchronizing the stream.
+     *
+     * @param dst    a native, writable segment of exactly {@code byteSize()} bytes
+     * @param stream the stream to queue on
+     */
+    public final void copyToAsync(MemorySegment dst, CudaStream stream) {
+        checkHostSegment(dst, "copyToAsync");
+        if (dst.isReadOnly()) throw new IllegalArgumentException("copyToAsync: destination segment is read-only");
+        Objects.requireNonNull(stream, "stream");
+        MemorySegment src = address();
+        MemorySegment s = stream.handle();
+        if (byteSize() == 0) return;
+        Cuda.check("cudaMemcpyAsync", cuda_runtime_h.cudaMemcpyAsync(dst, src, byteSize(),
+                cuda_runtime_h.cudaMemcpyDeviceToHost(), s));
+    }
+
+    // ---- device -> device, fill ----
+
+    /**
+     * Queues a device-to-device copy from {@code src} (same dtype and element count) on {@code stream}.
+     *
+     * @param src    the source device memory
+     * @param stream the stream to queue on
+     */
+    public final void copyFromAsync(DeviceArray src, CudaStream stream) {
+        Objects.requireNonNull(src, "src");
+        Objects.requireNonNull(stream, "stream");
+        if (src.dtype != dtype) {
+            throw new IllegalArgumentException("copyFromAsync: dtype mismatch, source is " + src.dtype + ", destination " + this);
+        }
+        if (src.elementCount != elementCount) {
+            throw new IllegalArgumentException("copyFromAsync: size mismatch, source has " + src.elementCount
+                    + " elements, destination " + this);
+        }
+        MemorySegment d = address();
+        MemorySegment s = src.address();
+        MemorySegment st = stream.handle();
+        if (byteSize() == 0) return;
+        Cuda.check("cudaMemcpyAsync", cuda_runtime_h.cudaMemcpyAsync(d, s, byteSize(),
+                cuda_runtime_h.cudaMemcpyDeviceToDevice(), st));
+    }
+
+    /**
+     * Queues setting every byte to zero on {@code stream} ({@code cudaMemsetAsync}).
+     *
+     * @param stream the stream to queue on
+     */
+    public final void zeroAsync(CudaStream stream) {
+        Objects.requireNonNull(stream, "stream");
+        MemorySegment d = address();
+        MemorySegment st = stream.handle();
+        if (byteSize() == 0) return;
+        Cuda.check("cudaMemsetAsync", cuda_runtime_h.cudaMemsetAsync(d, 0, byteSize(), st));
+    }
+
+    private void checkHostArray(DType arrayType, int length, String op) {
+        owner().checkOpen();
+        if (arrayType != dtype) {
+            throw new IllegalArgumentException(op + ": dtype mismatch, host array holds " + arrayType + ", device memory is " + this);
+        }
+        if (length != elementCount) {
+            throw new IllegalArgumentException(op + ": size mismatch, host array has " + length + " elements, device memory is " + this);
+        }
+    }
+
+    private void checkHostSegment(MemorySegment host, String op) {
+        Objects.requireNonNull(host, "host segment");
+        owner().checkOpen();
+        if (!host.isNative()) {
+            throw new IllegalArgumentException(op + ": host segment must be native (off-heap), got a heap segment");
+        }
+        if (host.byteSize() != byteSize()) {
+            throw new IllegalArgumentException(op + ": size mismatch, host segment has " + host.byteSize()
+                    + " bytes, device memory is " + this);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return getClass().getSimpleName() + "[" + elementCount + " x " + dtype + ", " + byteSize() + " bytes, 0x"
+                + Long.toHexString(address) + (owner().isClosed() ? ", closed]" : "]");
+    }
+}
