@@ -108,6 +108,7 @@ engram_status_t engram_ngram_hash_host(const int64_t* compressed_ids, int64_t ba
  *
  * All arguments are checked on the host before any CUDA call: INVALID_ARGUMENT (nothing launched)
  * for a NULL pointer other than d_lut / d_hash_ids_out, batch/seq_len/lut_size/table_rows < 0,
+ * d_raw_ids/d_lut not 8-byte aligned or d_table/d_out not aligned to their element size,
  * limits exceeded, an unknown dtype, a modulus <= 0, or a head whose rows leave the table.
  * batch * seq_len == 0: success without a launch. A failed launch: CUDA_ERROR. Never allocates,
  * never synchronizes; kernel faults surface on the next synchronizing call.

@@ -50,6 +50,13 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
         return bad("unknown dtype " + std::to_string(dtype) +
                    " (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)");
     }
+    auto misaligned = [](const void* ptr, int64_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes != 0; };
+    if (misaligned(d_raw_ids, 8) || (d_lut && misaligned(d_lut, 8))) {
+        return bad("d_raw_ids and d_lut must be 8-byte aligned");
+    }
+    if (misaligned(d_table, elem_bytes) || misaligned(d_out, elem_bytes)) {
+        return bad("d_table and d_out must be aligned to the dtype's " + std::to_string(elem_bytes) + "-byte elements");
+    }
     if (head_dim < 1 || head_dim > kGatherMaxHeadDim) {
         return bad("head_dim must be in [1, " + std::to_string(kGatherMaxHeadDim) + "], got " +
                    std::to_string(head_dim));

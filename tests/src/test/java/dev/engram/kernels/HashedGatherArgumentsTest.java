@@ -110,6 +110,18 @@ class HashedGatherArgumentsTest {
     }
 
     @Test
+    void misalignedPointers() {
+        assertInvalid("engram_hashed_gather: d_raw_ids and d_lut must be 8-byte aligned",
+                c -> c.ids = c.ids.asSlice(4));
+        assertInvalid("engram_hashed_gather: d_table and d_out must be aligned to the dtype's 4-byte elements",
+                c -> c.table = c.table.asSlice(2));
+        assertInvalid("engram_hashed_gather: d_table and d_out must be aligned to the dtype's 2-byte elements", c -> {
+            c.dtype = 1;
+            c.out = c.out.asSlice(1);
+        });
+    }
+
+    @Test
     void moduliAndOffsetsMustKeepEveryRowInsideTheTable() {
         assertInvalid("engram_hashed_gather: every modulus must be > 0, got moduli[2] = 0",
                 c -> c.moduli = c.arena.allocateFrom(ValueLayout.JAVA_LONG, 11, 13, 0, 19));
