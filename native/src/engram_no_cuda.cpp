@@ -1,5 +1,6 @@
 // The CUDA entry points of a library built without nvcc: they say so instead of failing to link.
 #include "engram_error.h"
+#include "hashed_gather.h"
 
 ENGRAM_API int32_t engram_built_with_cuda(void) { return 0; }
 
@@ -8,5 +9,20 @@ ENGRAM_API engram_status_t engram_cuda_runtime_version(int32_t*) {
 }
 
 ENGRAM_API engram_status_t engram_cuda_device_count(int32_t*) {
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}
+
+ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                                const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                                const int64_t* multipliers, int32_t max_ngram_size,
+                                                const int64_t* moduli, const int64_t* row_offsets,
+                                                int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
+                                                int32_t head_dim, int32_t dtype, void* d_out, int64_t*, void*) {
+    // The same argument check as the CUDA build, so bad arguments read the same in both.
+    engram::HashedGatherParams p;
+    engram_status_t st = engram::check_hashed_gather_args(
+        d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
+        row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
     return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
 }

@@ -603,5 +603,96 @@ public class engram_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
-}
+    private static final int ENGRAM_DTYPE_FLOAT32 = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * #define ENGRAM_DTYPE_FLOAT32 0
+     * }
+     */
+    public static int ENGRAM_DTYPE_FLOAT32() {
+        return ENGRAM_DTYPE_FLOAT32;
+    }
+    private static final int ENGRAM_DTYPE_BFLOAT16 = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * #define ENGRAM_DTYPE_BFLOAT16 1
+     * }
+     */
+    public static int ENGRAM_DTYPE_BFLOAT16() {
+        return ENGRAM_DTYPE_BFLOAT16;
+    }
+    private static class engram_hashed_gather {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
 
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_hashed_gather");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_hashed_gather$descriptor() {
+        return engram_hashed_gather.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_hashed_gather$handle() {
+        return engram_hashed_gather.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_hashed_gather$address() {
+        return engram_hashed_gather.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static int engram_hashed_gather(MemorySegment d_raw_ids, long batch, long seq_len, MemorySegment d_lut, long lut_size, long pad_id_compressed, MemorySegment multipliers, int max_ngram_size, MemorySegment moduli, MemorySegment row_offsets, int heads_per_ngram, MemorySegment d_table, long table_rows, int head_dim, int dtype, MemorySegment d_out, MemorySegment d_hash_ids_out, MemorySegment stream) {
+        var mh$ = engram_hashed_gather.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_hashed_gather", d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, stream);
+            }
+            return (int)mh$.invokeExact(d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+}

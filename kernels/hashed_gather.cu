@@ -1,0 +1,185 @@
+// engram_hashed_gather: raw ids -> compression table -> n-gram hashes of all heads -> table rows
+// -> out[B*T, H*head_dim], in one launch (engram.h documents the contract).
+//
+// One block handles a tile of kTileTokens consecutive tokens (flat index b*seq_len + t) in three
+// phases separated by __syncthreads:
+//   0. one thread per (token, k < max_ngram): the compressed token k positions back (pad before
+//      the sequence start) into shared memory, with a flag for ids outside the table;
+//   1. one thread per (token, head): the hash (kernels/ngram_hash.cuh arithmetic, bit-identical
+//      to engram_ngram_hash_host), written to d_hash_ids_out and, as a table row, to shared memory;
+//   2. all threads copy the tile's token*head rows with 16-byte units; the destination of the
+//      tile is contiguous, so the stores are fully coalesced; kUnroll loads are issued before
+//      the first store.
+// The per-layer constants (multipliers, moduli, row offsets) travel by value in the kernel
+// parameters (__grid_constant__, read through the constant bank): no device reads, no global
+// __constant__ state shared between streams.
+// Known cost: the int64 % of phase 1 is a slow software sequence on the GPU (one per token and
+// head); a multiply-high by a precomputed reciprocal per modulus would replace it later.
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "engram_error.h"
+#include "hashed_gather.h"
+#include "ngram_hash.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int kTileTokens = 16;
+constexpr int kUnroll = 4;
+constexpr int64_t kMaxBlocks = 1 << 20;  // grid-stride over tiles beyond this
+
+// NaN bit patterns filling a 32-bit word, per dtype (rows of tokens outside the table).
+constexpr uint32_t kNanWordF32 = 0x7fc00000u;
+constexpr uint32_t kNanWordBf16 = 0x7fc07fc0u;
+
+template <typename U>
+__device__ __forceinline__ U nan_unit(uint32_t word);
+template <>
+__device__ __forceinline__ uint4 nan_unit<uint4>(uint32_t w) { return make_uint4(w, w, w, w); }
+template <>
+__device__ __forceinline__ uint32_t nan_unit<uint32_t>(uint32_t w) { return w; }
+template <>
+__device__ __forceinline__ uint16_t nan_unit<uint16_t>(uint32_t w) { return static_cast<uint16_t>(w); }
+
+template <typename U>
+__device__ __forceinline__ U load_unit(const U* p) { return __ldg(p); }
+template <>
+__device__ __forceinline__ uint16_t load_unit<uint16_t>(const uint16_t* p) {
+    return __ldg(reinterpret_cast<const unsigned short*>(p));
+}
+
+// U: the copy unit, uint4 (16-byte path) or the element itself (uint32_t fp32, uint16_t bf16).
+template <typename U>
+__global__ void __launch_bounds__(kThreads)
+hashed_gather_kernel(const int64_t* __restrict__ raw_ids, const int64_t* __restrict__ lut,
+                     const U* __restrict__ table, U* __restrict__ out, int64_t* __restrict__ hash_ids_out,
+                     const __grid_constant__ engram::HashedGatherParams p) {
+    __shared__ int64_t s_tok[kTileTokens][engram::kGatherMaxNgram];
+    __shared__ uint8_t s_bad[kTileTokens][engram::kGatherMaxNgram];
+    __shared__ int64_t s_row[kTileTokens * engram::kGatherMaxHeads];  // -1: NaN row
+
+    const int heads = p.heads;
+    const int max_ngram = p.max_ngram;
+    const int units_per_row = p.head_dim * p.elem_bytes / static_cast<int>(sizeof(U));
+    const uint32_t nan_word = p.dtype == ENGRAM_DTYPE_BFLOAT16 ? kNanWordBf16 : kNanWordF32;
+    const int64_t num_tiles = (p.tokens + kTileTokens - 1) / kTileTokens;
+
+    for (int64_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
+        const int64_t i0 = tile * kTileTokens;
+        const int tile_tokens = static_cast<int>(p.tokens - i0 < kTileTokens ? p.tokens - i0 : kTileTokens);
+
+        // Phase 0: compressed shifted tokens.
+        for (int w = threadIdx.x; w < tile_tokens * max_ngram; w += kThreads) {
+            const int tok = w / max_ngram;
+            const int k = w - tok * max_ngram;
+            const int64_t i = i0 + tok;
+            const int64_t t = i % p.seq_len;
+            int64_t v = p.pad_id;
+            uint8_t bad = 0;
+            if (t - k >= 0) {
+                v = __ldg(raw_ids + (i - k));
+                if (lut != nullptr && v >= 0) {
+                    if (v < p.lut_size) {
+                        v = __ldg(lut + v);
+                    } else {
+                        bad = 1;  // id outside the table: caller's contract broken; NaN rows, hash -1
+                        v = 0;
+                    }
+                }
+            }
+            s_tok[tok][k] = v;
+            s_bad[tok][k] = bad;
+        }
+        __syncthreads();
+
+        // Phase 1: hash ids and table rows.
+        for (int w = threadIdx.x; w < tile_tokens * heads; w += kThreads) {
+            const int tok = w / heads;
+            const int h = w - tok * heads;
+            const int n = h / p.heads_per_ngram + 2;
+            int64_t mix = 0;
+            bool bad = false;
+            for (int k = 0; k < n; ++k) {
+                mix ^= engram::wrapping_mul(s_tok[tok][k], p.multipliers[k]);
+                bad |= s_bad[tok][k] != 0;
+            }
+            const int64_t hash = bad ? -1 : engram::floor_mod(mix, p.moduli[h]);
+            s_row[w] = bad ? -1 : p.row_offsets[h] + hash;
+            if (hash_ids_out != nullptr) hash_ids_out[(i0 + tok) * heads + h] = hash;
+        }
+        __syncthreads();
+
+        // Phase 2: copy rows; the tile's output is one contiguous run of tile_tokens*heads rows.
+        const int tile_units = tile_tokens * heads * units_per_row;
+        U* dst = out + i0 * heads * static_cast<int64_t>(units_per_row);
+        const U nan = nan_unit<U>(nan_word);
+        for (int base = threadIdx.x; base < tile_units; base += kThreads * kUnroll) {
+            U v[kUnroll];
+#pragma unroll
+            for (int r = 0; r < kUnroll; ++r) {
+                const int u = base + r * kThreads;
+                if (u < tile_units) {
+                    const int row = u / units_per_row;
+                    const int c = u - row * units_per_row;
+                    const int64_t trow = s_row[row];
+                    v[r] = trow >= 0 ? load_unit(table + trow * units_per_row + c) : nan;
+                }
+            }
+#pragma unroll
+            for (int r = 0; r < kUnroll; ++r) {
+                const int u = base + r * kThreads;
+                if (u < tile_units) dst[u] = v[r];
+            }
+        }
+        __syncthreads();  // s_row is rewritten by the next tile
+    }
+}
+
+template <typename U>
+cudaError_t launch(const int64_t* raw_ids, const int64_t* lut, const void* table, void* out, int64_t* hash_ids,
+                   const engram::HashedGatherParams& p, cudaStream_t stream) {
+    const int64_t tiles = (p.tokens + kTileTokens - 1) / kTileTokens;
+    const unsigned blocks = static_cast<unsigned>(tiles < kMaxBlocks ? tiles : kMaxBlocks);
+    hashed_gather_kernel<U><<<blocks, kThreads, 0, stream>>>(raw_ids, lut, static_cast<const U*>(table),
+                                                            static_cast<U*>(out), hash_ids, p);
+    return cudaGetLastError();
+}
+
+}  // namespace
+
+ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                                const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                                const int64_t* multipliers, int32_t max_ngram_size,
+                                                const int64_t* moduli, const int64_t* row_offsets,
+                                                int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
+                                                int32_t head_dim, int32_t dtype, void* d_out,
+                                                int64_t* d_hash_ids_out, void* stream) {
+    engram::HashedGatherParams p;
+    engram_status_t st = engram::check_hashed_gather_args(
+        d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
+        row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.tokens == 0) return engram::ok();
+
+    const int64_t row_bytes = static_cast<int64_t>(head_dim) * p.elem_bytes;
+    const bool vec16 = row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(d_table) % 16 == 0 &&
+                       reinterpret_cast<uintptr_t>(d_out) % 16 == 0;
+    cudaStream_t s = static_cast<cudaStream_t>(stream);
+    cudaError_t err;
+    if (vec16) {
+        err = launch<uint4>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
+    } else if (p.elem_bytes == 4) {
+        err = launch<uint32_t>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
+    } else {
+        err = launch<uint16_t>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
+    }
+    if (err != cudaSuccess) {
+        thread_local std::string text;
+        text = std::string("engram_hashed_gather: kernel launch failed: ") + cudaGetErrorName(err) + ": " +
+               cudaGetErrorString(err);
+        return engram::fail(ENGRAM_STATUS_CUDA_ERROR, text.c_str());
+    }
+    return engram::ok();
+}
