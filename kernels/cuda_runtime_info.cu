@@ -7,9 +7,8 @@
 
 namespace {
 engram_status_t cuda_fail(const char* call, cudaError_t err) {
-    thread_local std::string text;
-    text = std::string(call) + " failed: " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err);
-    return engram::fail(ENGRAM_STATUS_CUDA_ERROR, text.c_str());
+    return engram::fail(ENGRAM_STATUS_CUDA_ERROR,
+                        std::string(call) + " failed: " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
 }
 }  // namespace
 

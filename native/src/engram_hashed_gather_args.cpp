@@ -9,9 +9,7 @@
 namespace engram {
 namespace {
 engram_status_t bad(const std::string& what) {
-    thread_local std::string text;
-    text = "engram_hashed_gather: " + what;
-    return fail(ENGRAM_STATUS_INVALID_ARGUMENT, text.c_str());
+    return fail(ENGRAM_STATUS_INVALID_ARGUMENT, "engram_hashed_gather: " + what);
 }
 }  // namespace
 

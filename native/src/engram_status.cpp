@@ -14,6 +14,11 @@ engram_status_t fail(engram_status_t status, const char* message) {
     return status;
 }
 
+engram_status_t fail(engram_status_t status, const std::string& message) {
+    last_error = message;
+    return status;
+}
+
 engram_status_t ok() {
     last_error.clear();
     return ENGRAM_STATUS_SUCCESS;
