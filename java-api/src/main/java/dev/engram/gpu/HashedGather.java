@@ -1,0 +1,158 @@
+package dev.engram.gpu;
+
+import dev.engram.bindings.engram_h;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceArray;
+import dev.engram.hash.LayerHashing;
+import dev.engram.nativelib.EngramNative;
+import dev.engram.nativelib.NativeLibraryLoader;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+
+/**
+ * The fused hashed gather on the GPU ({@code engram_hashed_gather}, {@code kernels/hashed_gather.cu}):
+ * raw token ids → compression table → n-gram hash ids of every head of one layer → rows of the layer's
+ * multi-head embedding table, in one kernel launch on a stream.
+ *
+ * <p>With {@code H = layer.heads()} heads of {@code headDim} columns, for every token
+ * {@code i = b*seqLen + t} and head {@code h}:
+ * <pre>
+ *   out[i, h*headDim .. (h+1)*headDim) = table[layer.offsets()[h] + hash[i, h], 0 .. headDim)
+ *   hashIdsOut[i*H + h]                = hash[i, h]          (when hashIdsOut is not null)
+ * </pre>
+ * where {@code hash} is bit-identical to {@link dev.engram.hash.NgramHashMapping#hash} (CPU).
+ *
+ * <p><b>Ids are not range-checked on the device.</b> With a LUT, ids {@code >= 0} are mapped through it
+ * and ids {@code < 0} pass through unchanged (as {@link dev.engram.tokenizer.CompressionTable#compress}).
+ * An id {@code >= lut.elementCount()} cannot be reported from the kernel: every head whose n-gram window
+ * holds one gets hash id {@code -1} and a row of NaNs. Callers validate host ids before uploading them,
+ * e.g. with {@link dev.engram.tokenizer.CompressionTable#compress(long[])}, which throws for such ids.
+ */
+public final class HashedGather {
+    private HashedGather() {}
+
+    /**
+     * Checks every argument in Java, then queues the gather on {@code stream}. Never allocates device
+     * memory and never synchronizes; with {@code batch * seqLen == 0} nothing is queued (no native call).
+     *
+     * @param rawIds          {@code [batch * seqLen]} INT64 token ids (raw with a LUT, else already compressed)
+     * @param batch           {@code B >= 0}
+     * @param seqLen          {@code T >= 0}
+     * @param lut             the compression table, INT64 {@code [lut size]} (non-empty), or {@code null} when
+     *                        {@code rawIds} are already compressed
+     * @param padIdCompressed the pad id used before each sequence start, already mapped through the table
+     * @param layer           the layer's multipliers, moduli and row offsets
+     * @param headsPerNgram   {@code n_head_per_ngram}; {@code layer.heads()} must equal
+     *                        {@code (layer.multipliers().length - 1) * headsPerNgram}
+     * @param table           the layer's embedding table, FLOAT32 or BFLOAT16
+     *                        {@code [layer.totalRows() * headDim]}, row-major
+     * @param headDim         columns per head, {@code >= 1}
+     * @param out             {@code [batch * seqLen * H * headDim]}, same dtype as {@code table}
+     * @param hashIdsOut      {@code [batch * seqLen * H]} INT64, or {@code null} to skip writing hash ids
+     * @param stream          the stream to queue on
+     * @throws IllegalArgumentException naming the problem, for a wrong dtype, element count or shape
+     * @throws IllegalStateException    when a buffer or the stream is closed
+     * @throws dev.engram.nativelib.EngramNativeException when libengram rejects the call or the launch fails
+     *         (e.g. limits of {@code engram.h}: max n-gram 16, at most 64 heads, head dim at most 65536)
+     */
+    public static void enqueue(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
+                               LayerHashing layer, int headsPerNgram, DeviceArray table, int headDim,
+                               DeviceArray out, DeviceArray hashIdsOut, CudaStream stream) {
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(layer, "layer");
+        Objects.requireNonNull(table, "table");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        // Liveness first: a closed buffer or stream is an IllegalStateException whatever else is wrong.
+        rawIds.address();
+        if (lut != null) lut.address();
+        table.address();
+        out.address();
+        if (hashIdsOut != null) hashIdsOut.address();
+        stream.handle();
+
+        if (batch < 0 || seqLen < 0) {
+            throw new IllegalArgumentException("hashed gather: batch and seqLen must be >= 0, got " + batch + " x " + seqLen);
+        }
+        long tokens = (long) batch * seqLen;
+        requireDtype(rawIds, DType.INT64, "rawIds");
+        requireCount(rawIds, tokens, "rawIds", "batch * seqLen = " + batch + " * " + seqLen);
+        if (lut != null) {
+            requireDtype(lut, DType.INT64, "lut");
+            if (lut.elementCount() == 0) {
+                throw new IllegalArgumentException("hashed gather: lut is empty (pass null when the ids are already compressed)");
+            }
+        }
+        int maxNgram = layer.multipliers().length;
+        int heads = layer.heads();
+        if (headsPerNgram < 1) {
+            throw new IllegalArgumentException("hashed gather: headsPerNgram must be >= 1, got " + headsPerNgram);
+        }
+        if (maxNgram < 2 || (long) (maxNgram - 1) * headsPerNgram != heads) {
+            throw new IllegalArgumentException("hashed gather: layer " + layer.layerId() + " has " + heads
+                    + " heads and " + maxNgram + " multipliers, expected (max_ngram_size - 1) * headsPerNgram = ("
+                    + maxNgram + " - 1) * " + headsPerNgram + " heads");
+        }
+        if (headDim < 1) {
+            throw new IllegalArgumentException("hashed gather: headDim must be >= 1, got " + headDim);
+        }
+        DType dtype = table.dtype();
+        if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
+            throw new IllegalArgumentException("hashed gather: table must be FLOAT32 or BFLOAT16, got " + table);
+        }
+        requireDtype(out, dtype, "out (the table's dtype)");
+        if (hashIdsOut != null) requireDtype(hashIdsOut, DType.INT64, "hashIdsOut");
+        long rows = layer.totalRows();
+        requireCount(table, product(rows, headDim), "table",
+                "layer.totalRows() * headDim = " + rows + " * " + headDim);
+        requireCount(out, product(product(tokens, heads), headDim), "out",
+                "batch * seqLen * heads * headDim = " + batch + " * " + seqLen + " * " + heads + " * " + headDim);
+        if (hashIdsOut != null) {
+            requireCount(hashIdsOut, product(tokens, heads), "hashIdsOut",
+                    "batch * seqLen * heads = " + batch + " * " + seqLen + " * " + heads);
+        }
+        if (tokens == 0) {
+            return; // zero-element buffers have NULL addresses; the C ABI would launch nothing anyway
+        }
+
+        NativeLibraryLoader.require();
+        int nativeDtype = dtype == DType.FLOAT32 ? engram_h.ENGRAM_DTYPE_FLOAT32() : engram_h.ENGRAM_DTYPE_BFLOAT16();
+        long lutSize = lut == null ? 0 : lut.elementCount();
+        MemorySegment lutAddress = lut == null ? MemorySegment.NULL : lut.address();
+        MemorySegment hashAddress = hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment multipliers = arena.allocateFrom(ValueLayout.JAVA_LONG, layer.multipliers());
+            MemorySegment moduli = arena.allocateFrom(ValueLayout.JAVA_LONG, layer.moduli());
+            MemorySegment offsets = arena.allocateFrom(ValueLayout.JAVA_LONG, layer.offsets());
+            int status = engram_h.engram_hashed_gather(rawIds.address(), batch, seqLen, lutAddress, lutSize,
+                    padIdCompressed, multipliers, maxNgram, moduli, offsets, headsPerNgram,
+                    table.address(), rows, headDim, nativeDtype, out.address(), hashAddress, stream.handle());
+            EngramNative.check("engram_hashed_gather", status);
+        }
+    }
+
+    private static void requireDtype(DeviceArray a, DType expected, String what) {
+        if (a.dtype() != expected) {
+            throw new IllegalArgumentException("hashed gather: " + what + " must be " + expected + ", got " + a);
+        }
+    }
+
+    private static void requireCount(DeviceArray a, long expected, String what, String formula) {
+        if (a.elementCount() != expected) {
+            throw new IllegalArgumentException("hashed gather: " + what + " has " + a.elementCount()
+                    + " elements, expected " + formula + " = " + expected + " (" + a + ")");
+        }
+    }
+
+    private static long product(long a, long b) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new IllegalArgumentException("hashed gather: element count " + a + " * " + b + " overflows a long");
+        }
+    }
+}
