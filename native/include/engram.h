@@ -121,6 +121,81 @@ engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_t batch, in
                                      const void* d_table, int64_t table_rows, int32_t head_dim, int32_t dtype,
                                      void* d_out, int64_t* d_hash_ids_out, void* stream);
 
+/*
+ * Gate of the Engram forward (kernels/gate.cu, SEMANTICS.md 5), one kernel launch on `stream`.
+ * G = hc_mult branches, H = hidden, N = tokens (= batch * seq_len). For each token i and branch g:
+ *   k    = d_proj[i, g*H .. (g+1)*H) + d_key_bias[g*H ..]                    (key projection g)
+ *   v    = d_proj[i, G*H .. (G+1)*H) + d_value_bias                          (value projection)
+ *   nk   = RMSNorm(k, gate_eps) * d_key_norm_w[g*H ..]
+ *   nq   = RMSNorm(d_hidden[i, g, :], gate_eps) * d_query_norm_w[g*H ..]
+ *   dot  = sum(nk * nq) / sqrt(H);  s = sign(dot) * sqrt(max(|dot|, 1e-6));  gate = sigmoid(s)
+ *   d_value_out[i, g, :] = gate * v;   d_gate_out[i*G + g] = gate   (only when d_gate_out != NULL)
+ * RMSNorm(x, eps) = x / sqrt(mean(x^2) + eps), mean over the H elements of the row.
+ *
+ *   d_proj          [N, (G+1)*H] of dtype, row-major: per token the G key projections, then the value
+ *                   projection, WITHOUT bias. It is one GEMM: e[N, E] times W^T, where
+ *                   W = concat(Wk[0], .., Wk[G-1], Wv) is [(G+1)*H, E] (torch Linear weights stacked
+ *                   along the output dimension), i.e. proj = e @ W^T. With cuBLAS (column-major) that is
+ *                   C[(G+1)H, N] = W[E, (G+1)H]^T-as-stored * e: cublasGemmEx(OP_T, OP_N,
+ *                   m=(G+1)H, n=N, k=E, A=W (lda=E), B=e (ldb=E), C=proj (ldc=(G+1)H)).
+ *   d_key_bias      [G*H] of dtype (the G key biases, concatenated).
+ *   d_value_bias    [H] of dtype.
+ *   d_hidden        [N, G, H] of dtype.
+ *   d_key_norm_w    [G*H] of dtype (norm1[g] weights), d_query_norm_w [G*H] of dtype (norm2[g]).
+ *   gate_eps        RMSNorm eps of the key/query norms (torch's fp32 default 2^-23), finite, > 0.
+ *   d_value_out     [N, G, H] of dtype.
+ *   d_gate_out      [N, G] float32, or NULL.
+ * Arithmetic is fp32 throughout (inputs widened from bf16, only the output is rounded to bf16), so
+ * a bf16 run differs from torch's bf16 forward by torch's intermediate bf16 roundings.
+ * One block of 128 threads per (token, branch); one pass over H accumulates sum(k^2), sum(q^2) and
+ * sum(k*w1*q*w2) (dot = the last * both inverse RMS), a second pass writes the value.
+ * 16-byte loads/stores when H * element size is a multiple of 16 and every tensor pointer is 16-byte
+ * aligned, else element by element (same result).
+ *
+ * INVALID_ARGUMENT (nothing launched) for a NULL pointer other than d_gate_out, tokens < 0,
+ * hc_mult outside [1, 64], hidden outside [1, 65536], an unknown dtype, gate_eps not finite or <= 0,
+ * a tensor pointer not aligned to its element size (d_gate_out: 4 bytes), or a size in bytes that
+ * overflows int64. tokens == 0: success without a launch. A failed launch: CUDA_ERROR. Never
+ * allocates, never synchronizes. NOT_BUILT_WITH_CUDA (after the same check) without CUDA.
+ */
+engram_status_t engram_gate(const void* d_proj, const void* d_key_bias, const void* d_value_bias,
+                            const void* d_hidden, const void* d_key_norm_w, const void* d_query_norm_w,
+                            float gate_eps, int64_t tokens, int32_t hc_mult, int32_t hidden, int32_t dtype,
+                            void* d_value_out, float* d_gate_out, void* stream);
+
+/*
+ * ShortConv of the Engram forward (kernels/short_conv.cu, SEMANTICS.md 5), one kernel launch on
+ * `stream`. With channel c = g*H + h of C = G*H channels:
+ *   xn[b, t, g, :]  = RMSNorm(d_value[b, t, g, :], eps) * d_norm_w[g*H ..]          (mean over H)
+ *   y[b, t, c]      = sum_{k<K} d_conv_w[c, k] * xn[b, t - (K-1-k)*dilation, c]   (0 for t - .. < 0)
+ *   d_out[b, t, c]  = d_value[b, t, c] + SiLU(y[b, t, c])
+ * i.e. torch's depthwise Conv1d(C, C, K, groups=C, padding=(K-1)*dilation, dilation) with the first
+ * T outputs kept: causal, zero before each sequence start, nothing crosses batch rows; T may be
+ * shorter than the receptive field (K-1)*dilation + 1.
+ *
+ *   d_value   [batch, seq_len, G, H] of dtype.   d_norm_w [G*H] of dtype.
+ *   d_conv_w  [G*H, K] of dtype (torch's weight [G*H, 1, K]).
+ *   eps       RMSNorm eps (1e-5 in Engram), finite, > 0.
+ *   d_out     [batch, seq_len, G, H] of dtype; must not be d_value (no in-place: the conv reads
+ *             neighbouring time steps that other blocks overwrite). Partial overlap is not checked.
+ * fp32 arithmetic, output rounded to dtype. One block of 128 threads per (b, g, tile of 32 time
+ * steps): it first computes the inverse RMS of every row its tile reads into shared memory (the
+ * window t0-(K-1)*dil .. t0+31 when dilation <= 32, else the K*32 tapped rows), then each thread
+ * convolves 8 time steps of one 16-byte group of channels (one channel without the 16-byte path).
+ * Nothing is precomputed in a separate pass, so nothing needs scratch memory.
+ *
+ * INVALID_ARGUMENT (nothing launched) for a NULL pointer, d_out == d_value, batch/seq_len < 0,
+ * hc_mult outside [1, 64], hidden outside [1, 65536], kernel_size outside [1, 16], dilation < 1,
+ * an unknown dtype, eps not finite or <= 0, a pointer not aligned to its element size, or sizes in
+ * bytes that overflow int64. batch * seq_len == 0: success without a launch. A failed launch:
+ * CUDA_ERROR. Never allocates, never synchronizes. NOT_BUILT_WITH_CUDA (after the same check)
+ * without CUDA.
+ */
+engram_status_t engram_short_conv(const void* d_value, const void* d_norm_w, const void* d_conv_w, float eps,
+                                  int64_t batch, int64_t seq_len, int32_t hc_mult, int32_t hidden,
+                                  int32_t kernel_size, int32_t dilation, int32_t dtype, void* d_out,
+                                  void* stream);
+
 #ifdef __cplusplus
 }
 #endif

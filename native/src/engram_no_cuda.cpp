@@ -1,5 +1,6 @@
 // The CUDA entry points of a library built without nvcc: they say so instead of failing to link.
 #include "engram_error.h"
+#include "gate_conv.h"
 #include "hashed_gather.h"
 
 ENGRAM_API int32_t engram_built_with_cuda(void) { return 0; }
@@ -23,6 +24,29 @@ ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_
     engram_status_t st = engram::check_hashed_gather_args(
         d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
         row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}
+
+ENGRAM_API engram_status_t engram_gate(const void* d_proj, const void* d_key_bias, const void* d_value_bias,
+                                       const void* d_hidden, const void* d_key_norm_w, const void* d_query_norm_w,
+                                       float gate_eps, int64_t tokens, int32_t hc_mult, int32_t hidden,
+                                       int32_t dtype, void* d_value_out, float* d_gate_out, void*) {
+    engram::GateParams p;
+    engram_status_t st = engram::check_gate_args(d_proj, d_key_bias, d_value_bias, d_hidden, d_key_norm_w,
+                                                 d_query_norm_w, gate_eps, tokens, hc_mult, hidden, dtype,
+                                                 d_value_out, d_gate_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}
+
+ENGRAM_API engram_status_t engram_short_conv(const void* d_value, const void* d_norm_w, const void* d_conv_w,
+                                             float eps, int64_t batch, int64_t seq_len, int32_t hc_mult,
+                                             int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype,
+                                             void* d_out, void*) {
+    engram::ShortConvParams p;
+    engram_status_t st = engram::check_short_conv_args(d_value, d_norm_w, d_conv_w, eps, batch, seq_len, hc_mult,
+                                                       hidden, kernel_size, dilation, dtype, d_out, &p);
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
 }

@@ -1,0 +1,207 @@
+// Self-test of engram_gate and engram_short_conv on a GPU against CPU double-precision references:
+//   cmake --build BUILD --target engram_gate_conv_selftest && BUILD/engram_gate_conv_selftest
+// Random inputs, fp32 and bf16 storage (the reference reads the same bf16-rounded inputs), G = 1 and
+// 4, H = 64, 1024, 48 (16-byte path) and 50 (element-by-element path), B = 2, T = 1, 5 (<
+// receptive field) and 37, dilation 3 (window path) and 40 (per-tap path). Outputs are poisoned with
+// NaN before each launch. Error: max |gpu - ref| / max(|ref|, 1); limits 1e-5 (fp32), 1e-2 (bf16).
+// Exit status 0 when everything passes.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engram.h"
+
+#define CHECK_CUDA(x)                                                                    \
+    do {                                                                                 \
+        cudaError_t e_ = (x);                                                            \
+        if (e_ != cudaSuccess) {                                                         \
+            std::printf("%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+            std::exit(2);                                                                \
+        }                                                                                \
+    } while (0)
+
+static int failures = 0;
+
+static uint16_t f32_to_bf16(float f) {  // round to nearest even (inputs are finite)
+    uint32_t u;
+    std::memcpy(&u, &f, 4);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return static_cast<uint16_t>(u >> 16);
+}
+static float bf16_to_f32(uint16_t h) {
+    uint32_t u = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+
+// A tensor in storage dtype on the device, with the values the reference sees (after rounding).
+struct Tensor {
+    std::vector<double> host;
+    void* dev = nullptr;
+    int dtype;
+    size_t n;
+    Tensor(size_t n_, int dtype_) : host(n_), dtype(dtype_), n(n_) {}
+    size_t bytes() const { return n * (dtype == ENGRAM_DTYPE_FLOAT32 ? 4 : 2); }
+    void upload() {  // rounds host to the storage dtype, then copies
+        CHECK_CUDA(cudaMalloc(&dev, bytes() + 16));
+        if (dtype == ENGRAM_DTYPE_FLOAT32) {
+            std::vector<float> f(n);
+            for (size_t i = 0; i < n; ++i) host[i] = f[i] = static_cast<float>(host[i]);
+            CHECK_CUDA(cudaMemcpy(dev, f.data(), bytes(), cudaMemcpyHostToDevice));
+        } else {
+            std::vector<uint16_t> b(n);
+            for (size_t i = 0; i < n; ++i) host[i] = bf16_to_f32(b[i] = f32_to_bf16(static_cast<float>(host[i])));
+            CHECK_CUDA(cudaMemcpy(dev, b.data(), bytes(), cudaMemcpyHostToDevice));
+        }
+    }
+    void alloc_poisoned() {
+        CHECK_CUDA(cudaMalloc(&dev, bytes() + 16));
+        CHECK_CUDA(cudaMemset(dev, 0xff, bytes()));  // 0xffff... is a NaN in fp32 and bf16
+    }
+    std::vector<double> download() const {
+        std::vector<double> r(n);
+        if (dtype == ENGRAM_DTYPE_FLOAT32) {
+            std::vector<float> f(n);
+            CHECK_CUDA(cudaMemcpy(f.data(), dev, bytes(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < n; ++i) r[i] = f[i];
+        } else {
+            std::vector<uint16_t> b(n);
+            CHECK_CUDA(cudaMemcpy(b.data(), dev, bytes(), cudaMemcpyDeviceToHost));
+            for (size_t i = 0; i < n; ++i) r[i] = bf16_to_f32(b[i]);
+        }
+        return r;
+    }
+    ~Tensor() { cudaFree(dev); }
+};
+
+static double max_rel_err(const std::vector<double>& got, const std::vector<double>& ref) {
+    double e = 0;
+    for (size_t i = 0; i < ref.size(); ++i) {
+        const double d = std::fabs(got[i] - ref[i]) / std::max(std::fabs(ref[i]), 1.0);
+        if (!(d <= e)) e = std::isnan(d) ? INFINITY : d;
+    }
+    return e;
+}
+
+static void report(const char* what, int dtype, int G, int H, int64_t T, int dil, double err) {
+    const double tol = dtype == ENGRAM_DTYPE_FLOAT32 ? 1e-5 : 1e-2;
+    const bool ok = err <= tol;
+    std::printf("%s %-10s %-4s G=%d H=%-4d T=%-2lld dil=%-2d max_rel_err=%.3g\n", ok ? "ok  " : "FAIL", what,
+                dtype == ENGRAM_DTYPE_FLOAT32 ? "f32" : "bf16", G, H, static_cast<long long>(T), dil, err);
+    failures += !ok;
+}
+
+static void fill(Tensor& t, std::mt19937_64& rng, double mean, double sd) {
+    std::normal_distribution<double> nd(mean, sd);
+    for (auto& x : t.host) x = nd(rng);
+}
+
+static void gate_case(int dtype, int G, int H, int64_t N, uint32_t seed) {
+    std::mt19937_64 rng(seed);
+    const float eps = 1.1920928955078125e-07f;
+    Tensor proj(N * (G + 1) * H, dtype), kb(G * H, dtype), vb(H, dtype), hid(N * G * H, dtype), kw(G * H, dtype),
+        qw(G * H, dtype), vout(N * G * H, dtype);
+    fill(proj, rng, 0, 1), fill(kb, rng, 0, 0.1), fill(vb, rng, 0, 0.1), fill(hid, rng, 0, 1);
+    fill(kw, rng, 1, 0.2), fill(qw, rng, 1, 0.2);
+    for (Tensor* t : {&proj, &kb, &vb, &hid, &kw, &qw}) t->upload();
+    vout.alloc_poisoned();
+    float* d_gate;
+    CHECK_CUDA(cudaMalloc(&d_gate, N * G * 4));
+    CHECK_CUDA(cudaMemset(d_gate, 0xff, N * G * 4));
+    cudaStream_t s;
+    CHECK_CUDA(cudaStreamCreate(&s));
+    engram_status_t st = engram_gate(proj.dev, kb.dev, vb.dev, hid.dev, kw.dev, qw.dev, eps, N, G, H, dtype, vout.dev,
+                                     d_gate, s);
+    if (st != ENGRAM_STATUS_SUCCESS) std::printf("engram_gate: %s\n", engram_last_error());
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    std::vector<double> ref_v(N * G * H), ref_g(N * G);
+    for (int64_t i = 0; i < N; ++i) {
+        for (int g = 0; g < G; ++g) {
+            double skk = 0, sqq = 0;
+            std::vector<double> k(H), q(H);
+            for (int h = 0; h < H; ++h) {
+                k[h] = proj.host[(i * (G + 1) + g) * H + h] + kb.host[g * H + h];
+                q[h] = hid.host[(i * G + g) * H + h];
+                skk += k[h] * k[h], sqq += q[h] * q[h];
+            }
+            const double rk = 1 / std::sqrt(skk / H + eps), rq = 1 / std::sqrt(sqq / H + eps);
+            double dot = 0;
+            for (int h = 0; h < H; ++h) dot += k[h] * rk * kw.host[g * H + h] * q[h] * rq * qw.host[g * H + h];
+            dot /= std::sqrt(static_cast<double>(H));
+            const double sgn = (dot > 0) - (dot < 0);
+            const double gate = 1 / (1 + std::exp(-sgn * std::sqrt(std::max(std::fabs(dot), 1e-6))));
+            ref_g[i * G + g] = gate;
+            for (int h = 0; h < H; ++h)
+                ref_v[(i * G + g) * H + h] = gate * (proj.host[(i * (G + 1) + G) * H + h] + vb.host[h]);
+        }
+    }
+    std::vector<float> gf(N * G);
+    CHECK_CUDA(cudaMemcpy(gf.data(), d_gate, N * G * 4, cudaMemcpyDeviceToHost));
+    std::vector<double> gd(gf.begin(), gf.end());
+    report("gate", dtype, G, H, N, 0, st == ENGRAM_STATUS_SUCCESS ? max_rel_err(vout.download(), ref_v) : INFINITY);
+    // The gate itself is fp32 in both dtypes.
+    report("gate_out", ENGRAM_DTYPE_FLOAT32, G, H, N, 0, max_rel_err(gd, ref_g));
+    cudaFree(d_gate);
+    cudaStreamDestroy(s);
+}
+
+static void conv_case(int dtype, int G, int H, int64_t B, int64_t T, int K, int dil, uint32_t seed) {
+    std::mt19937_64 rng(seed);
+    const float eps = 1e-5f;
+    const int64_t C = static_cast<int64_t>(G) * H;
+    Tensor val(B * T * C, dtype), nw(C, dtype), cw(C * K, dtype), out(B * T * C, dtype);
+    fill(val, rng, 0, 1), fill(nw, rng, 1, 0.2);
+    std::uniform_real_distribution<double> ud(-1 / std::sqrt(K), 1 / std::sqrt(K));
+    for (auto& x : cw.host) x = ud(rng);
+    val.upload(), nw.upload(), cw.upload();
+    out.alloc_poisoned();
+    cudaStream_t s;
+    CHECK_CUDA(cudaStreamCreate(&s));
+    engram_status_t st = engram_short_conv(val.dev, nw.dev, cw.dev, eps, B, T, G, H, K, dil, dtype, out.dev, s);
+    if (st != ENGRAM_STATUS_SUCCESS) std::printf("engram_short_conv: %s\n", engram_last_error());
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    std::vector<double> xn(B * T * C), ref(B * T * C);
+    for (int64_t r = 0; r < B * T * G; ++r) {
+        const int g = static_cast<int>(r % G);
+        double ss = 0;
+        for (int h = 0; h < H; ++h) ss += val.host[r * H + h] * val.host[r * H + h];
+        const double inv = 1 / std::sqrt(ss / H + eps);
+        for (int h = 0; h < H; ++h) xn[r * H + h] = val.host[r * H + h] * inv * nw.host[g * H + h];
+    }
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t c = 0; c < C; ++c) {
+                double y = 0;
+                for (int k = 0; k < K; ++k) {
+                    const int64_t src = t - static_cast<int64_t>(K - 1 - k) * dil;
+                    if (src >= 0) y += cw.host[c * K + k] * xn[(b * T + src) * C + c];
+                }
+                const int64_t i = (b * T + t) * C + c;
+                ref[i] = val.host[i] + y / (1 + std::exp(-y));
+            }
+    report("short_conv", dtype, G, H, T, dil, st == ENGRAM_STATUS_SUCCESS ? max_rel_err(out.download(), ref) : INFINITY);
+    cudaStreamDestroy(s);
+}
+
+int main() {
+    uint32_t seed = 1;
+    for (int dtype : {ENGRAM_DTYPE_FLOAT32, ENGRAM_DTYPE_BFLOAT16})
+        for (int G : {1, 4})
+            for (int H : {64, 1024, 48, 50})
+                for (int64_t T : {1, 5, 37}) {
+                    gate_case(dtype, G, H, 2 * T, seed++);
+                    conv_case(dtype, G, H, 2, T, 4, 3, seed++);
+                    conv_case(dtype, G, H, 2, T, 4, 40, seed++);
+                }
+    conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 2, 100, 16, 1, seed++);  // K = 16
+    conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 2, 100, 1, 1, seed++);   // K = 1
+    std::printf("%s\n", failures ? "FAILED" : "ALL OK");
+    return failures ? 1 : 0;
+}
