@@ -17,14 +17,7 @@
 
 #include "engram.h"
 
-#define CHECK_CUDA(x)                                                                    \
-    do {                                                                                 \
-        cudaError_t e_ = (x);                                                            \
-        if (e_ != cudaSuccess) {                                                         \
-            std::printf("%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-            std::exit(2);                                                                \
-        }                                                                                \
-    } while (0)
+#include "check_cuda.h"
 
 static int failures = 0;
 

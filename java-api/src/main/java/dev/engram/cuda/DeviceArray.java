@@ -149,44 +149,28 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
     public final void copyTo(float[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.FLOAT32, dst.length, "copyTo");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_FLOAT, Math.max(1, dst.length));
-            copyTo(tmp.asSlice(0, byteSize()));
-            MemorySegment.copy(tmp, ValueLayout.JAVA_FLOAT, 0, dst, 0, dst.length);
-        }
+        copyToHeapArray(dst, ValueLayout.JAVA_FLOAT, dst.length);
     }
 
     /** Copies the device data into {@code dst}; dtype must be INT32 and lengths equal. @param dst host array */
     public final void copyTo(int[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.INT32, dst.length, "copyTo");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_INT, Math.max(1, dst.length));
-            copyTo(tmp.asSlice(0, byteSize()));
-            MemorySegment.copy(tmp, ValueLayout.JAVA_INT, 0, dst, 0, dst.length);
-        }
+        copyToHeapArray(dst, ValueLayout.JAVA_INT, dst.length);
     }
 
     /** Copies the device data into {@code dst}; dtype must be INT64 and lengths equal. @param dst host array */
     public final void copyTo(long[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.INT64, dst.length, "copyTo");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_LONG, Math.max(1, dst.length));
-            copyTo(tmp.asSlice(0, byteSize()));
-            MemorySegment.copy(tmp, ValueLayout.JAVA_LONG, 0, dst, 0, dst.length);
-        }
+        copyToHeapArray(dst, ValueLayout.JAVA_LONG, dst.length);
     }
 
     /** Copies bfloat16 bit patterns into {@code dst}; dtype must be BFLOAT16 and lengths equal. @param dst host array */
     public final void copyTo(short[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.BFLOAT16, dst.length, "copyTo");
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment tmp = arena.allocate(ValueLayout.JAVA_SHORT, Math.max(1, dst.length));
-            copyTo(tmp.asSlice(0, byteSize()));
-            MemorySegment.copy(tmp, ValueLayout.JAVA_SHORT, 0, dst, 0, dst.length);
-        }
+        copyToHeapArray(dst, ValueLayout.JAVA_SHORT, dst.length);
     }
 
     /**
@@ -257,6 +241,15 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
         MemorySegment st = stream.handle();
         if (byteSize() == 0) return;
         Cuda.check("cudaMemsetAsync", cuda_runtime_h.cudaMemsetAsync(d, 0, byteSize(), st));
+    }
+
+    /** Copies through a native staging segment into a heap array of {@code length} elements of {@code layout}. */
+    private void copyToHeapArray(Object dst, ValueLayout layout, int length) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment tmp = arena.allocate(layout, Math.max(1, length));
+            copyTo(tmp.asSlice(0, byteSize()));
+            MemorySegment.copy(tmp, layout, 0, dst, 0, length);
+        }
     }
 
     private void checkHostArray(DType arrayType, int length, String op) {
