@@ -4,24 +4,11 @@
 #include <cstdint>
 #include <string>
 
+#include "engram_args.h"
 #include "engram_error.h"
 #include "gate_conv.h"
 
 namespace engram {
-namespace {
-
-bool misaligned(const void* ptr, int64_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes != 0; }
-
-// Element size of a storage dtype, or 0 when unknown.
-int32_t elem_bytes_of(int32_t dtype) {
-    return dtype == ENGRAM_DTYPE_FLOAT32 ? 4 : dtype == ENGRAM_DTYPE_BFLOAT16 ? 2 : 0;
-}
-
-std::string dtype_text(int32_t dtype) {
-    return "unknown dtype " + std::to_string(dtype) + " (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)";
-}
-
-}  // namespace
 
 engram_status_t check_gate_args(const void* d_proj, const void* d_key_bias, const void* d_value_bias,
                                 const void* d_hidden, const void* d_key_norm_w, const void* d_query_norm_w,
@@ -37,13 +24,13 @@ engram_status_t check_gate_args(const void* d_proj, const void* d_key_bias, cons
     if (!d_value_out) return bad("null d_value_out");
     if (tokens < 0) return bad("tokens must be >= 0, got " + std::to_string(tokens));
     if (hc_mult < 1 || hc_mult > kGateMaxHcMult) {
-        return bad("hc_mult must be in [1, " + std::to_string(kGateMaxHcMult) + "], got " + std::to_string(hc_mult));
+        return bad(out_of_range_text("hc_mult", hc_mult, 1, kGateMaxHcMult));
     }
     if (hidden < 1 || hidden > kGateMaxHidden) {
-        return bad("hidden must be in [1, " + std::to_string(kGateMaxHidden) + "], got " + std::to_string(hidden));
+        return bad(out_of_range_text("hidden", hidden, 1, kGateMaxHidden));
     }
-    const int32_t elem = elem_bytes_of(dtype);
-    if (elem == 0) return bad(dtype_text(dtype));
+    const int32_t elem = dtype_elem_bytes(dtype);
+    if (elem == 0) return bad(unknown_dtype_text(dtype));
     if (!(std::isfinite(gate_eps) && gate_eps > 0.0f)) return bad("gate_eps must be finite and > 0");
     if (misaligned(d_proj, elem) || misaligned(d_key_bias, elem) || misaligned(d_value_bias, elem) ||
         misaligned(d_hidden, elem) || misaligned(d_key_norm_w, elem) || misaligned(d_query_norm_w, elem) ||
@@ -77,18 +64,17 @@ engram_status_t check_short_conv_args(const void* d_value, const void* d_norm_w,
     if (d_out == d_value) return bad("d_out must not be d_value (the conv reads neighbouring time steps)");
     if (batch < 0 || seq_len < 0) return bad("batch and seq_len must be >= 0");
     if (hc_mult < 1 || hc_mult > kGateMaxHcMult) {
-        return bad("hc_mult must be in [1, " + std::to_string(kGateMaxHcMult) + "], got " + std::to_string(hc_mult));
+        return bad(out_of_range_text("hc_mult", hc_mult, 1, kGateMaxHcMult));
     }
     if (hidden < 1 || hidden > kGateMaxHidden) {
-        return bad("hidden must be in [1, " + std::to_string(kGateMaxHidden) + "], got " + std::to_string(hidden));
+        return bad(out_of_range_text("hidden", hidden, 1, kGateMaxHidden));
     }
     if (kernel_size < 1 || kernel_size > kConvMaxKernel) {
-        return bad("kernel_size must be in [1, " + std::to_string(kConvMaxKernel) + "], got " +
-                   std::to_string(kernel_size));
+        return bad(out_of_range_text("kernel_size", kernel_size, 1, kConvMaxKernel));
     }
     if (dilation < 1) return bad("dilation must be >= 1, got " + std::to_string(dilation));
-    const int32_t elem = elem_bytes_of(dtype);
-    if (elem == 0) return bad(dtype_text(dtype));
+    const int32_t elem = dtype_elem_bytes(dtype);
+    if (elem == 0) return bad(unknown_dtype_text(dtype));
     if (!(std::isfinite(eps) && eps > 0.0f)) return bad("eps must be finite and > 0");
     if (misaligned(d_value, elem) || misaligned(d_norm_w, elem) || misaligned(d_conv_w, elem) ||
         misaligned(d_out, elem)) {

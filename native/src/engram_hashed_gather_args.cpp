@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engram_args.h"
 #include "engram_error.h"
 #include "hashed_gather.h"
 
@@ -30,8 +31,7 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
     if (seq_len != 0 && batch > INT64_MAX / seq_len) return bad("batch * seq_len overflows int64");
     if (d_lut && lut_size < 0) return bad("lut_size must be >= 0");
     if (max_ngram_size < 2 || max_ngram_size > kGatherMaxNgram) {
-        return bad("max_ngram_size must be in [2, " + std::to_string(kGatherMaxNgram) + "], got " +
-                   std::to_string(max_ngram_size));
+        return bad(out_of_range_text("max_ngram_size", max_ngram_size, 2, kGatherMaxNgram));
     }
     if (heads_per_ngram < 1) return bad("heads_per_ngram must be >= 1");
     const int64_t heads = static_cast<int64_t>(max_ngram_size - 1) * heads_per_ngram;
@@ -39,16 +39,8 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
         return bad("(max_ngram_size - 1) * heads_per_ngram must be <= " + std::to_string(kGatherMaxHeads) +
                    ", got " + std::to_string(heads));
     }
-    int32_t elem_bytes;
-    if (dtype == ENGRAM_DTYPE_FLOAT32) {
-        elem_bytes = 4;
-    } else if (dtype == ENGRAM_DTYPE_BFLOAT16) {
-        elem_bytes = 2;
-    } else {
-        return bad("unknown dtype " + std::to_string(dtype) +
-                   " (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)");
-    }
-    auto misaligned = [](const void* ptr, int64_t bytes) { return reinterpret_cast<uintptr_t>(ptr) % bytes != 0; };
+    const int32_t elem_bytes = dtype_elem_bytes(dtype);
+    if (elem_bytes == 0) return bad(unknown_dtype_text(dtype));
     if (misaligned(d_raw_ids, 8) || (d_lut && misaligned(d_lut, 8))) {
         return bad("d_raw_ids and d_lut must be 8-byte aligned");
     }
@@ -56,8 +48,7 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
         return bad("d_table and d_out must be aligned to the dtype's " + std::to_string(elem_bytes) + "-byte elements");
     }
     if (head_dim < 1 || head_dim > kGatherMaxHeadDim) {
-        return bad("head_dim must be in [1, " + std::to_string(kGatherMaxHeadDim) + "], got " +
-                   std::to_string(head_dim));
+        return bad(out_of_range_text("head_dim", head_dim, 1, kGatherMaxHeadDim));
     }
     if (table_rows < 0) return bad("table_rows must be >= 0");
     if (table_rows > INT64_MAX / head_dim / elem_bytes) return bad("table_rows * head_dim bytes overflows int64");
