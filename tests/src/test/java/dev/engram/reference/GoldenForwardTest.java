@@ -39,8 +39,8 @@ class GoldenForwardTest {
     List<DynamicTest> everyIntermediate() {
         List<DynamicTest> tests = new ArrayList<>();
         for (JsonNode cfg : MANIFEST.get("configs")) {
-            ObjectNodeMerge merged = new ObjectNodeMerge(cfg);
-            EngramConfig base = EngramConfigJson.parse(merged.json());
+            EngramConfig base = EngramConfigJson.parse("{\"engram_config\":" + cfg.get("engram_config")
+                    + ",\"backbone_config\":" + cfg.get("backbone_config") + "}");
             CompressionTable table = CompressionTable.load(forward(cfg.get("tokenizer").get("table").get("file").asText()));
             for (JsonNode layer : cfg.get("layers")) {
                 int layerId = layer.get("layer_id").asInt();
@@ -125,12 +125,5 @@ class GoldenForwardTest {
 
     private static Path forward(String relative) {
         return Golden.dir().resolve("forward").resolve(relative);
-    }
-
-    /** The manifest's engram_config + backbone_config as one JSON object text. */
-    private record ObjectNodeMerge(JsonNode cfg) {
-        String json() {
-            return "{\"engram_config\":" + cfg.get("engram_config") + ",\"backbone_config\":" + cfg.get("backbone_config") + "}";
-        }
     }
 }
