@@ -13,6 +13,12 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
+import static dev.engram.gpu.ArgumentChecks.nativeDtype;
+import static dev.engram.gpu.ArgumentChecks.product;
+import static dev.engram.gpu.ArgumentChecks.requireCount;
+import static dev.engram.gpu.ArgumentChecks.requireDtype;
+import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
+
 /**
  * The fused hashed gather on the GPU ({@code engram_hashed_gather}, {@code kernels/hashed_gather.cu}):
  * raw token ids → compression table → n-gram hash ids of every head of one layer → rows of the layer's
@@ -33,6 +39,8 @@ import java.util.Objects;
  * e.g. with {@link dev.engram.tokenizer.CompressionTable#compress(long[])}, which throws for such ids.
  */
 public final class HashedGather {
+    private static final String OP = "hashed gather";
+
     private HashedGather() {}
 
     /**
@@ -79,10 +87,10 @@ public final class HashedGather {
             throw new IllegalArgumentException("hashed gather: batch and seqLen must be >= 0, got " + batch + " x " + seqLen);
         }
         long tokens = (long) batch * seqLen;
-        requireDtype(rawIds, DType.INT64, "rawIds");
-        requireCount(rawIds, tokens, "rawIds", "batch * seqLen = " + batch + " * " + seqLen);
+        requireDtype(OP, rawIds, DType.INT64, "rawIds");
+        requireCount(OP, rawIds, tokens, "rawIds", "batch * seqLen = " + batch + " * " + seqLen);
         if (lut != null) {
-            requireDtype(lut, DType.INT64, "lut");
+            requireDtype(OP, lut, DType.INT64, "lut");
             if (lut.elementCount() == 0) {
                 throw new IllegalArgumentException("hashed gather: lut is empty (pass null when the ids are already compressed)");
             }
@@ -100,19 +108,16 @@ public final class HashedGather {
         if (headDim < 1) {
             throw new IllegalArgumentException("hashed gather: headDim must be >= 1, got " + headDim);
         }
-        DType dtype = table.dtype();
-        if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
-            throw new IllegalArgumentException("hashed gather: table must be FLOAT32 or BFLOAT16, got " + table);
-        }
-        requireDtype(out, dtype, "out (the table's dtype)");
-        if (hashIdsOut != null) requireDtype(hashIdsOut, DType.INT64, "hashIdsOut");
+        DType dtype = requireFloatDtype(OP, table, "table");
+        requireDtype(OP, out, dtype, "out (the table's dtype)");
+        if (hashIdsOut != null) requireDtype(OP, hashIdsOut, DType.INT64, "hashIdsOut");
         long rows = layer.totalRows();
-        requireCount(table, product(rows, headDim), "table",
+        requireCount(OP, table, product(OP, rows, headDim), "table",
                 "layer.totalRows() * headDim = " + rows + " * " + headDim);
-        requireCount(out, product(product(tokens, heads), headDim), "out",
+        requireCount(OP, out, product(OP, tokens, heads, headDim), "out",
                 "batch * seqLen * heads * headDim = " + batch + " * " + seqLen + " * " + heads + " * " + headDim);
         if (hashIdsOut != null) {
-            requireCount(hashIdsOut, product(tokens, heads), "hashIdsOut",
+            requireCount(OP, hashIdsOut, product(OP, tokens, heads), "hashIdsOut",
                     "batch * seqLen * heads = " + batch + " * " + seqLen + " * " + heads);
         }
         if (tokens == 0) {
@@ -120,7 +125,7 @@ public final class HashedGather {
         }
 
         NativeLibraryLoader.require();
-        int nativeDtype = dtype == DType.FLOAT32 ? engram_h.ENGRAM_DTYPE_FLOAT32() : engram_h.ENGRAM_DTYPE_BFLOAT16();
+        int nativeDtype = nativeDtype(dtype);
         long lutSize = lut == null ? 0 : lut.elementCount();
         MemorySegment lutAddress = lut == null ? MemorySegment.NULL : lut.address();
         MemorySegment hashAddress = hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address();
@@ -132,27 +137,6 @@ public final class HashedGather {
                     padIdCompressed, multipliers, maxNgram, moduli, offsets, headsPerNgram,
                     table.address(), rows, headDim, nativeDtype, out.address(), hashAddress, stream.handle());
             EngramNative.check("engram_hashed_gather", status);
-        }
-    }
-
-    private static void requireDtype(DeviceArray a, DType expected, String what) {
-        if (a.dtype() != expected) {
-            throw new IllegalArgumentException("hashed gather: " + what + " must be " + expected + ", got " + a);
-        }
-    }
-
-    private static void requireCount(DeviceArray a, long expected, String what, String formula) {
-        if (a.elementCount() != expected) {
-            throw new IllegalArgumentException("hashed gather: " + what + " has " + a.elementCount()
-                    + " elements, expected " + formula + " = " + expected + " (" + a + ")");
-        }
-    }
-
-    private static long product(long a, long b) {
-        try {
-            return Math.multiplyExact(a, b);
-        } catch (ArithmeticException e) {
-            throw new IllegalArgumentException("hashed gather: element count " + a + " * " + b + " overflows a long");
         }
     }
 }
