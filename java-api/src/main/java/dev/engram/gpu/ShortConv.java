@@ -1,0 +1,126 @@
+package dev.engram.gpu;
+
+import dev.engram.bindings.engram_h;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceArray;
+import dev.engram.nativelib.EngramNative;
+import dev.engram.nativelib.NativeLibraryLoader;
+
+import java.util.Objects;
+
+import static dev.engram.gpu.ArgumentChecks.MAX_HC_MULT;
+import static dev.engram.gpu.ArgumentChecks.MAX_HIDDEN_SIZE;
+import static dev.engram.gpu.ArgumentChecks.MAX_KERNEL_SIZE;
+import static dev.engram.gpu.ArgumentChecks.nativeDtype;
+import static dev.engram.gpu.ArgumentChecks.product;
+import static dev.engram.gpu.ArgumentChecks.requireCount;
+import static dev.engram.gpu.ArgumentChecks.requireDtype;
+import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
+import static dev.engram.gpu.ArgumentChecks.requireNoOverlap;
+import static dev.engram.gpu.ArgumentChecks.requirePositiveFinite;
+import static dev.engram.gpu.ArgumentChecks.requireRange;
+
+/**
+ * The Engram ShortConv on the GPU ({@code engram_short_conv}, {@code kernels/short_conv.cu},
+ * SEMANTICS.md §5): per-branch RMSNorm, a depthwise causal dilated convolution over time, SiLU and the
+ * residual, in one kernel launch.
+ *
+ * <p>With {@code G = hcMult}, {@code H = hiddenSize}, {@code K = kernelSize} and channel {@code c = g*H + h}
+ * of {@code C = G*H}:
+ * <pre>
+ *   xn[b, t, g, :] = RMSNorm(value[b, t, g, :], eps) * normWeight[g*H ..]             (mean over H)
+ *   y[b, t, c]     = sum_{k&lt;K} convWeight[c, k] * xn[b, t - (K-1-k)*dilation, c]   (0 for t - .. &lt; 0)
+ *   out[b, t, c]   = value[b, t, c] + SiLU(y[b, t, c])
+ * </pre>
+ * i.e. torch's depthwise {@code Conv1d(C, C, K, groups=C, padding=(K-1)*dilation, dilation)} with the first
+ * T outputs kept: causal, zero before each sequence start, nothing crosses sequences; T may be shorter than
+ * the receptive field {@code (K-1)*dilation + 1}. In Engram, {@code K = kernel_size}, {@code dilation =
+ * max_ngram_size} and {@code eps = 1e-5}. Arithmetic is fp32; with BFLOAT16 tensors the output is rounded
+ * to bf16.
+ */
+public final class ShortConv {
+    private static final String OP = "short conv";
+
+    private ShortConv() {}
+
+    /**
+     * Checks every argument in Java, then queues the ShortConv on {@code stream}. Never allocates device
+     * memory and never synchronizes; with {@code batch * seqLen == 0} nothing is queued (no native call).
+     *
+     * @param value      {@code [batch * seqLen * hcMult * hiddenSize]} the gated value {@code [B, T, G, H]},
+     *                   FLOAT32 or BFLOAT16 (the dtype of every tensor here)
+     * @param normWeight {@code [hcMult * hiddenSize]} the RMSNorm weights ({@code short_conv.norms[g]})
+     * @param convWeight {@code [hcMult * hiddenSize * kernelSize]}, torch's {@code [G*H, 1, K]}; tap
+     *                   {@code K-1} multiplies the current time step
+     * @param eps        RMSNorm eps (1e-5 in Engram), finite and {@code > 0}
+     * @param batch      {@code B >= 0}
+     * @param seqLen     {@code T >= 0}
+     * @param hcMult     {@code G}, in {@code [1, 64]}
+     * @param hiddenSize {@code H}, in {@code [1, 65536]}
+     * @param kernelSize {@code K}, in {@code [1, 16]}
+     * @param dilation   {@code >= 1}
+     * @param out        {@code [batch * seqLen * hcMult * hiddenSize]}, same dtype; must not overlap {@code value}
+     *                   or a weight (the conv reads time steps that other thread blocks write, so it cannot
+     *                   run in place)
+     * @param stream     the stream to queue on
+     * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype, an element
+     *         count that does not match its shape formula, or {@code out} overlapping an input
+     * @throws IllegalStateException    when a buffer or the stream is closed
+     * @throws dev.engram.nativelib.EngramNativeException when libengram rejects the call or the launch fails
+     */
+    public static void enqueue(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight, float eps,
+                               int batch, int seqLen, int hcMult, int hiddenSize, int kernelSize, int dilation,
+                               DeviceArray out, CudaStream stream) {
+        Objects.requireNonNull(value, "value");
+        Objects.requireNonNull(normWeight, "normWeight");
+        Objects.requireNonNull(convWeight, "convWeight");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        // Liveness first: a closed buffer or stream is an IllegalStateException whatever else is wrong.
+        value.address();
+        normWeight.address();
+        convWeight.address();
+        out.address();
+        stream.handle();
+
+        if (batch < 0 || seqLen < 0) {
+            throw new IllegalArgumentException("short conv: batch and seqLen must be >= 0, got " + batch + " x " + seqLen);
+        }
+        requireRange(OP, "hcMult", hcMult, 1, MAX_HC_MULT);
+        requireRange(OP, "hiddenSize", hiddenSize, 1, MAX_HIDDEN_SIZE);
+        requireRange(OP, "kernelSize", kernelSize, 1, MAX_KERNEL_SIZE);
+        if (dilation < 1) throw new IllegalArgumentException("short conv: dilation must be >= 1, got " + dilation);
+        requirePositiveFinite(OP, "eps", eps);
+
+        DType dtype = requireFloatDtype(OP, value, "value");
+        requireDtype(OP, normWeight, dtype, "normWeight (value's dtype)");
+        requireDtype(OP, convWeight, dtype, "convWeight (value's dtype)");
+        requireDtype(OP, out, dtype, "out (value's dtype)");
+
+        // Per-token tensors before the weights: with no tokens they are empty, so every check up to the
+        // first weight can be exercised without a GPU.
+        long tokens = (long) batch * seqLen;
+        long elements = product(OP, batch, seqLen, hcMult, hiddenSize);
+        String formula = "batch * seqLen * hcMult * hiddenSize = " + batch + " * " + seqLen + " * " + hcMult
+                + " * " + hiddenSize;
+        requireCount(OP, value, elements, "value", formula);
+        requireCount(OP, out, elements, "out", formula);
+        requireNoOverlap(OP, out, "out", value, "value");
+        requireNoOverlap(OP, out, "out", normWeight, "normWeight");
+        requireNoOverlap(OP, out, "out", convWeight, "convWeight");
+        long channels = (long) hcMult * hiddenSize;
+        requireCount(OP, normWeight, channels, "normWeight", "hcMult * hiddenSize = " + hcMult + " * " + hiddenSize);
+        requireCount(OP, convWeight, channels * kernelSize, "convWeight",
+                "hcMult * hiddenSize * kernelSize = " + hcMult + " * " + hiddenSize + " * " + kernelSize);
+        if (tokens == 0) {
+            return; // empty buffers have NULL addresses; the C ABI would launch nothing anyway
+        }
+
+        NativeLibraryLoader.require();
+        int status = engram_h.engram_short_conv(value.address(), normWeight.address(), convWeight.address(), eps,
+                batch, seqLen, hcMult, hiddenSize, kernelSize, dilation, nativeDtype(dtype), out.address(),
+                stream.handle());
+        EngramNative.check("engram_short_conv", status);
+    }
+}
