@@ -23,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * NaN before every launch, so an element the kernel does not write fails.
  *
  * <p>Error: {@code max_i |gpu_i - ref_i| / max_i |ref_i|} per tensor, naming the worst index; at most 1e-5
- * for fp32 results (gateOut always, valueOut in FLOAT32) and 4e-3 for valueOut in BFLOAT16 (the only
- * difference there is the final rounding to bf16, at most 2^-9 of each element). One refinement keeps that
+ * for fp32 results (gateOut always, valueOut in FLOAT32) and 1e-2 for valueOut in BFLOAT16 (the only
+ * difference there is the final rounding to bf16, at most 2^-8 of each element). One refinement keeps that
  * sound where the gate is ill-conditioned: near {@code dot = 0} the signed square root has unbounded slope,
  * so the fp32 rounding of the dot (bounded below) may move the gate by far more than 1e-5. The reference
  * is therefore the interval {@code [gate(dot - δ), gate(dot + δ)]} (the gate is monotone in the dot), and
@@ -35,7 +35,7 @@ class GateGpuVsCpuTest {
     private static final long SEED = 20260415L;
     private static final float EPS = 0x1p-23f;
     private static final double F32_TOL = 1e-5;
-    private static final double BF16_TOL = 4e-3;
+    private static final double BF16_TOL = 1e-2;
 
     private long liveBefore;
 
@@ -171,11 +171,12 @@ class GateGpuVsCpuTest {
     }
 
     /**
-     * δ / (sum|nk * nq| / sqrt(H)): a bound on the kernel's fp32 error in the dot. Each thread chains
-     * ceil(H/128) fma's, then 5 warp-shuffle and 4 cross-warp additions, plus 3 roundings inside each term:
-     * about {@code m = ceil(H/128) + 12} roundings deep, so the sum is off by at most {@code m * 2^-24} of
-     * {@code sum|terms|}, and the two inverse RMS (same depth, all-positive sums) scale the dot by another
-     * {@code (1 ± m * 2^-24)}; twice that again for margin.
+     * δ / (sum|nk * nq| / sqrt(H)): a first-order worst-case bound on the kernel's fp32 error in the dot,
+     * with u = 2^-24. The sum is about {@code d = ceil(H/128) + 8} roundings deep (a chain of fma's per
+     * thread, 5 warp-shuffle and 3 cross-warp additions) plus 3 inside each term: off by at most
+     * {@code (d + 3) u sum|terms|}. Each inverse RMS (an all-positive sum of the same depth, the mean, eps,
+     * sqrt, reciprocal) is off by at most {@code (d/2 + 4) u}, the final products and rsqrt(H) by 7u: in all
+     * {@code (2d + 18) u}. {@code 4 (ceil(H/128) + 12) u} is 1.5 to 1.7 times that for H <= 2048.
      */
     private static double dotSlack(int h) {
         int m = (h + 127) / 128 + 12;
