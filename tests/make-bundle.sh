@@ -9,7 +9,7 @@
 #   junit-platform-console-standalone-*.jar     the JUnit console launcher (JUnit itself is inside it)
 #   golden/                                     tests/golden (engram.golden.dir)
 #   native/include/engram.h                     (engram.header)
-#   bindings/jextract/includes.txt              checked by BindingSignatureTest
+#   bindings/jextract/includes.txt              checked by BindingSignatureTest (cublas_includes.txt: CublasBindingTest)
 #   build-info.properties                       engram.expectCuda=true|false, from this build's CMake cache
 #   jre.tar.gz                                  a jlink'ed runtime (unpacked by run-without-maven.sh); its modules
 #                                               can be changed with ENGRAM_JLINK_MODULES (jdk.zipfs is needed:
@@ -62,7 +62,7 @@ echo "make-bundle.sh: fixtures, header and build facts"
 cp -r "$root/tests/golden" "$bundle/golden"
 mkdir -p "$bundle/native/include" "$bundle/bindings/jextract"
 cp "$root/native/include/engram.h" "$bundle/native/include/"
-cp "$root/bindings/jextract/includes.txt" "$bundle/bindings/jextract/"
+cp "$root/bindings/jextract/includes.txt" "$root/bindings/jextract/cublas_includes.txt" "$bundle/bindings/jextract/"
 cache="$root/bindings/target/cmake/CMakeCache.txt"
 [[ -f "$cache" ]] || die "no CMake cache at $cache"
 expect_cuda=false

@@ -4,16 +4,21 @@
 #                     restricted to the symbols listed in bindings/jextract/includes.txt;
 #   cuda:             bindings/src/main/java/dev/engram/bindings/cuda_runtime_h.java from the CUDA toolkit's
 #                     cuda_runtime_api.h ($CUDA_HOME/include, default /usr/local/cuda/include), restricted to
-#                     bindings/jextract/cuda_runtime_includes.txt.
-# Both committed files were hand-written in jextract 22's layout (jextract was not installable where they
-# were written); running this replaces them with jextract's real output.
+#                     bindings/jextract/cuda_runtime_includes.txt;
+#   cublas:           bindings/src/main/java/dev/engram/bindings/cublas_h.java from the toolkit's cublas_api.h
+#                     (same include directory; needs the cuBLAS headers installed), restricted to
+#                     bindings/jextract/cublas_includes.txt. cublas_api.h refuses to be parsed unless CUBLASAPI is
+#                     defined (cublas_v2.h defines it, and #defines the short names to the _v2 exports); we pass
+#                     --define-macro CUBLASAPI=extern and parse cublas_api.h itself, so jextract sees the real _v2 declarations.
+# All three committed files were hand-written in jextract 22's layout (jextract was not installable where they
+# were written, nor was cuBLAS for cublas_h); running this replaces them with jextract's real output.
 #
 # Pinned jextract: 22 (the JDK 22 build of jextract published at https://jdk.java.net/jextract/).
 # The committed engram_h.java follows that version's layout; another jextract version writes a
 # different layout (e.g. jextract 23+ moves the C_* layouts into an engram_h$shared class), so the
 # script refuses other versions unless JEXTRACT_ALLOW_ANY_VERSION=1.
 #
-# Usage: bindings/jextract/regenerate.sh [engram|cuda]   (jextract on PATH, or JEXTRACT=/path/to/bin/jextract)
+# Usage: bindings/jextract/regenerate.sh [engram|cuda|cublas]   (jextract on PATH, or JEXTRACT=/path/to/bin/jextract)
 #
 # Library loading: the generated class must NOT load libengram itself. With
 # `--library engram --use-system-load-library` jextract 22 writes `static { System.loadLibrary("engram"); }`
@@ -23,14 +28,16 @@
 # and finds the symbols of the library that dev.engram.nativelib.NativeLibraryLoader loaded.
 # So neither --library nor --use-system-load-library is passed (the latter does nothing without
 # --library except emit an empty static block).
-# The same holds for the cuda target: libcudart.so.13 is System.load()ed by the loader's CudaRuntimePreloader,
-# so cuda_runtime_h resolves it through loaderLookup() too (no --library).
+# The same holds for the cuda and cublas targets: libcudart.so.13 and libcublas.so.13 are System.load()ed by
+# dev.engram.nativelib (CudaRuntimePreloader, NativeLibraryLoader.requireCublas), so cuda_runtime_h and cublas_h
+# resolve them through loaderLookup() too (no --library).
 set -euo pipefail
 
 PINNED_MAJOR=22
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 target="${1:-engram}"
+extra_args=()
 case "$target" in
   engram)
     header="$root/native/include/engram.h"
@@ -44,7 +51,14 @@ case "$target" in
     includes="$here/cuda_runtime_includes.txt"
     class_name=cuda_runtime_h
     ;;
-  *) echo "regenerate.sh: unknown target '$target' (expected engram or cuda)" >&2; exit 2 ;;
+  cublas)
+    include_dir="${CUDA_HOME:-/usr/local/cuda}/include"
+    header="$include_dir/cublas_api.h"
+    includes="$here/cublas_includes.txt"
+    class_name=cublas_h
+    extra_args=(--define-macro CUBLASAPI=extern)
+    ;;
+  *) echo "regenerate.sh: unknown target '$target' (expected engram, cuda or cublas)" >&2; exit 2 ;;
 esac
 out_src="$root/bindings/src/main/java"
 pkg_dir="dev/engram/bindings"
@@ -79,7 +93,7 @@ fi
 [[ -f "$includes" ]] || die "symbol list not found: $includes"
 
 # Every function and #define ENGRAM_* of engram.h must be listed, or jextract silently drops it.
-# (The cuda target binds a chosen subset of a large header, so it has no such completeness check.)
+# (The cuda and cublas targets bind a chosen subset of a large header, so they have no such completeness check.)
 missing=()
 if [[ "$target" == engram ]]; then
 while read -r fn; do
@@ -104,6 +118,7 @@ echo "regenerate.sh: $jextract_bin ($first_line)"
   --target-package dev.engram.bindings \
   --header-class-name "$class_name" \
   --include-dir "$include_dir" \
+  ${extra_args[@]+"${extra_args[@]}"} \
   "@$includes" \
   "$header"
 

@@ -8,6 +8,7 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 
 /**
  * Loads libengram into this JVM, once, and reports the outcome as a value.
@@ -26,6 +27,11 @@ import java.nio.file.StandardCopyOption;
  * linker's search). Not finding it is fine for a libengram built without CUDA; if libengram then fails
  * to load, the reason says that cudart was not found and where it was looked for.
  *
+ * <p>cuBLAS ({@code libcublas.so.13}) is not needed by libengram and is loaded only on demand, by
+ * {@link #requireCublas()} (when the first {@code dev.engram.cuda.Cublas} handle is created): the file in
+ * system property {@value #CUBLAS_PATH_PROPERTY} or environment variable {@value #CUBLAS_PATH_ENV} when set,
+ * else the same directory search as for cudart.
+ *
  * <p>After loading, {@code engram_abi_version()} must equal the bindings' {@code ENGRAM_ABI_VERSION};
  * otherwise the outcome is {@link NativeLibraryStatus.Outcome#LOAD_FAILED} with both numbers.
  *
@@ -42,8 +48,17 @@ public final class NativeLibraryLoader {
     /** Classpath resource holding the libengram built by Maven (engram-bindings jar). */
     public static final String RESOURCE = "native/linux-x86_64/libengram.so";
 
+    /** System property naming the {@code libcublas.so.13} file to load (instead of searching for it). */
+    public static final String CUBLAS_PATH_PROPERTY = "engram.cublas.path";
+    /** Environment variable naming the {@code libcublas.so.13} file (the property wins when both are set). */
+    public static final String CUBLAS_PATH_ENV = "ENGRAM_CUBLAS_PATH";
+    /** Soname of cuBLAS, and of cuBLASLt, which libcublas depends on (loaded first from the same directory). */
+    static final String CUBLAS_SONAME = "libcublas.so.13";
+    static final String CUBLASLT_SONAME = "libcublasLt.so.13";
+
     private static NativeLibraryStatus status;
-    private static CudaRuntimePreloader.Result cudaRuntime;
+    private static CudaLibraryLocator.Result cudaRuntime;
+    private static CudaLibraryLocator.Result cublas;
 
     private NativeLibraryLoader() {}
 
@@ -85,7 +100,7 @@ public final class NativeLibraryLoader {
      */
     public static String requireCudaRuntime() {
         load();
-        CudaRuntimePreloader.Result cudart;
+        CudaLibraryLocator.Result cudart;
         synchronized (NativeLibraryLoader.class) {
             cudart = cudaRuntime;
         }
@@ -98,8 +113,34 @@ public final class NativeLibraryLoader {
         return cudart.description();
     }
 
+    /**
+     * Makes sure cuBLAS ({@code libcublas.so.13}) is loaded and visible to {@code SymbolLookup.loaderLookup()},
+     * which is how {@code dev.engram.bindings.cublas_h} resolves its symbols. Tried once per JVM (the outcome,
+     * success or failure, is kept); independent of libengram, which never links cuBLAS.
+     *
+     * @return where libcublas was loaded from
+     * @throws NativeLibraryException when it was not found or could not be loaded, naming where it was looked for
+     */
+    public static String requireCublas() {
+        CudaLibraryLocator.Result result;
+        synchronized (NativeLibraryLoader.class) {
+            if (cublas == null) {
+                cublas = CudaLibraryLocator.load(CUBLAS_SONAME, List.of(CUBLASLT_SONAME),
+                        CUBLAS_PATH_PROPERTY, CUBLAS_PATH_ENV);
+            }
+            result = cublas;
+        }
+        if (!result.loaded()) {
+            throw new NativeLibraryException("cuBLAS unavailable: " + result.description() + "; set -D"
+                    + CUBLAS_PATH_PROPERTY + " (or " + CUBLAS_PATH_ENV + ") to the " + CUBLAS_SONAME + " file, or -D"
+                    + CudaLibraryLocator.LIBDIR_PROPERTY + " (or " + CudaLibraryLocator.LIBDIR_ENV
+                    + ") to the directory holding it");
+        }
+        return result.description();
+    }
+
     private static NativeLibraryStatus loadOnce() {
-        CudaRuntimePreloader.Result cudart = CudaRuntimePreloader.preload();
+        CudaLibraryLocator.Result cudart = CudaRuntimePreloader.preload();
         cudaRuntime = cudart;
         String cudaNote = cudart.loaded() ? "" : "; note: the CUDA runtime was not found: " + cudart.description()
                 + ". If this libengram was built with CUDA, set -D" + CudaRuntimePreloader.LIBDIR_PROPERTY
@@ -145,7 +186,7 @@ public final class NativeLibraryLoader {
         return verifyAbi(source, "libengram.so from java.library.path", cudart);
     }
 
-    private static NativeLibraryStatus loadFile(Path file, String source, CudaRuntimePreloader.Result cudart,
+    private static NativeLibraryStatus loadFile(Path file, String source, CudaLibraryLocator.Result cudart,
                                                 String cudaNote) {
         try {
             System.load(file.toString());
@@ -155,7 +196,7 @@ public final class NativeLibraryLoader {
         return verifyAbi(source, file.toString(), cudart);
     }
 
-    private static NativeLibraryStatus verifyAbi(String source, String loadedFrom, CudaRuntimePreloader.Result cudart) {
+    private static NativeLibraryStatus verifyAbi(String source, String loadedFrom, CudaLibraryLocator.Result cudart) {
         int expected = engram_h.ENGRAM_ABI_VERSION();
         int actual;
         try {
@@ -173,7 +214,7 @@ public final class NativeLibraryLoader {
                 loadedFrom + " (ABI " + actual + ")", cudart.description());
     }
 
-    private static NativeLibraryStatus failed(String source, String why, CudaRuntimePreloader.Result cudart) {
+    private static NativeLibraryStatus failed(String source, String why, CudaLibraryLocator.Result cudart) {
         return new NativeLibraryStatus(NativeLibraryStatus.Outcome.LOAD_FAILED, source, why, cudart.description());
     }
 

@@ -1,0 +1,51 @@
+package dev.engram.cuda;
+
+/**
+ * A cuBLAS call returned an error. Carries the call's name, the numeric {@code cublasStatus_t}, and
+ * cuBLAS's own name and description of it ({@code cublasGetStatusName}/{@code cublasGetStatusString}),
+ * e.g. {@code "cublasGemmEx failed: CUBLAS_STATUS_INVALID_VALUE (7): an invalid value was used as an argument"}.
+ *
+ * <p>Thrown only by {@link Cublas#check(String, int)}, the one place every cuBLAS return code goes through.
+ */
+public final class CublasException extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+
+    private final String call;
+    private final int status;
+    private final String statusName;
+    private final String statusString;
+
+    /**
+     * @param call         the cuBLAS function that failed, e.g. {@code "cublasGemmEx"}
+     * @param status       its {@code cublasStatus_t} return value
+     * @param statusName   {@code cublasGetStatusName(status)}, e.g. {@code "CUBLAS_STATUS_INVALID_VALUE"}
+     * @param statusString {@code cublasGetStatusString(status)}, e.g. {@code "an invalid value was used as an argument"}
+     */
+    public CublasException(String call, int status, String statusName, String statusString) {
+        super(call + " failed: " + statusName + " (" + status + "): " + statusString);
+        this.call = call;
+        this.status = status;
+        this.statusName = statusName;
+        this.statusString = statusString;
+    }
+
+    /** {@return the cuBLAS function that failed, e.g. {@code "cublasGemmEx"}} */
+    public String call() {
+        return call;
+    }
+
+    /** {@return the numeric {@code cublasStatus_t}} */
+    public int status() {
+        return status;
+    }
+
+    /** {@return the status's enumerator name, e.g. {@code "CUBLAS_STATUS_INVALID_VALUE"}} */
+    public String statusName() {
+        return statusName;
+    }
+
+    /** {@return cuBLAS's description of the status} */
+    public String statusString() {
+        return statusString;
+    }
+}
