@@ -40,6 +40,13 @@ public final class BFloat16 {
         return out;
     }
 
+    /** {@return {@code src} rounded to bfloat16 and widened back: the float values a bfloat16 copy holds} */
+    public static float[] roundTrip(float[] src) {
+        float[] out = new float[src.length];
+        for (int i = 0; i < src.length; i++) out[i] = toFloat(fromFloat(src[i]));
+        return out;
+    }
+
     /**
      * Rounds {@code count} floats of {@code src} starting at {@code srcIndex} into {@code dst} (native byte order
      * bfloat16, starting at byte 0): the staging step for uploading float weights as bfloat16 without a

@@ -47,6 +47,17 @@ public record EngramWeights(
         checkSize("short_conv.conv.weight", convWeight, (long) g * h * k, "[" + (g * h) + ", 1, " + k + "]");
     }
 
+    /**
+     * {@return weights of the same layer with {@code f} applied to every array}, e.g.
+     * {@code w.mapArrays(BFloat16::roundTrip)} for what a bfloat16 copy of the layer computes with
+     * @param f maps an array to one of the same length (a new array; this object's arrays must not change)
+     */
+    public EngramWeights mapArrays(java.util.function.UnaryOperator<float[]> f) {
+        return new EngramWeights(config, hashing, f.apply(embedding), f.apply(keyWeight), f.apply(keyBias),
+                f.apply(valueWeight), f.apply(valueBias), f.apply(keyNormWeight), f.apply(queryNormWeight),
+                f.apply(convNormWeight), f.apply(convWeight));
+    }
+
     /** Elements of the embedding table, {@code totalRows * Dh}; throws if a Java array cannot hold it. */
     public static int tableElements(EngramConfig config, LayerHashing hashing) {
         long n = Math.multiplyExact(hashing.totalRows(), (long) config.headDim());
