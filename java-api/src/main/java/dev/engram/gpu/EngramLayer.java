@@ -1,0 +1,331 @@
+package dev.engram.gpu;
+
+import dev.engram.EngramConfig;
+import dev.engram.cuda.BFloat16;
+import dev.engram.cuda.Cublas;
+import dev.engram.cuda.Cuda;
+import dev.engram.cuda.CudaEvent;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceArray;
+import dev.engram.cuda.DeviceBuffer;
+import dev.engram.hash.LayerHashing;
+import dev.engram.hash.NgramHashMapping;
+import dev.engram.reference.EngramWeights;
+
+import java.util.Objects;
+
+/**
+ * One Engram layer on the GPU: hashed gather → one projection GEMM (cuBLAS) → gate → ShortConv, queued on
+ * a caller's stream with no hidden synchronization. Parameters (compression table, embedding table,
+ * weights) and the intermediates' scratch live in device memory owned by the layer, allocated once by
+ * {@link #create} and freed by {@link #close()}.
+ *
+ * <pre>
+ *   e     = table rows of every head's n-gram hash          [N, E]        {@link HashedGather}
+ *   proj  = e · [W_K0; ..; W_K(G-1); W_V]^T                 [N, (G+1)H]   one cuBLAS GEMM, fp32 accumulate
+ *   value = sigmoid(gate(k_g + b_Kg, hidden_g)) · (v + b_V) [N, G, H]     {@link Gate}
+ *   out   = value + SiLU(causal dilated conv(RMSNorm(value)))[N, G, H]    {@link ShortConv}
+ * </pre>
+ * Storage is {@link DType#FLOAT32} or {@link DType#BFLOAT16} for everything (table, weights, activations);
+ * arithmetic is fp32. Results match {@link dev.engram.reference.ReferenceEngramLayer} to fp32 rounding
+ * (FLOAT32) or to bf16 storage rounding (BFLOAT16).
+ *
+ * <p><b>Ordering.</b> The scratch is shared by all forwards of a layer, so each forward first makes its
+ * stream wait for the previous forward's completion event: forwards on different streams are serialized
+ * on the device, never interleaved. A layer is not thread-safe: call it from one thread at a time.
+ * {@link #close()} waits for the last forward before freeing device memory.
+ */
+public final class EngramLayer implements AutoCloseable {
+    private final NgramHashMapping mapping;
+    private final LayerHashing hashing;
+    private final EngramConfig config;
+    private final DType dtype;
+    private final LayerParameters params;
+    private final LayerWorkspace workspace;
+    private final Cublas cublas;
+    private final CudaEvent lastForwardDone;
+    private boolean closed;
+
+    private EngramLayer(NgramHashMapping mapping, LayerHashing hashing, DType dtype, LayerParameters params,
+                        LayerWorkspace workspace, Cublas cublas, CudaEvent lastForwardDone) {
+        this.mapping = mapping;
+        this.hashing = hashing;
+        this.config = mapping.config();
+        this.dtype = dtype;
+        this.params = params;
+        this.workspace = workspace;
+        this.cublas = cublas;
+        this.lastForwardDone = lastForwardDone;
+    }
+
+    /**
+     * Uploads one layer's parameters to the current device and allocates scratch for {@code maxTokens}.
+     *
+     * @param mapping   the hashing of the model (config, compression table, every layer's multipliers/moduli)
+     * @param layerId   which of {@code mapping.layerIds()} this layer is
+     * @param weights   the layer's parameters (float32; rounded to nearest even when {@code dtype} is BFLOAT16)
+     * @param dtype     storage type on the device: FLOAT32 or BFLOAT16
+     * @param maxTokens the most tokens ({@code batch * seqLen}) one forward may take, {@code >= 1}
+     * @throws IllegalArgumentException for an unknown layer, weights of another layer or shape, a bad dtype or
+     *                                  {@code maxTokens}, or a config beyond the kernels' limits
+     * @throws dev.engram.cuda.CudaException when device memory runs out (nothing stays allocated)
+     */
+    public static EngramLayer create(NgramHashMapping mapping, int layerId, EngramWeights weights, DType dtype,
+                                     int maxTokens) {
+        Objects.requireNonNull(mapping, "mapping");
+        Objects.requireNonNull(weights, "weights");
+        Objects.requireNonNull(dtype, "dtype");
+        LayerHashing hashing = mapping.layer(layerId);
+        checkWeights(mapping.config(), hashing, weights);
+        if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
+            throw new IllegalArgumentException("EngramLayer stores FLOAT32 or BFLOAT16, got " + dtype);
+        }
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
+        }
+        checkKernelLimits(mapping.config(), hashing);
+        LayerParameters params = null;
+        LayerWorkspace workspace = null;
+        Cublas cublas = null;
+        try {
+            params = LayerParameters.upload(mapping.compressionTable(), weights, dtype);
+            EngramConfig c = mapping.config();
+            workspace = new LayerWorkspace(maxTokens, c.engramHiddenSize(), c.hcMult(), c.hiddenSize(), dtype);
+            cublas = Cublas.create();
+            CudaEvent done = CudaEvent.createWithoutTiming();
+            return new EngramLayer(mapping, hashing, dtype, params, workspace, cublas, done);
+        } catch (RuntimeException e) {
+            if (cublas != null) cublas.close();
+            if (workspace != null) workspace.close();
+            if (params != null) params.close();
+            throw e;
+        }
+    }
+
+    /** The kernels' limits (engram.h), checked before anything is uploaded. */
+    private static void checkKernelLimits(EngramConfig c, LayerHashing hashing) {
+        String limit = null;
+        if (hashing.heads() > 64) limit = "at most 64 heads per layer, got " + hashing.heads();
+        else if (c.headDim() > 65536) limit = "head dim at most 65536, got " + c.headDim();
+        else if (c.hcMult() > 64) limit = "hc_mult at most 64, got " + c.hcMult();
+        else if (c.hiddenSize() > 65536) limit = "hidden_size at most 65536, got " + c.hiddenSize();
+        else if (c.kernelSize() > 16) limit = "kernel_size at most 16, got " + c.kernelSize();
+        if (limit != null) {
+            throw new IllegalArgumentException("config is beyond the GPU kernels' limits: " + limit);
+        }
+    }
+
+    private static void checkWeights(EngramConfig c, LayerHashing hashing, EngramWeights w) {
+        EngramConfig wc = w.config();
+        if (w.hashing().layerId() != hashing.layerId() || w.hashing().totalRows() != hashing.totalRows()) {
+            throw new IllegalArgumentException("weights were built for layer " + w.hashing().layerId() + " with "
+                    + w.hashing().totalRows() + " table rows, but layer " + hashing.layerId() + " has " + hashing.totalRows());
+        }
+        if (wc.hiddenSize() != c.hiddenSize() || wc.hcMult() != c.hcMult() || wc.engramHiddenSize() != c.engramHiddenSize()
+                || wc.kernelSize() != c.kernelSize() || wc.headDim() != c.headDim()) {
+            throw new IllegalArgumentException("weights' config (hidden_size " + wc.hiddenSize() + ", hc_mult " + wc.hcMult()
+                    + ", E " + wc.engramHiddenSize() + ", kernel_size " + wc.kernelSize() + ", head dim " + wc.headDim()
+                    + ") does not match the mapping's (hidden_size " + c.hiddenSize() + ", hc_mult " + c.hcMult()
+                    + ", E " + c.engramHiddenSize() + ", kernel_size " + c.kernelSize() + ", head dim " + c.headDim() + ")");
+        }
+    }
+
+    /**
+     * Queues the forward on {@code stream}. Equivalent to {@code forward(rawIds, batch, seqLen, hidden, out, stream, null)}.
+     *
+     * @see #forward(DeviceArray, int, int, DeviceArray, DeviceArray, CudaStream, StageEvents)
+     */
+    public void forward(DeviceArray rawIds, int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream) {
+        forward(rawIds, batch, seqLen, hidden, out, stream, null);
+    }
+
+    /**
+     * Queues the forward on {@code stream}: no allocation, no synchronization. Every argument is checked
+     * before anything is queued.
+     *
+     * <p>Raw ids are mapped through the compression table on the device; ids {@code >= } its size cannot be
+     * reported from there (their heads read NaN rows, see {@link HashedGather}), so validate host ids before
+     * uploading them, e.g. with {@link NgramHashMapping#compress(long[])}. {@code out} may be the same buffer
+     * as {@code hidden} (the gate has consumed {@code hidden} before ShortConv writes {@code out}).
+     *
+     * @param rawIds tokenizer ids {@code [batch, seqLen]}, INT64
+     * @param batch  {@code B >= 0}
+     * @param seqLen {@code T >= 0}; {@code B * T <= maxTokens()}
+     * @param hidden hidden states {@code [B, T, G, H]} of {@link #dtype()}
+     * @param out    the output {@code [B, T, G, H]} of {@link #dtype()} (to be added to the residual stream)
+     * @param stream the stream to queue on
+     * @param events where to record the stage boundaries, or {@code null}
+     * @throws IllegalArgumentException for a wrong dtype, element count or too many tokens
+     * @throws IllegalStateException    when this layer, a buffer or the stream is closed
+     */
+    public void forward(DeviceArray rawIds, int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream,
+                        StageEvents events) {
+        checkOpen();
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        rawIds.address();
+        hidden.address();
+        out.address();
+        stream.handle();
+        if (batch < 0 || seqLen < 0) {
+            throw new IllegalArgumentException("EngramLayer.forward: batch and seqLen must be >= 0, got " + batch + " x " + seqLen);
+        }
+        long tokens = (long) batch * seqLen;
+        if (tokens > workspace.maxTokens) {
+            throw new IllegalArgumentException("EngramLayer.forward: batch * seqLen = " + batch + " * " + seqLen + " = "
+                    + tokens + " tokens, more than this layer's maxTokens " + workspace.maxTokens);
+        }
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
+        long activations = tokens * g * h;
+        requireArray(rawIds, DType.INT64, tokens, "rawIds", "batch * seqLen");
+        requireArray(hidden, dtype, activations, "hidden", "batch * seqLen * hc_mult * hidden_size");
+        requireArray(out, dtype, activations, "out", "batch * seqLen * hc_mult * hidden_size");
+        if (tokens == 0) return;
+
+        int n = (int) tokens;
+        DeviceArray embedded = workspace.embedded.slice(0, (long) n * e);
+        DeviceArray projected = workspace.projected.slice(0, (long) n * (g + 1) * h);
+        DeviceArray gated = workspace.gated.slice(0, activations);
+
+        stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
+        if (events != null) events.record(0, stream);
+        HashedGather.enqueue(rawIds, batch, seqLen, params.lut, mapping.padIdCompressed(), hashing,
+                config.nHeadPerNgram(), params.table, config.headDim(), embedded, null, stream);
+        if (events != null) events.record(1, stream);
+        cublas.setStream(stream);
+        cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
+        if (events != null) events.record(2, stream);
+        Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight, params.queryNormWeight,
+                (float) config.gateNormEps(), tokens, g, h, gated, null, stream);
+        if (events != null) events.record(3, stream);
+        ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch, seqLen,
+                g, h, config.kernelSize(), config.convDilation(), out, stream);
+        if (events != null) events.record(4, stream);
+        lastForwardDone.record(stream);
+    }
+
+    /**
+     * The forward for host arrays: validates and uploads the ids and hidden states, runs the forward on a
+     * private stream, waits, and returns the output widened to float. For tests, demos and simple use; a
+     * pipeline keeps its tensors on the device and calls the stream overload.
+     *
+     * @param rawIds tokenizer ids {@code [batch * seqLen]}; each must be {@code < } the compression table's
+     *               size (negative ids pass through, as in the reference)
+     * @param hidden hidden states {@code [batch * seqLen * G * H]} (rounded to bf16 for a BFLOAT16 layer)
+     * @return the output {@code [batch * seqLen * G * H]}
+     * @throws IllegalArgumentException for wrong lengths, an out-of-range id, or too many tokens
+     */
+    public float[] forward(long[] rawIds, float[] hidden, int batch, int seqLen) {
+        checkOpen();
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(hidden, "hidden");
+        if (batch < 1 || seqLen < 1) {
+            throw new IllegalArgumentException("EngramLayer.forward: batch and seqLen must be >= 1, got " + batch + " x " + seqLen);
+        }
+        long tokens = (long) batch * seqLen;
+        long activations = tokens * config.hcMult() * config.hiddenSize();
+        if (rawIds.length != tokens) {
+            throw new IllegalArgumentException("EngramLayer.forward: rawIds has " + rawIds.length
+                    + " elements, expected batch * seqLen = " + tokens);
+        }
+        if (hidden.length != activations) {
+            throw new IllegalArgumentException("EngramLayer.forward: hidden has " + hidden.length
+                    + " elements, expected batch * seqLen * hc_mult * hidden_size = " + activations);
+        }
+        if (tokens > workspace.maxTokens) {
+            throw new IllegalArgumentException("EngramLayer.forward: " + tokens + " tokens, more than this layer's maxTokens "
+                    + workspace.maxTokens);
+        }
+        mapping.compress(rawIds); // throws for ids the device could not map
+        try (DeviceBuffer dIds = DeviceBuffer.allocate(tokens, DType.INT64);
+             DeviceBuffer dHidden = DeviceBuffer.allocate(activations, dtype);
+             DeviceBuffer dOut = DeviceBuffer.allocate(activations, dtype);
+             CudaStream stream = CudaStream.create()) {
+            dIds.copyFrom(rawIds);
+            if (dtype == DType.FLOAT32) {
+                dHidden.copyFrom(hidden);
+            } else {
+                dHidden.copyFrom(BFloat16.fromFloats(hidden));
+            }
+            Cuda.deviceSynchronize(); // pageable copies may still be in flight; the forward runs on a non-blocking stream
+            forward(dIds, batch, seqLen, dHidden, dOut, stream, null);
+            stream.synchronize();
+            if (dtype == DType.FLOAT32) {
+                float[] result = new float[(int) activations];
+                dOut.copyTo(result);
+                return result;
+            }
+            short[] bits = new short[(int) activations];
+            dOut.copyTo(bits);
+            return BFloat16.toFloats(bits);
+        }
+    }
+
+    /** {@return the storage dtype (FLOAT32 or BFLOAT16)} */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** {@return the most tokens one forward takes} */
+    public int maxTokens() {
+        return workspace.maxTokens;
+    }
+
+    /** {@return this layer's id} */
+    public int layerId() {
+        return hashing.layerId();
+    }
+
+    /** {@return the model config} */
+    public EngramConfig config() {
+        return config;
+    }
+
+    /** {@return the layer's hashing (multipliers, moduli, row offsets)} */
+    public LayerHashing hashing() {
+        return hashing;
+    }
+
+    /** {@return device bytes held by this layer: parameters plus scratch (cuBLAS's own workspace not counted)} */
+    public long deviceBytes() {
+        checkOpen();
+        return params.byteSize() + workspace.byteSize();
+    }
+
+    /** {@return whether {@link #close()} has been called} */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Waits for the last queued forward, then frees the parameters, the scratch and the cuBLAS handle. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            lastForwardDone.synchronize();
+        } finally {
+            lastForwardDone.close();
+            cublas.close();
+            workspace.close();
+            params.close();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("EngramLayer (layer " + hashing.layerId() + ") is closed");
+    }
+
+    private static void requireArray(DeviceArray a, DType expected, long count, String what, String formula) {
+        if (a.dtype() != expected) {
+            throw new IllegalArgumentException("EngramLayer.forward: " + what + " must be " + expected + ", got " + a);
+        }
+        if (a.elementCount() != count) {
+            throw new IllegalArgumentException("EngramLayer.forward: " + what + " has " + a.elementCount()
+                    + " elements, expected " + formula + " = " + count + " (" + a + ")");
+        }
+    }
+}
