@@ -3,6 +3,8 @@ package dev.engram.cli;
 import dev.engram.Engram;
 import dev.engram.EngramConfig;
 import dev.engram.EngramConfigJson;
+import dev.engram.GpuStatus;
+import dev.engram.cuda.DType;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.reference.EngramWeights;
@@ -15,13 +17,18 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Set;
 
-/** {@code demo}: one Engram layer on the CPU reference with random weights and inputs, timed per stage. */
+/**
+ * {@code demo}: one Engram layer with random weights and inputs, timed per stage: on the GPU when one is
+ * usable (CUDA events, checked against the CPU reference), else on the double-precision CPU reference.
+ */
 final class DemoCommand implements Command {
     /** V' for a {@code --config} that gives no {@code compressed_vocab_size}: DeepSeek-V3's vocabulary. */
     static final long DEFAULT_VOCAB = 129_280;
-    static final String DEVICE_LINE = "device: CPU reference (double precision); the GPU forward is not implemented yet";
+    static final String CPU_LINE = "device: CPU reference (double precision)";
+    static final String GPU_LINE = "device: GPU (EngramLayer), checked against the CPU reference";
 
-    private static final Set<String> VALUES = Set.of("preset", "config", "vocab", "batch", "seq", "layer", "seed", "repeat");
+    private static final Set<String> VALUES = Set.of("preset", "config", "vocab", "batch", "seq", "layer", "seed", "repeat",
+            "device", "dtype");
 
     @Override
     public String name() {
@@ -30,20 +37,22 @@ final class DemoCommand implements Command {
 
     @Override
     public String summary() {
-        return "run one Engram layer on the CPU reference with random weights; print per-stage timings";
+        return "run one Engram layer (GPU when available, else the CPU reference) with random weights; print per-stage timings";
     }
 
     @Override
     public String help() {
         return """
                 usage: engram demo [--preset small|demo | --config FILE.json] [--vocab V] [--batch B] [--seq T]
-                                   [--layer ID] [--seed S] [--repeat R]
+                                   [--layer ID] [--seed S] [--repeat R] [--device auto|gpu|cpu] [--dtype bf16|fp32]
 
                 Builds one Engram layer with random weights (the embedding table included), feeds it random
-                compressed token ids (each row starts with 0-3 pad tokens) and N(0,1) hidden states, and runs the
-                double-precision CPU reference: one warm-up forward, then R timed forwards. Prints the config,
-                the table build time, the median time of each stage (hash, gather, projections, gate, conv)
-                and a summary with tokens/s and an output checksum. The GPU forward is not implemented yet; the demo prints why the GPU is (un)available.
+                compressed token ids (each row starts with 0-3 pad tokens) and N(0,1) hidden states, and runs
+                one warm-up forward, then R timed forwards. Prints the config, the table build time, the median
+                time of each stage and a summary with tokens/s and an output checksum.
+                On the GPU (EngramLayer: hash+gather, projections GEMM, gate, short conv) stages are timed with
+                CUDA events and the output is checked against one forward of the double-precision CPU reference.
+                On the CPU the reference itself is timed (hash, gather, projections, gate, conv).
 
                 options:
                   --preset NAME   small (default): EngramConfig.small(), H=64, V'=3009, B=2, T=64, R=5
@@ -57,6 +66,9 @@ final class DemoCommand implements Command {
                   --layer ID      which of the config's layer_ids to run (default: the first)
                   --seed S        seed of the random weights and inputs (default 0)
                   --repeat R      timed forwards after the warm-up; the medians are reported
+                  --device D      auto (default): the GPU when usable, else the CPU with the reason;
+                                  gpu: fail when no GPU is usable; cpu: the CPU reference
+                  --dtype T       storage type on the GPU: bf16 (default) or fp32
                 """;
     }
 
@@ -84,11 +96,26 @@ final class DemoCommand implements Command {
             throw new UsageException("--batch x --seq is too large: B*T*G*H must fit in a Java array");
         }
         EngramConfig config = base.withCompressedVocabSize(vocab);
+        String device = args.value("device") == null ? "auto" : args.value("device");
+        if (!Set.of("auto", "gpu", "cpu").contains(device)) {
+            throw new UsageException("--device must be auto, gpu or cpu, got '" + device + "'");
+        }
+        String dtypeName = args.value("dtype") == null ? "bf16" : args.value("dtype");
+        DType dtype = switch (dtypeName) {
+            case "bf16" -> DType.BFLOAT16;
+            case "fp32" -> DType.FLOAT32;
+            default -> throw new UsageException("--dtype must be bf16 or fp32, got '" + dtypeName + "'");
+        };
+        GpuStatus gpu = Engram.gpuStatus();
+        if (device.equals("gpu") && !gpu.available()) {
+            throw new UsageException("--device gpu, but " + gpu.describe());
+        }
+        boolean onGpu = !device.equals("cpu") && gpu.available();
 
         out.println("Engram demo: " + (preset != null ? "preset " + preset.name().toLowerCase(Locale.ROOT) : "config " + configFile)
                 + ", layer " + layerId);
-        out.println(DEVICE_LINE);
-        out.println("gpu: " + Engram.gpuStatus().describe());
+        out.println(onGpu ? GPU_LINE + ", " + dtypeName : CPU_LINE + (device.equals("cpu") ? " (--device cpu)" : ""));
+        out.println("gpu: " + gpu.describe());
         out.println(describe(config));
 
         long t0 = System.nanoTime();
@@ -109,6 +136,10 @@ final class DemoCommand implements Command {
         out.printf(Locale.ROOT, "input: B=%d x T=%d = %d tokens, random compressed ids in [0, %d) with leading pads (id %d),"
                 + " N(0,1) hidden states%n", batch, seqLen, tokens, vocab, mapping.padIdCompressed());
 
+        if (onGpu) {
+            double[] y = GpuDemoRun.run(out, mapping, layerId, weights, dtype, in, batch, seqLen, repeat);
+            return printChecksum(out, y, tokens, batch, seqLen, config);
+        }
         ForwardTrace trace = layer.trace(in.ids(), in.hidden(), batch, seqLen); // warm-up: JIT, page faults
         StageTimings timings = new StageTimings();
         for (int r = 0; r < repeat; r++) {
@@ -139,6 +170,13 @@ final class DemoCommand implements Command {
 
     private static int printSummary(PrintStream out, double[] y, int tokens, long totalNanos, int batch, int seqLen,
                                     EngramConfig c) {
+        out.printf(Locale.ROOT, "summary: %d tokens, %.3f ms per forward, %,.0f tokens/s%n", tokens, ms(totalNanos),
+                tokens / (totalNanos / 1e9));
+        return printChecksum(out, y, tokens, batch, seqLen, c);
+    }
+
+    /** The output's shape, sum and sum of magnitudes; a non-finite value is an error. */
+    private static int printChecksum(PrintStream out, double[] y, int tokens, int batch, int seqLen, EngramConfig c) {
         double sum = 0, sumAbs = 0;
         long nonFinite = 0;
         for (double v : y) {
@@ -149,8 +187,7 @@ final class DemoCommand implements Command {
             sum += v;
             sumAbs += Math.abs(v);
         }
-        out.printf(Locale.ROOT, "summary: %d tokens, %.3f ms per forward, %,.0f tokens/s; output [%d, %d, %d, %d]"
-                        + " sum %.9e, sum|y| %.9e, %s%n", tokens, ms(totalNanos), tokens / (totalNanos / 1e9),
+        out.printf(Locale.ROOT, "output: %d tokens, [%d, %d, %d, %d], sum %.9e, sum|y| %.9e, %s%n", tokens,
                 batch, seqLen, c.hcMult(), c.hiddenSize(), sum, sumAbs,
                 nonFinite == 0 ? "all finite" : nonFinite + " NOT FINITE");
         if (nonFinite > 0) throw new IllegalStateException("the output has " + nonFinite + " non-finite values");

@@ -1,5 +1,6 @@
 package dev.engram.cli;
 
+import dev.engram.Engram;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,10 +10,29 @@ class DemoAndMainTest {
 
     @Test
     void demoRunsTheSmallPresetOnTheCpuReference() {
-        CliRun run = CliRun.of("demo", "--preset", "small", "--batch", "2", "--seq", "8", "--repeat", "2").assertOk();
-        assertContains(run.out(), "CPU reference", "the GPU forward is not implemented yet", "gpu: GPU", "B=2 x T=8 = 16 tokens",
+        CliRun run = CliRun.of("demo", "--preset", "small", "--batch", "2", "--seq", "8", "--repeat", "2", "--device", "cpu")
+                .assertOk();
+        assertContains(run.out(), DemoCommand.CPU_LINE + " (--device cpu)", "gpu: GPU", "B=2 x T=8 = 16 tokens",
                 "tokens/s", "all finite");
         for (String stage : StageTimings.STAGES) assertContains(run.out(), "  " + stage + " ");
+    }
+
+    @Test
+    void demoRunsOnTheGpuWhenOneIsUsable() {
+        CliRun run = CliRun.of("demo", "--preset", "small", "--batch", "1", "--seq", "8", "--repeat", "1").assertOk();
+        if (Engram.gpuStatus().available()) {
+            assertContains(run.out(), DemoCommand.GPU_LINE + ", bf16", "per-stage GPU time (CUDA events)", "hash+gather",
+                    "check: GPU vs CPU reference", "all finite");
+        } else {
+            assertContains(run.out(), DemoCommand.CPU_LINE, "gpu: GPU unavailable", "all finite");
+            CliRun.of("demo", "--device", "gpu").assertError(Main.USAGE_ERROR, "--device gpu, but GPU unavailable");
+        }
+    }
+
+    @Test
+    void demoRejectsUnknownDeviceAndDtype() {
+        CliRun.of("demo", "--device", "tpu").assertError(Main.USAGE_ERROR, "--device must be auto, gpu or cpu");
+        CliRun.of("demo", "--dtype", "fp16").assertError(Main.USAGE_ERROR, "--dtype must be bf16 or fp32");
     }
 
     @Test
