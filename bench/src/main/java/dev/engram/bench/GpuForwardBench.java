@@ -1,0 +1,205 @@
+package dev.engram.bench;
+
+import dev.engram.Engram;
+import dev.engram.EngramConfig;
+import dev.engram.GpuStatus;
+import dev.engram.cuda.BFloat16;
+import dev.engram.cuda.Cuda;
+import dev.engram.cuda.CudaDevice;
+import dev.engram.cuda.CudaEvent;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceBuffer;
+import dev.engram.gpu.EngramLayer;
+import dev.engram.gpu.StageEvents;
+import dev.engram.hash.NgramHashMapping;
+import dev.engram.reference.EngramWeights;
+import dev.engram.reference.RandomWeights;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The GPU benchmark of one {@link EngramLayer} forward at the reference default config (the config of
+ * {@code bench/baseline/torch_engram_baseline.py}, whose numbers it is compared with in the same run).
+ * Times each stage with CUDA events (median of {@code --reps} after {@code --warmup}), rotating between
+ * input sets that together exceed the L2 cache, and the back-to-back rate of many forwards. Prints
+ * tokens/s, the gather's payload GB/s against a device-to-device copy measured here, and the GEMM's
+ * TFLOP/s, then one JSON line. A benchmark, not a test: it asserts nothing.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.engram.bench.GpuForwardBench \
+ *      [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--reps 50] [--warmup 10] [--layer 1] [--compressed-vocab 99000]
+ * </pre>
+ */
+public final class GpuForwardBench {
+    /** Input sets rotate so that together they exceed the H100's 50 MB L2 at least this many times over. */
+    private static final long ROTATION_BYTES = 256L << 20;
+
+    private GpuForwardBench() {}
+
+    public static void main(String[] argv) {
+        Map<String, String> a = parse(argv);
+        int batch = Integer.parseInt(a.getOrDefault("batch", "4"));
+        int seq = Integer.parseInt(a.getOrDefault("seq", "4096"));
+        DType dtype = switch (a.getOrDefault("dtype", "bf16")) {
+            case "bf16" -> DType.BFLOAT16;
+            case "fp32" -> DType.FLOAT32;
+            default -> throw new IllegalArgumentException("--dtype must be bf16 or fp32");
+        };
+        int reps = Integer.parseInt(a.getOrDefault("reps", "50"));
+        int warmup = Integer.parseInt(a.getOrDefault("warmup", "10"));
+        int layerId = Integer.parseInt(a.getOrDefault("layer", "1"));
+        long vocab = Long.parseLong(a.getOrDefault("compressed-vocab", "99000"));
+
+        GpuStatus status = Engram.gpuStatus();
+        if (!status.available()) {
+            System.err.println("GpuForwardBench: " + status.describe());
+            System.exit(2);
+        }
+        CudaDevice device = CudaDevice.get(0);
+        device.makeCurrent();
+        EngramConfig config = EngramConfig.referenceDefault().withCompressedVocabSize(vocab);
+        NgramHashMapping mapping = NgramHashMapping.forCompressedIds(config);
+        int tokens = Math.multiplyExact(batch, seq);
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
+        long activations = (long) tokens * g * h;
+
+        long t0 = System.nanoTime();
+        EngramWeights weights = RandomWeights.create(config, mapping.layer(layerId), 1);
+        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, tokens)) {
+            weights = null; // the float32 table on the heap can go
+            System.out.printf(Locale.ROOT, "GpuForwardBench: %s, %s, B=%d T=%d (%d tokens), layer %d, table %,d rows x %d,"
+                            + " %.2f GiB on the device, setup %.1f s%n", device, dtype, batch, seq, tokens, layerId,
+                    layer.hashing().totalRows(), config.headDim(), layer.deviceBytes() / (double) (1L << 30),
+                    (System.nanoTime() - t0) / 1e9);
+            long setBytes = activations * 2 * dtype.byteSize();
+            int sets = (int) Math.max(2, Math.min(16, (ROTATION_BYTES + setBytes - 1) / setBytes));
+            List<DeviceBuffer> owned = new ArrayList<>();
+            try (CudaStream stream = CudaStream.create(); StageEvents events = new StageEvents();
+                 CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
+                DeviceBuffer[][] in = new DeviceBuffer[sets][];
+                for (int s = 0; s < sets; s++) in[s] = inputSet(owned, tokens, activations, vocab, dtype, 100 + s);
+                Cuda.deviceSynchronize();
+                for (int w = 0; w < warmup; w++) forward(layer, in[w % sets], batch, seq, stream, null);
+                stream.synchronize();
+
+                double[][] stageMs = new double[StageEvents.STAGES.size()][reps];
+                double[] totalMs = new double[reps];
+                for (int r = 0; r < reps; r++) {
+                    forward(layer, in[r % sets], batch, seq, stream, events);
+                    float[] ms = events.stageMillis();
+                    for (int s = 0; s < ms.length; s++) stageMs[s][r] = ms[s];
+                    totalMs[r] = events.totalMillis();
+                }
+                start.record(stream);
+                for (int r = 0; r < reps; r++) forward(layer, in[r % sets], batch, seq, stream, null);
+                end.record(stream);
+                end.synchronize();
+                double backToBack = CudaEvent.elapsedMillis(start, end) / reps;
+                double copyGBps = CopyCeiling.deviceToDeviceGBps(1L << 30, 20);
+                report(config, dtype, batch, seq, reps, sets, stageMs, totalMs, backToBack, copyGBps, device.toString());
+            } finally {
+                owned.forEach(DeviceBuffer::close);
+            }
+        }
+    }
+
+    private static void forward(EngramLayer layer, DeviceBuffer[] set, int batch, int seq, CudaStream stream, StageEvents ev) {
+        layer.forward(set[0], batch, seq, set[1], set[2], stream, ev);
+    }
+
+    /** Random compressed ids in [0, vocab), hidden states uniform in ±sqrt(3) (unit variance), an output buffer. */
+    private static DeviceBuffer[] inputSet(List<DeviceBuffer> owned, int tokens, long activations, long vocab, DType dtype,
+                                           long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        long[] ids = new long[tokens];
+        for (int i = 0; i < tokens; i++) ids[i] = r.nextLong(vocab);
+        DeviceBuffer dIds = track(owned, DeviceBuffer.allocate(tokens, DType.INT64));
+        DeviceBuffer dHidden = track(owned, DeviceBuffer.allocate(activations, dtype));
+        DeviceBuffer dOut = track(owned, DeviceBuffer.allocate(activations, dtype));
+        dIds.copyFrom(ids);
+        float[] hidden = new float[Math.toIntExact(activations)];
+        for (int i = 0; i < hidden.length; i++) hidden[i] = (float) r.nextDouble(-1.7320508, 1.7320508);
+        if (dtype == DType.FLOAT32) dHidden.copyFrom(hidden);
+        else dHidden.copyFrom(BFloat16.fromFloats(hidden));
+        return new DeviceBuffer[] {dIds, dHidden, dOut};
+    }
+
+    private static DeviceBuffer track(List<DeviceBuffer> owned, DeviceBuffer b) {
+        owned.add(b);
+        return b;
+    }
+
+    private static void report(EngramConfig c, DType dtype, int batch, int seq, int reps, int sets, double[][] stageMs,
+                               double[] totalMs, double backToBackMs, double copyGBps, String device) {
+        int tokens = batch * seq;
+        int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
+        double payloadBytes = (double) tokens * e * dtype.byteSize();           // table rows read
+        double gemmFlops = 2.0 * tokens * e * (double) (g + 1) * h;
+        double[] med = new double[stageMs.length];
+        System.out.printf(Locale.ROOT, "per stage, CUDA events, median of %d (min in brackets), %d rotating input sets:%n", reps, sets);
+        for (int s = 0; s < stageMs.length; s++) {
+            med[s] = median(stageMs[s]);
+            String extra = switch (s) {
+                case 0 -> String.format(Locale.ROOT, "payload %.0f GB/s = %.0f%% of the D2D copy's %.0f GB/s (read+write)",
+                        payloadBytes / (med[s] * 1e-3) / 1e9, 100 * 2 * payloadBytes / (med[s] * 1e-3) / 1e9 / copyGBps, copyGBps);
+                case 1 -> String.format(Locale.ROOT, "%.1f TFLOP/s", gemmFlops / (med[s] * 1e-3) / 1e12);
+                default -> "";
+            };
+            System.out.printf(Locale.ROOT, "  %-12s %8.4f ms [%8.4f]  %s%n", StageEvents.STAGES.get(s), med[s], min(stageMs[s]), extra);
+        }
+        double total = median(totalMs);
+        System.out.printf(Locale.ROOT, "  %-12s %8.4f ms [%8.4f]  %,.0f tokens/s%n", "total", total, min(totalMs), tokens / (total * 1e-3));
+        System.out.printf(Locale.ROOT, "  %-12s %8.4f ms per forward over %d back-to-back forwards, %,.0f tokens/s%n",
+                "back-to-back", backToBackMs, reps, tokens / (backToBackMs * 1e-3));
+        Map<String, Object> json = new LinkedHashMap<>();
+        json.put("impl", "engram-jvm");
+        json.put("device", device);
+        json.put("tokens", tokens);
+        json.put("batch", batch);
+        json.put("seq", seq);
+        json.put("dtype", dtype == DType.BFLOAT16 ? "bf16" : "fp32");
+        json.put("gather_ms", med[0]);
+        json.put("projections_ms", med[1]);
+        json.put("gate_ms", med[2]);
+        json.put("short_conv_ms", med[3]);
+        json.put("total_ms", total);
+        json.put("back_to_back_ms", backToBackMs);
+        json.put("gather_payload_gbps", payloadBytes / (med[0] * 1e-3) / 1e9);
+        json.put("gemm_tflops", gemmFlops / (med[1] * 1e-3) / 1e12);
+        json.put("d2d_copy_gbps", copyGBps);
+        StringBuilder sb = new StringBuilder("{");
+        json.forEach((k, v) -> sb.append(sb.length() > 1 ? ", " : "").append('"').append(k).append("\": ")
+                .append(v instanceof String s ? "\"" + s + "\"" : v instanceof Double d ? String.format(Locale.ROOT, "%.5f", d) : v));
+        System.out.println(sb.append('}'));
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        int n = s.length;
+        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    }
+
+    private static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(Double.NaN);
+    }
+
+    private static Map<String, String> parse(String[] argv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < argv.length; i++) {
+            if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
+                throw new IllegalArgumentException("usage: GpuForwardBench [--batch B] [--seq T] [--dtype bf16|fp32] [--reps R]"
+                        + " [--warmup W] [--layer ID] [--compressed-vocab V]; got '" + argv[i] + "'");
+            }
+            m.put(argv[i].substring(2), argv[++i]);
+        }
+        return m;
+    }
+}
