@@ -11,6 +11,8 @@
 #   native/include/engram.h                     (engram.header)
 #   bindings/jextract/includes.txt              checked by BindingSignatureTest (cublas_includes.txt: CublasBindingTest)
 #   build-info.properties                       engram.expectCuda=true|false, from this build's CMake cache
+#   bench/benchmarks.jar                        JMH benchmarks + dev.engram.bench.GpuForwardBench (self-contained)
+#   selftest/                                   the C++ kernel self-tests and the libengram.so they link (CUDA builds)
 #   jre.tar.gz                                  a jlink'ed runtime (unpacked by run-without-maven.sh); its modules
 #                                               can be changed with ENGRAM_JLINK_MODULES (jdk.zipfs is needed:
 #                                               the JUnit launcher scans the test jar through the zip file system)
@@ -76,6 +78,16 @@ fi
   echo "engram.expectCuda=$expect_cuda"
 } > "$bundle/build-info.properties"
 
+echo "make-bundle.sh: benchmarks and C++ self-tests"
+mkdir -p "$bundle/bench"
+cp "$root/bench/target/benchmarks.jar" "$bundle/bench/"
+if [[ "$expect_cuda" == true ]]; then
+  cmake --build "$root/bindings/target/cmake" --target engram_kernel_selftest engram_gate_conv_selftest -- -j2 >/dev/null
+  mkdir -p "$bundle/selftest"
+  cp "$root/bindings/target/cmake/engram_kernel_selftest" "$root/bindings/target/cmake/engram_gate_conv_selftest" \
+     "$root/bindings/target/classes/native/linux-x86_64/libengram.so" "$bundle/selftest/"
+fi
+
 echo "make-bundle.sh: jlink runtime ($modules)"
 "$JAVA_HOME/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files \
   --compress=zip-9 --output "$bundle/jre"
@@ -88,4 +100,4 @@ echo "make-bundle.sh: $bundle is $((size_bytes / 1024 / 1024)) MiB:"
 if ((size_bytes > limit_bytes)); then
   echo "make-bundle.sh: warning: the bundle exceeds 64 MiB and may not travel to the GPU machine" >&2
 fi
-echo "make-bundle.sh: run it with tests/run-without-maven.sh${1:+ --bundle $1}"
+echo "make-bundle.sh: run it with tests/run-without-maven.sh${1:+ --bundle $1} (or everything for a GPU machine: tests/gpu-session.sh)"

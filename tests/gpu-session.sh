@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Everything a GPU machine should check, from a bundle made by tests/make-bundle.sh (no Maven, no network):
+# run on the GPU machine from the repository root, e.g. in one `device` call with carry [".gpu"].
+#
+# Usage: tests/gpu-session.sh [STEP...]      (default: tests sanitize selftest bench)
+#   tests     the whole JUnit suite with -Dengram.requireGpu=true (a missing GPU fails instead of skipping)
+#   sanitize  the GPU test classes under compute-sanitizer --tool memcheck, then --tool racecheck
+#   selftest  the C++ kernel self-tests built by make-bundle.sh (bundle/selftest/)
+#   bench     GpuForwardBench and bench/baseline/torch_engram_baseline.py with the same configs, same call
+# Output goes to $OUT (the device tool's folder) or ./gpu-session-out: one log per step, JUnit XML reports,
+# and bench JSON lines. Each step runs under `timeout`; the script goes on after a failed step and exits
+# non-zero if any step failed.
+set -uo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bundle="${ENGRAM_BUNDLE:-$root/.gpu}"
+out="${OUT:-$root/gpu-session-out}"
+mkdir -p "$out"
+steps=("$@")
+[[ ${#steps[@]} -gt 0 ]] || steps=(tests sanitize selftest bench)
+failed=()
+
+run_step() { # name, seconds, command...
+  local name="$1" secs="$2"
+  shift 2
+  echo "== $name (limit ${secs}s): $*" | tee -a "$out/session.log"
+  local t0=$SECONDS
+  timeout "$secs" "$@" >"$out/$name.log" 2>&1
+  local rc=$?
+  echo "== $name: exit $rc after $((SECONDS - t0))s" | tee -a "$out/session.log"
+  tail -n 15 "$out/$name.log"
+  ((rc == 0)) || failed+=("$name")
+}
+
+suite() { ENGRAM_JAVA_OPTS="-Dengram.requireGpu=true ${ENGRAM_JAVA_OPTS:-}" "$root/tests/run-without-maven.sh" --bundle "$bundle" "$@"; }
+
+gpu_classes=(--select-package dev.engram.gpu --select-class dev.engram.cuda.CudaGpuTest)
+[[ -f "$bundle/lib/engram-tests-tests.jar" ]] && unzip -l "$bundle/lib/engram-tests-tests.jar" 2>/dev/null \
+  | grep -q 'dev/engram/cuda/CublasGpuTest.class' && gpu_classes+=(--select-class dev.engram.cuda.CublasGpuTest)
+
+for step in "${steps[@]}"; do
+  case "$step" in
+    tests)
+      run_step tests 400 suite --reports-dir "$out/junit" ;;
+    sanitize)
+      # The JVM itself is host code; the sanitizers watch the CUDA calls and kernels of the GPU tests.
+      sanitizer="${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer"
+      run_step memcheck 500 "$sanitizer" --tool memcheck --target-processes all --error-exitcode 99 \
+        bash -c "$(declare -f suite); root='$root' bundle='$bundle'; suite ${gpu_classes[*]}"
+      run_step racecheck 500 "$sanitizer" --tool racecheck --target-processes all --error-exitcode 99 \
+        bash -c "$(declare -f suite); root='$root' bundle='$bundle'; suite ${gpu_classes[*]}" ;;
+    selftest)
+      for t in "$bundle"/selftest/engram_*selftest; do
+        [[ -x "$t" ]] || { echo "no self-test binaries in $bundle/selftest" | tee -a "$out/session.log"; failed+=(selftest); break; }
+        run_step "$(basename "$t")" 120 env LD_LIBRARY_PATH="$bundle/selftest:${LD_LIBRARY_PATH:-}" "$t"
+      done ;;
+    bench)
+      java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
+      [[ -x "$java" ]] || { suite --select-class dev.engram.GpuStatusTest >/dev/null 2>&1; java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java | head -n 1)"; }
+      jbench() { "$java" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar" dev.engram.bench.GpuForwardBench "$@"; }
+      baseline() { python3 "$root/bench/baseline/torch_engram_baseline.py" "$@"; }
+      run_step bench-jvm-bf16-4x4096 240 jbench --batch 4 --seq 4096 --dtype bf16
+      run_step bench-torch-bf16-4x4096 240 baseline --batch 4 --seq 4096 --dtype bf16
+      run_step bench-torch-compile-bf16-4x4096 300 baseline --batch 4 --seq 4096 --dtype bf16 --compile
+      run_step bench-jvm-fp32-4x4096 240 jbench --batch 4 --seq 4096 --dtype fp32
+      run_step bench-torch-fp32-4x4096 240 baseline --batch 4 --seq 4096 --dtype fp32
+      run_step bench-jvm-bf16-64x16 240 jbench --batch 64 --seq 16 --dtype bf16
+      run_step bench-torch-bf16-64x16 240 baseline --batch 64 --seq 16 --dtype bf16
+      grep -h '^{' "$out"/bench-*.log > "$out/bench.jsonl" 2>/dev/null ;;
+    *) echo "gpu-session.sh: unknown step '$step' (tests, sanitize, selftest, bench)" >&2; exit 64 ;;
+  esac
+done
+echo "gpu-session.sh: failed steps: ${failed[*]:-none}" | tee -a "$out/session.log"
+[[ ${#failed[@]} -eq 0 ]]
