@@ -32,7 +32,8 @@ run_step() { # name, seconds, command...
   ((rc == 0)) || failed+=("$name")
 }
 
-suite() { ENGRAM_JAVA_OPTS="-Dengram.requireGpu=true ${ENGRAM_JAVA_OPTS:-}" "$root/tests/run-without-maven.sh" --bundle "$bundle" "$@"; }
+# Commands as arrays of real executables: `timeout` cannot run shell functions.
+suite=(env "ENGRAM_JAVA_OPTS=-Dengram.requireGpu=true ${ENGRAM_JAVA_OPTS:-}" "$root/tests/run-without-maven.sh" --bundle "$bundle")
 
 gpu_classes=(--select-package dev.engram.gpu --select-class dev.engram.cuda.CudaGpuTest)
 [[ -f "$bundle/lib/engram-tests-tests.jar" ]] && unzip -l "$bundle/lib/engram-tests-tests.jar" 2>/dev/null \
@@ -41,31 +42,36 @@ gpu_classes=(--select-package dev.engram.gpu --select-class dev.engram.cuda.Cuda
 for step in "${steps[@]}"; do
   case "$step" in
     tests)
-      run_step tests 400 suite --reports-dir "$out/junit" ;;
+      run_step tests 400 "${suite[@]}" --reports-dir "$out/junit" ;;
     sanitize)
       # The JVM itself is host code; the sanitizers watch the CUDA calls and kernels of the GPU tests.
       sanitizer="${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer"
       run_step memcheck 500 "$sanitizer" --tool memcheck --target-processes all --error-exitcode 99 \
-        bash -c "$(declare -f suite); root='$root' bundle='$bundle'; suite ${gpu_classes[*]}"
+        "${suite[@]}" "${gpu_classes[@]}"
       run_step racecheck 500 "$sanitizer" --tool racecheck --target-processes all --error-exitcode 99 \
-        bash -c "$(declare -f suite); root='$root' bundle='$bundle'; suite ${gpu_classes[*]}" ;;
+        "${suite[@]}" "${gpu_classes[@]}" ;;
     selftest)
       for t in "$bundle"/selftest/engram_*selftest; do
         [[ -x "$t" ]] || { echo "no self-test binaries in $bundle/selftest" | tee -a "$out/session.log"; failed+=(selftest); break; }
         run_step "$(basename "$t")" 120 env LD_LIBRARY_PATH="$bundle/selftest:${LD_LIBRARY_PATH:-}" "$t"
       done ;;
     bench)
+      # The bundle's runtime, unpacked by run-without-maven.sh (a one-class run unpacks it if no step has).
       java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
-      [[ -x "$java" ]] || { suite --select-class dev.engram.GpuStatusTest >/dev/null 2>&1; java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java | head -n 1)"; }
-      jbench() { "$java" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar" dev.engram.bench.GpuForwardBench "$@"; }
-      baseline() { python3 "$root/bench/baseline/torch_engram_baseline.py" "$@"; }
-      run_step bench-jvm-bf16-4x4096 240 jbench --batch 4 --seq 4096 --dtype bf16
-      run_step bench-torch-bf16-4x4096 240 baseline --batch 4 --seq 4096 --dtype bf16
-      run_step bench-torch-compile-bf16-4x4096 300 baseline --batch 4 --seq 4096 --dtype bf16 --compile
-      run_step bench-jvm-fp32-4x4096 240 jbench --batch 4 --seq 4096 --dtype fp32
-      run_step bench-torch-fp32-4x4096 240 baseline --batch 4 --seq 4096 --dtype fp32
-      run_step bench-jvm-bf16-64x16 240 jbench --batch 64 --seq 16 --dtype bf16
-      run_step bench-torch-bf16-64x16 240 baseline --batch 64 --seq 16 --dtype bf16
+      if [[ ! -x "$java" ]]; then
+        "$root/tests/run-without-maven.sh" --bundle "$bundle" --select-class dev.engram.GpuStatusTest >/dev/null 2>&1
+        java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
+      fi
+      jbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar"
+              dev.engram.bench.GpuForwardBench)
+      baseline=(python3 "$root/bench/baseline/torch_engram_baseline.py")
+      run_step bench-jvm-bf16-4x4096 240 "${jbench[@]}" --batch 4 --seq 4096 --dtype bf16
+      run_step bench-torch-bf16-4x4096 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16
+      run_step bench-torch-compile-bf16-4x4096 300 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16 --compile
+      run_step bench-jvm-fp32-4x4096 240 "${jbench[@]}" --batch 4 --seq 4096 --dtype fp32
+      run_step bench-torch-fp32-4x4096 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype fp32
+      run_step bench-jvm-bf16-64x16 240 "${jbench[@]}" --batch 64 --seq 16 --dtype bf16
+      run_step bench-torch-bf16-64x16 240 "${baseline[@]}" --batch 64 --seq 16 --dtype bf16
       grep -h '^{' "$out"/bench-*.log > "$out/bench.jsonl" 2>/dev/null ;;
     *) echo "gpu-session.sh: unknown step '$step' (tests, sanitize, selftest, bench)" >&2; exit 64 ;;
   esac

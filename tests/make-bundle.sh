@@ -9,7 +9,7 @@
 #   junit-platform-console-standalone-*.jar     the JUnit console launcher (JUnit itself is inside it)
 #   golden/                                     tests/golden (engram.golden.dir)
 #   native/include/engram.h                     (engram.header)
-#   bindings/jextract/includes.txt              checked by BindingSignatureTest (cublas_includes.txt: CublasBindingTest)
+#   bindings/jextract/*.txt                     the symbol lists the binding tests check against (engram, cudart, cuBLAS)
 #   build-info.properties                       engram.expectCuda=true|false, from this build's CMake cache
 #   bench/benchmarks.jar                        JMH benchmarks + dev.engram.bench.GpuForwardBench (self-contained)
 #   selftest/                                   the C++ kernel self-tests and the libengram.so they link (CUDA builds)
@@ -64,7 +64,7 @@ echo "make-bundle.sh: fixtures, header and build facts"
 cp -r "$root/tests/golden" "$bundle/golden"
 mkdir -p "$bundle/native/include" "$bundle/bindings/jextract"
 cp "$root/native/include/engram.h" "$bundle/native/include/"
-cp "$root/bindings/jextract/includes.txt" "$root/bindings/jextract/cublas_includes.txt" "$bundle/bindings/jextract/"
+cp "$root"/bindings/jextract/*.txt "$bundle/bindings/jextract/"
 cache="$root/bindings/target/cmake/CMakeCache.txt"
 [[ -f "$cache" ]] || die "no CMake cache at $cache"
 expect_cuda=false
