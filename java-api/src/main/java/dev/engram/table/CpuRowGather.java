@@ -21,7 +21,9 @@ import java.util.Objects;
  * {@code layer.totalRows()} rows, so a checked id never reads outside it.
  *
  * <p>The work is split into contiguous token ranges over a pool of threads owned by this object (the calling
- * thread takes one range); rows are copied with {@link MemorySegment#copy}. After the first calls for a
+ * thread takes one range), so {@code dst} and a hash id segment must be accessible from other threads (heap
+ * segments, or native ones from a shared, global or automatic arena); rows are copied with
+ * {@link MemorySegment#copy}. After the first calls for a
  * layer nothing is allocated per call. Calls are serialized (one gather at a time per object); use one
  * object per concurrent caller. {@link #close()} stops the threads; it is idempotent, and later gathers throw
  * {@link IllegalStateException}.
@@ -201,6 +203,8 @@ public final class CpuRowGather implements AutoCloseable {
             }
             long bytes = outputBytes(table, layer, tokenCount);
             if (out.isReadOnly()) throw new IllegalArgumentException("dst is read-only");
+            requireShared(out, "dst");
+            if (hashSegment != null) requireShared(hashSegment, "hash id segment");
             if (out.byteSize() < bytes) {
                 throw new IllegalArgumentException("dst holds " + out.byteSize() + " bytes, " + tokenCount + " tokens x "
                         + layer.heads() + " heads x " + table.rowBytes() + " bytes per row need " + bytes);
@@ -228,6 +232,13 @@ public final class CpuRowGather implements AutoCloseable {
         } finally {
             src = dst = hashSegment = null; // do not keep the caller's memory reachable
             hashArray = null;
+        }
+    }
+
+    private void requireShared(MemorySegment s, String what) {
+        if (!workers.canAccess(s)) {
+            throw new IllegalArgumentException(what + " is confined to its arena's owner thread, but this gather runs on "
+                    + workers.parts() + " threads; use a shared, global or automatic arena (or a 1-thread gather)");
         }
     }
 

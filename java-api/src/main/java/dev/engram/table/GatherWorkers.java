@@ -1,5 +1,6 @@
 package dev.engram.table;
 
+import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
@@ -37,6 +38,11 @@ final class GatherWorkers implements AutoCloseable {
     /** {@return the number of parts each job is split into (worker threads + the caller)} */
     int parts() {
         return threads.length + 1;
+    }
+
+    /** {@return whether the worker threads may access {@code segment} (not confined to another thread)} */
+    boolean canAccess(MemorySegment segment) {
+        return threads.length == 0 || segment.isAccessibleBy(threads[0]);
     }
 
     /** Runs {@code part} for every part, part 0 on this thread; rethrows the first failure. */
