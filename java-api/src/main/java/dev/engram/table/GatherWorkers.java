@@ -59,6 +59,7 @@ final class GatherWorkers implements AutoCloseable {
         } catch (Throwable t) {
             failure.compareAndSet(null, t);
         }
+        // An interrupted caller spins here instead of parking; the parts are short, and all must finish.
         while (pending.get() != 0) LockSupport.park(this);
         job = null;
         Throwable t = failure.get();

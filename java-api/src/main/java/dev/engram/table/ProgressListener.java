@@ -3,7 +3,7 @@ package dev.engram.table;
 /**
  * Progress of a long table fill (loading, random init, copying). Called on the thread that started the
  * fill, never concurrently: first with {@code (0, total)}, then at most about every
- * {@value ParallelChunks#REPORT_INTERVAL_MILLIS} ms while bytes have been added, and last with
+ * 100 ms while bytes have been added, and last with
  * {@code (total, total)} once everything is written. Values never decrease. An exception thrown here
  * stops the fill and propagates.
  */
