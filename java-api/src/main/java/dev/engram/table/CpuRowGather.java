@@ -1,0 +1,312 @@
+package dev.engram.table;
+
+import dev.engram.hash.LayerHashing;
+import dev.engram.hash.NgramHashMapping;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Objects;
+
+/**
+ * The CPU gather of one layer's embedding rows from a {@link HostTable}: for hash ids {@code [tokens, heads]}
+ * it writes, for every token {@code t} and head {@code h},
+ * <pre>
+ *   dst[t, h*rowElements .. (h+1)*rowElements) = table row (layer.offsets()[h] + hash[t, h])
+ * </pre>
+ * which is the reference's {@code e[B*T, E]} ({@code E = heads * rowElements}) in the table's dtype. The
+ * destination is typically a pinned staging buffer that one asynchronous copy then moves to the device.
+ *
+ * <p>Every hash id is checked against its head's modulus in a first pass, so a bad id throws
+ * {@link IllegalArgumentException} before any byte of {@code dst} is written. The table must have exactly
+ * {@code layer.totalRows()} rows, so a checked id never reads outside it.
+ *
+ * <p>The work is split into contiguous token ranges over a pool of threads owned by this object (the calling
+ * thread takes one range), so {@code dst} and a hash id segment must be accessible from other threads (heap
+ * segments, or native ones from a shared, global or automatic arena); rows are copied with
+ * {@link MemorySegment#copy}. After the first calls for a
+ * layer nothing is allocated per call. Calls are serialized (one gather at a time per object); use one
+ * object per concurrent caller. {@link #close()} stops the threads; it is idempotent, and later gathers throw
+ * {@link IllegalStateException}.
+ */
+public final class CpuRowGather implements AutoCloseable {
+    /** Below this payload one thread does it all: waking the pool would cost more than it saves. */
+    static final long INLINE_BYTES = 256 << 10;
+    private static final int LAYER_CACHE = 16;
+
+    private final GatherWorkers workers;
+    private final GatherWorkers.Part partRunner = this::runPart;
+    private final long[] firstBad;
+    private boolean closed;
+
+    // Per-layer offsets and moduli, cached because LayerHashing's accessors return fresh copies.
+    private final LayerHashing[] cachedLayers = new LayerHashing[LAYER_CACHE];
+    private final long[][] cachedOffsets = new long[LAYER_CACHE][];
+    private final long[][] cachedModuli = new long[LAYER_CACHE][];
+    private int nextCacheSlot;
+
+    // The current call's arguments, read by the parts (published by GatherWorkers.run).
+    private boolean validating;
+    private MemorySegment src, dst;
+    private long[] hashArray;
+    private long hashArrayBase;
+    private MemorySegment hashSegment;
+    private long tokens, rowBytes;
+    private int parts, heads;
+    private long[] offsets, moduli;
+
+    /** A gather on {@link Runtime#availableProcessors()} threads (the caller's included). */
+    public CpuRowGather() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
+    /**
+     * A gather on {@code threads} threads, the calling thread included ({@code threads - 1} are started here).
+     *
+     * @param threads {@code >= 1}
+     */
+    public CpuRowGather(int threads) {
+        ParallelChunks.checkThreads(threads);
+        workers = new GatherWorkers(threads, "engram-gather");
+        firstBad = new long[threads];
+    }
+
+    /** {@return the number of threads a gather runs on, the caller's included} */
+    public int threads() {
+        return workers.parts();
+    }
+
+    /**
+     * {@return the bytes a gather of {@code tokens} tokens writes: {@code tokens * heads * table.rowBytes()}}
+     * @param table  the layer's table
+     * @param layer  the layer
+     * @param tokens token count, {@code >= 0}
+     */
+    public static long outputBytes(HostTable table, LayerHashing layer, long tokens) {
+        if (tokens < 0) throw new IllegalArgumentException("tokens must be >= 0, got " + tokens);
+        return Math.multiplyExact(Math.multiplyExact(tokens, (long) layer.heads()), table.rowBytes());
+    }
+
+    /**
+     * Gathers the rows of all tokens of {@code hashIds} ({@code hashIds.length / heads} tokens).
+     *
+     * @param table   the layer's table ({@code layer.totalRows()} rows)
+     * @param layer   the layer's moduli and row offsets
+     * @param hashIds {@code [tokens, heads]} hash ids, as {@link NgramHashMapping#hash} returns them
+     * @param dst     receives {@code [tokens, heads * rowElements]} in the table's dtype, from byte 0; at least
+     *                {@link #outputBytes} bytes
+     * @throws IllegalArgumentException for a bad hash id (nothing written), a table of the wrong size, a length
+     *                                  that is not a whole number of tokens, or a too small or read-only {@code dst}
+     * @throws IllegalStateException    when this gather or the table is closed
+     */
+    public void gather(HostTable table, LayerHashing layer, long[] hashIds, MemorySegment dst) {
+        Objects.requireNonNull(hashIds, "hashIds");
+        Objects.requireNonNull(layer, "layer");
+        if (hashIds.length % layer.heads() != 0) {
+            throw new IllegalArgumentException("hash ids have " + hashIds.length + " elements, not a multiple of the "
+                    + layer.heads() + " heads of layer " + layer.layerId());
+        }
+        gather(table, layer, hashIds, 0, hashIds.length / layer.heads(), dst);
+    }
+
+    /**
+     * Gathers the rows of tokens {@code [firstToken, firstToken + tokenCount)} of {@code hashIds} into
+     * {@code dst} from byte 0 (for pipelining a large batch in chunks through one staging buffer).
+     *
+     * @param table      the layer's table ({@code layer.totalRows()} rows)
+     * @param layer      the layer's moduli and row offsets
+     * @param hashIds    {@code [tokens, heads]} hash ids
+     * @param firstToken first token to gather
+     * @param tokenCount tokens to gather, {@code >= 0}
+     * @param dst        receives {@code [tokenCount, heads * rowElements]}; at least {@link #outputBytes} bytes
+     * @throws IllegalArgumentException as {@link #gather(HostTable, LayerHashing, long[], MemorySegment)}, or
+     *                                  for a token range outside {@code hashIds}
+     * @throws IllegalStateException    when this gather or the table is closed
+     */
+    public synchronized void gather(HostTable table, LayerHashing layer, long[] hashIds, int firstToken, int tokenCount,
+                                    MemorySegment dst) {
+        Objects.requireNonNull(hashIds, "hashIds");
+        Objects.requireNonNull(layer, "layer");
+        long heads = layer.heads();
+        if (firstToken < 0 || tokenCount < 0 || (firstToken + (long) tokenCount) * heads > hashIds.length) {
+            throw new IllegalArgumentException("tokens [" + firstToken + ", " + (firstToken + (long) tokenCount)
+                    + ") are outside hash ids of " + hashIds.length / heads + " tokens x " + heads + " heads");
+        }
+        hashArray = hashIds;
+        hashArrayBase = firstToken * heads;
+        execute(table, layer, tokenCount, dst);
+    }
+
+    /**
+     * Gathers from hash ids in an INT64 segment (native byte order), e.g. a pinned buffer the hash was written to.
+     *
+     * @param table   the layer's table ({@code layer.totalRows()} rows)
+     * @param layer   the layer's moduli and row offsets
+     * @param hashIds {@code [tokens, heads]} int64 hash ids from byte 0; at least {@code tokens * heads * 8} bytes
+     * @param tokens  tokens to gather, {@code >= 0}
+     * @param dst     receives {@code [tokens, heads * rowElements]}; at least {@link #outputBytes} bytes
+     * @throws IllegalArgumentException as {@link #gather(HostTable, LayerHashing, long[], MemorySegment)}, or
+     *                                  for a too small {@code hashIds}
+     * @throws IllegalStateException    when this gather, the table or a segment's arena is closed
+     */
+    public synchronized void gather(HostTable table, LayerHashing layer, MemorySegment hashIds, long tokens,
+                                    MemorySegment dst) {
+        Objects.requireNonNull(hashIds, "hashIds");
+        Objects.requireNonNull(layer, "layer");
+        if (tokens < 0) throw new IllegalArgumentException("tokens must be >= 0, got " + tokens);
+        long need = Math.multiplyExact(Math.multiplyExact(tokens, (long) layer.heads()), Long.BYTES);
+        if (hashIds.byteSize() < need) {
+            throw new IllegalArgumentException("hash id segment holds " + hashIds.byteSize() + " bytes, " + tokens
+                    + " tokens x " + layer.heads() + " heads of int64 need " + need);
+        }
+        hashSegment = hashIds;
+        execute(table, layer, tokens, dst);
+    }
+
+    /**
+     * Hashes raw token ids on the CPU ({@link NgramHashMapping#hash}, which allocates the returned array), then
+     * gathers their rows.
+     *
+     * @param mapping the model's hash mapping
+     * @param layerId the layer
+     * @param rawIds  {@code [batch, seqLen]} raw token ids
+     * @param batch   batch rows
+     * @param seqLen  tokens per row
+     * @param table   the layer's table
+     * @param dst     receives {@code [batch * seqLen, heads * rowElements]}
+     * @return the hash ids {@code [batch, seqLen, heads]}
+     */
+    public long[] hashAndGather(NgramHashMapping mapping, int layerId, long[] rawIds, int batch, int seqLen,
+                                HostTable table, MemorySegment dst) {
+        long[] hash = mapping.hash(rawIds, batch, seqLen, layerId);
+        gather(table, mapping.layer(layerId), hash, dst);
+        return hash;
+    }
+
+    /** Stops the pool's threads; later calls do nothing. */
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            workers.close();
+        }
+    }
+
+    /** Checks what both entry points share, validates every id, then copies. Caller holds the lock. */
+    private void execute(HostTable table, LayerHashing layer, long tokenCount, MemorySegment out) {
+        try {
+            if (closed) throw new IllegalStateException("CpuRowGather is closed");
+            Objects.requireNonNull(table, "table");
+            Objects.requireNonNull(out, "dst");
+            if (table.rows() != layer.totalRows()) {
+                throw new IllegalArgumentException("table " + table + " has " + table.rows() + " rows, layer "
+                        + layer.layerId() + " has " + layer.totalRows());
+            }
+            long bytes = outputBytes(table, layer, tokenCount);
+            if (out.isReadOnly()) throw new IllegalArgumentException("dst is read-only");
+            requireShared(out, "dst");
+            if (hashSegment != null) requireShared(hashSegment, "hash id segment");
+            if (out.byteSize() < bytes) {
+                throw new IllegalArgumentException("dst holds " + out.byteSize() + " bytes, " + tokenCount + " tokens x "
+                        + layer.heads() + " heads x " + table.rowBytes() + " bytes per row need " + bytes);
+            }
+            selectLayer(layer);
+            src = table.segment();
+            dst = out;
+            tokens = tokenCount;
+            rowBytes = table.rowBytes();
+            heads = layer.heads();
+            parts = bytes < INLINE_BYTES ? 1 : workers.parts();
+
+            validating = true;
+            runParts();
+            long bad = -1;
+            for (int p = 0; p < parts; p++) {
+                if (firstBad[p] >= 0) {
+                    bad = firstBad[p];
+                    break; // parts cover ascending token ranges: the first hit is the lowest index
+                }
+            }
+            if (bad >= 0) throw badId(layer, bad);
+            validating = false;
+            runParts();
+        } finally {
+            src = dst = hashSegment = null; // do not keep the caller's memory reachable
+            hashArray = null;
+        }
+    }
+
+    private void requireShared(MemorySegment s, String what) {
+        if (!workers.canAccess(s)) {
+            throw new IllegalArgumentException(what + " is confined to its arena's owner thread, but this gather runs on "
+                    + workers.parts() + " threads; use a shared, global or automatic arena (or a 1-thread gather)");
+        }
+    }
+
+    private void runParts() {
+        if (parts == 1) runPart(0);
+        else workers.run(partRunner);
+    }
+
+    private IllegalArgumentException badId(LayerHashing layer, long index) {
+        long id = hashAt(index);
+        int h = (int) (index % heads);
+        return new IllegalArgumentException("hash id " + id + " of token " + index / heads + ", head " + h
+                + " is outside [0, " + moduli[h] + "), the head's modulus in layer " + layer.layerId()
+                + "; nothing was written");
+    }
+
+    private void selectLayer(LayerHashing layer) {
+        for (int i = 0; i < LAYER_CACHE; i++) {
+            if (cachedLayers[i] == layer) {
+                offsets = cachedOffsets[i];
+                moduli = cachedModuli[i];
+                return;
+            }
+        }
+        int slot = nextCacheSlot;
+        nextCacheSlot = (slot + 1) % LAYER_CACHE;
+        cachedLayers[slot] = layer;
+        offsets = cachedOffsets[slot] = layer.offsets();
+        moduli = cachedModuli[slot] = layer.moduli();
+    }
+
+    /** Part {@code p} of {@code parts}: tokens {@code [tokens*p/parts, tokens*(p+1)/parts)}. */
+    private void runPart(int p) {
+        if (p >= parts) return;
+        long from = tokens * p / parts, to = tokens * (p + 1) / parts;
+        if (validating) firstBad[p] = validate(from, to);
+        else copy(from, to);
+    }
+
+    /** {@return the first flat index in the token range whose id is out of range, or -1} */
+    private long validate(long from, long to) {
+        long[] mod = moduli;
+        int h0 = heads;
+        for (long t = from; t < to; t++) {
+            for (int h = 0; h < h0; h++) {
+                long i = t * h0 + h;
+                long id = hashAt(i);
+                if (id < 0 || id >= mod[h]) return i;
+            }
+        }
+        return -1;
+    }
+
+    private void copy(long from, long to) {
+        long[] off = offsets;
+        int h0 = heads;
+        long rb = rowBytes;
+        MemorySegment s = src, d = dst;
+        for (long t = from; t < to; t++) {
+            for (int h = 0; h < h0; h++) {
+                long i = t * h0 + h;
+                MemorySegment.copy(s, (off[h] + hashAt(i)) * rb, d, i * rb, rb);
+            }
+        }
+    }
+
+    private long hashAt(long i) {
+        long[] a = hashArray;
+        return a != null ? a[(int) (hashArrayBase + i)] : hashSegment.getAtIndex(ValueLayout.JAVA_LONG_UNALIGNED, i);
+    }
+}
