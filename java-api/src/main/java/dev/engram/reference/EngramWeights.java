@@ -34,17 +34,16 @@ public record EngramWeights(
 
     /** Checks every array against the shape the config and the layer's table size imply. */
     public EngramWeights {
-        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize(), k = config.kernelSize();
         checkSize("multi_head_embedding.embedding.weight", embedding, tableElements(config, hashing),
                 "[" + hashing.totalRows() + ", " + config.headDim() + "]");
-        checkSize("key_projs.*.weight", keyWeight, (long) g * h * e, "[" + g + " x " + h + ", " + e + "]");
-        checkSize("key_projs.*.bias", keyBias, (long) g * h, "[" + g + " x " + h + "]");
-        checkSize("value_proj.weight", valueWeight, (long) h * e, "[" + h + ", " + e + "]");
-        checkSize("value_proj.bias", valueBias, h, "[" + h + "]");
-        checkSize("norm1.*.weight", keyNormWeight, (long) g * h, "[" + g + " x " + h + "]");
-        checkSize("norm2.*.weight", queryNormWeight, (long) g * h, "[" + g + " x " + h + "]");
-        checkSize("short_conv.norms.*.weight", convNormWeight, (long) g * h, "[" + g + " x " + h + "]");
-        checkSize("short_conv.conv.weight", convWeight, (long) g * h * k, "[" + (g * h) + ", 1, " + k + "]");
+        new DenseWeights(config, keyWeight, keyBias, valueWeight, valueBias, keyNormWeight, queryNormWeight,
+                convNormWeight, convWeight); // checks the other shapes
+    }
+
+    /** {@return the parameters other than the embedding table (the same arrays, not copies)} */
+    public DenseWeights dense() {
+        return new DenseWeights(config, keyWeight, keyBias, valueWeight, valueBias, keyNormWeight, queryNormWeight,
+                convNormWeight, convWeight);
     }
 
     /**
@@ -68,7 +67,7 @@ public record EngramWeights(
         return (int) n;
     }
 
-    private static void checkSize(String name, float[] a, long expected, String shape) {
+    static void checkSize(String name, float[] a, long expected, String shape) {
         if (a == null) throw new IllegalArgumentException(name + " is missing");
         if (a.length != expected) {
             throw new IllegalArgumentException(name + " has " + a.length + " elements, expected " + expected

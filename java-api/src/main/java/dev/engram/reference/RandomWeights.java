@@ -36,6 +36,21 @@ public final class RandomWeights {
                 uniform(rng, g * h * k, 1.0 / Math.sqrt(k)));
     }
 
+    /**
+     * The dense parameters of {@link #create(EngramConfig, LayerHashing, long, double)} for the same seed and
+     * spread (identical arrays), without the table: for layers whose table is filled elsewhere.
+     */
+    public static DenseWeights createDense(EngramConfig config, long seed, double normSpread) {
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize(), k = config.kernelSize();
+        double linear = 1.0 / Math.sqrt(e);
+        SplittableRandom rng = new SplittableRandom(seed);
+        rng.nextLong(); // the table's seed in create(): keeps the two in step
+        return new DenseWeights(config, uniform(rng, g * h * e, linear), uniform(rng, g * h, linear),
+                uniform(rng, h * e, linear), uniform(rng, h, linear),
+                around1(rng, g * h, normSpread), around1(rng, g * h, normSpread), around1(rng, g * h, normSpread),
+                uniform(rng, g * h * k, 1.0 / Math.sqrt(k)));
+    }
+
     private static float[] uniform(SplittableRandom rng, int n, double bound) {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) rng.nextDouble(-bound, bound);
