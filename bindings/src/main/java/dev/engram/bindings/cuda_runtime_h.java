@@ -1204,6 +1204,66 @@ public class cuda_runtime_h {
         }
     }
 
+    private static class cudaHostGetDevicePointer {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaHostGetDevicePointer");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
+     * }
+     */
+    public static FunctionDescriptor cudaHostGetDevicePointer$descriptor() {
+        return cudaHostGetDevicePointer.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
+     * }
+     */
+    public static MethodHandle cudaHostGetDevicePointer$handle() {
+        return cudaHostGetDevicePointer.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
+     * }
+     */
+    public static MemorySegment cudaHostGetDevicePointer$address() {
+        return cudaHostGetDevicePointer.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaHostGetDevicePointer(void **pDevice, void *pHost, unsigned int flags)
+     * }
+     */
+    public static int cudaHostGetDevicePointer(MemorySegment pDevice, MemorySegment pHost, int flags) {
+        var mh$ = cudaHostGetDevicePointer.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaHostGetDevicePointer", pDevice, pHost, flags);
+            }
+            return (int)mh$.invokeExact(pDevice, pHost, flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cudaHostUnregister {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_runtime_h.C_INT,
