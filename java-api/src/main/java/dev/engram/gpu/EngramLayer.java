@@ -11,6 +11,7 @@ import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
+import dev.engram.reference.DenseWeights;
 import dev.engram.reference.EngramWeights;
 
 import java.util.Objects;
@@ -75,9 +76,26 @@ public final class EngramLayer implements AutoCloseable {
                                      int maxTokens) {
         Objects.requireNonNull(mapping, "mapping");
         Objects.requireNonNull(weights, "weights");
+        checkWeights(mapping.config(), mapping.layer(layerId), weights);
+        return create(mapping, layerId, weights.dense(), weights.embedding(), dtype, maxTokens);
+    }
+
+    /**
+     * A layer whose embedding table stays off the device (the dense parameters are uploaded): it runs only
+     * {@link #forwardFromRows}, on rows gathered elsewhere, e.g. by {@link HostTableLayer}.
+     */
+    static EngramLayer createWithoutTable(NgramHashMapping mapping, int layerId, DenseWeights dense, DType dtype,
+                                          int maxTokens) {
+        return create(mapping, layerId, dense, null, dtype, maxTokens);
+    }
+
+    private static EngramLayer create(NgramHashMapping mapping, int layerId, DenseWeights dense, float[] table, DType dtype,
+                                      int maxTokens) {
+        Objects.requireNonNull(mapping, "mapping");
+        Objects.requireNonNull(dense, "weights");
         Objects.requireNonNull(dtype, "dtype");
         LayerHashing hashing = mapping.layer(layerId);
-        checkWeights(mapping.config(), hashing, weights);
+        checkDenseConfig(mapping.config(), dense.config());
         if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
             throw new IllegalArgumentException("EngramLayer stores FLOAT32 or BFLOAT16, got " + dtype);
         }
@@ -89,7 +107,7 @@ public final class EngramLayer implements AutoCloseable {
         LayerWorkspace workspace = null;
         Cublas cublas = null;
         try {
-            params = LayerParameters.upload(mapping.compressionTable(), weights, dtype);
+            params = LayerParameters.upload(mapping.compressionTable(), dense, table, dtype);
             EngramConfig c = mapping.config();
             workspace = new LayerWorkspace(maxTokens, c.engramHiddenSize(), c.hcMult(), c.hiddenSize(), dtype);
             cublas = Cublas.create();
@@ -117,11 +135,13 @@ public final class EngramLayer implements AutoCloseable {
     }
 
     private static void checkWeights(EngramConfig c, LayerHashing hashing, EngramWeights w) {
-        EngramConfig wc = w.config();
         if (w.hashing().layerId() != hashing.layerId() || w.hashing().totalRows() != hashing.totalRows()) {
             throw new IllegalArgumentException("weights were built for layer " + w.hashing().layerId() + " with "
                     + w.hashing().totalRows() + " table rows, but layer " + hashing.layerId() + " has " + hashing.totalRows());
         }
+    }
+
+    private static void checkDenseConfig(EngramConfig c, EngramConfig wc) {
         if (wc.hiddenSize() != c.hiddenSize() || wc.hcMult() != c.hcMult() || wc.engramHiddenSize() != c.engramHiddenSize()
                 || wc.kernelSize() != c.kernelSize() || wc.headDim() != c.headDim()) {
             throw new IllegalArgumentException("weights' config (hidden_size " + wc.hiddenSize() + ", hc_mult " + wc.hcMult()
@@ -162,11 +182,51 @@ public final class EngramLayer implements AutoCloseable {
     public void forward(DeviceArray rawIds, int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream,
                         StageEvents events) {
         checkOpen();
+        if (params.table == null) {
+            throw new IllegalStateException("layer " + hashing.layerId() + " keeps its table in host memory: use HostTableLayer");
+        }
         Objects.requireNonNull(rawIds, "rawIds");
+        rawIds.address();
+        long tokens = checkActivations(batch, seqLen, hidden, out, stream);
+        requireArray(rawIds, DType.INT64, tokens, "rawIds", "batch * seqLen");
+        if (tokens == 0) return;
+        DeviceArray embedded = workspace.embedded.slice(0, tokens * config.engramHiddenSize());
+
+        stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
+        if (events != null) events.record(0, stream);
+        HashedGather.enqueue(rawIds, batch, seqLen, params.lut, mapping.padIdCompressed(), hashing,
+                config.nHeadPerNgram(), params.table, config.headDim(), embedded, null, stream);
+        if (events != null) events.record(1, stream);
+        dense(embedded, batch, seqLen, hidden, out, stream, events);
+    }
+
+    /**
+     * The forward from rows gathered elsewhere: projections → gate → ShortConv on {@code embedded}
+     * ({@code [batch * seqLen, E]} of {@link #dtype()}, the layout {@link HashedGather} writes). The caller has
+     * made {@code stream} wait for whatever wrote {@code embedded}. With {@code events}, boundary 0 and 1 are
+     * both recorded before the projections (the gather is not part of this call).
+     */
+    void forwardFromRows(DeviceArray embedded, int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream,
+                         StageEvents events) {
+        checkOpen();
+        Objects.requireNonNull(embedded, "embedded");
+        embedded.address();
+        long tokens = checkActivations(batch, seqLen, hidden, out, stream);
+        requireArray(embedded, dtype, tokens * config.engramHiddenSize(), "embedded", "batch * seqLen * E");
+        if (tokens == 0) return;
+        stream.waitEvent(lastForwardDone);
+        if (events != null) {
+            events.record(0, stream);
+            events.record(1, stream);
+        }
+        dense(embedded, batch, seqLen, hidden, out, stream, events);
+    }
+
+    /** Checks the arguments every forward shares; returns {@code batch * seqLen}. */
+    private long checkActivations(int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream) {
         Objects.requireNonNull(hidden, "hidden");
         Objects.requireNonNull(out, "out");
         Objects.requireNonNull(stream, "stream");
-        rawIds.address();
         hidden.address();
         out.address();
         stream.handle();
@@ -178,28 +238,24 @@ public final class EngramLayer implements AutoCloseable {
             throw new IllegalArgumentException("EngramLayer.forward: batch * seqLen = " + batch + " * " + seqLen + " = "
                     + tokens + " tokens, more than this layer's maxTokens " + workspace.maxTokens);
         }
-        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
-        long activations = tokens * g * h;
-        requireArray(rawIds, DType.INT64, tokens, "rawIds", "batch * seqLen");
+        long activations = tokens * config.hcMult() * config.hiddenSize();
         requireArray(hidden, dtype, activations, "hidden", "batch * seqLen * hc_mult * hidden_size");
         requireArray(out, dtype, activations, "out", "batch * seqLen * hc_mult * hidden_size");
-        if (tokens == 0) return;
+        return tokens;
+    }
 
-        int n = (int) tokens;
-        DeviceArray embedded = workspace.embedded.slice(0, (long) n * e);
+    /** Projections GEMM → gate → ShortConv on {@code embedded}, then the completion event. */
+    private void dense(DeviceArray embedded, int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream,
+                       StageEvents events) {
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
+        int n = batch * seqLen;
         DeviceArray projected = workspace.projected.slice(0, (long) n * (g + 1) * h);
-        DeviceArray gated = workspace.gated.slice(0, activations);
-
-        stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
-        if (events != null) events.record(0, stream);
-        HashedGather.enqueue(rawIds, batch, seqLen, params.lut, mapping.padIdCompressed(), hashing,
-                config.nHeadPerNgram(), params.table, config.headDim(), embedded, null, stream);
-        if (events != null) events.record(1, stream);
+        DeviceArray gated = workspace.gated.slice(0, (long) n * g * h);
         cublas.setStream(stream);
         cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
         if (events != null) events.record(2, stream);
         Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight, params.queryNormWeight,
-                (float) config.gateNormEps(), tokens, g, h, gated, null, stream);
+                (float) config.gateNormEps(), n, g, h, gated, null, stream);
         if (events != null) events.record(3, stream);
         ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch, seqLen,
                 g, h, config.kernelSize(), config.convDilation(), out, stream);
@@ -262,6 +318,12 @@ public final class EngramLayer implements AutoCloseable {
             dOut.copyTo(bits);
             return BFloat16.toFloats(bits);
         }
+    }
+
+    /** The compression table on the device (for gathers queued by {@link HostTableLayer}). */
+    DeviceArray lut() {
+        checkOpen();
+        return params.lut;
     }
 
     /** {@return the storage dtype (FLOAT32 or BFLOAT16)} */

@@ -7,6 +7,7 @@ import dev.engram.cuda.DeviceArray;
 import dev.engram.hash.LayerHashing;
 import dev.engram.nativelib.EngramNative;
 import dev.engram.nativelib.NativeLibraryLoader;
+import dev.engram.table.HostTable;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -70,15 +71,68 @@ public final class HashedGather {
     public static void enqueue(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
                                LayerHashing layer, int headsPerNgram, DeviceArray table, int headDim,
                                DeviceArray out, DeviceArray hashIdsOut, CudaStream stream) {
+        Objects.requireNonNull(table, "table");
+        checkAndLaunch(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, new TableView() {
+            public void checkLive() { table.address(); }
+            public DType dtype() { return requireFloatDtype(OP, table, "table"); }
+            public void checkSize(long rows) {
+                requireCount(OP, table, product(OP, rows, headDim), "table",
+                        "layer.totalRows() * headDim = " + rows + " * " + headDim);
+            }
+            public MemorySegment address() { return table.address(); }
+        }, headDim, out, hashIdsOut, stream);
+    }
+
+    /**
+     * The same gather from a table in pinned, mapped host memory (zero-copy: the kernel reads the rows over
+     * PCIe). {@code table} must come from a pinned {@link dev.engram.table.HostMemory} (e.g.
+     * {@link dev.engram.table.PinnedHostMemory}); with unified addressing its host address is its device address.
+     */
+    static void enqueueFromHost(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
+                                LayerHashing layer, int headsPerNgram, HostTable table,
+                                DeviceArray out, DeviceArray hashIdsOut, CudaStream stream) {
+        Objects.requireNonNull(table, "table");
+        checkAndLaunch(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, new TableView() {
+            public void checkLive() { table.segment(); }
+            public DType dtype() {
+                if (table.dtype() != DType.FLOAT32 && table.dtype() != DType.BFLOAT16) {
+                    throw new IllegalArgumentException("hashed gather: table must be FLOAT32 or BFLOAT16, got " + table);
+                }
+                return table.dtype();
+            }
+            public void checkSize(long rows) {
+                if (table.rows() != rows) {
+                    throw new IllegalArgumentException("hashed gather: host table has " + table.rows()
+                            + " rows, the layer has " + rows + " (" + table + ")");
+                }
+            }
+            public MemorySegment address() { return MemorySegment.ofAddress(table.segment().address()); }
+        }, table.rowElements(), out, hashIdsOut, stream);
+    }
+
+    /** What the shared checks need of a table, device or host. */
+    private interface TableView {
+        void checkLive();
+
+        DType dtype();
+
+        void checkSize(long rows);
+
+        MemorySegment address();
+    }
+
+    /** Every check in the documented order, then the launch. */
+    private static void checkAndLaunch(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
+                                       LayerHashing layer, int headsPerNgram, TableView table, int headDim,
+                                       DeviceArray out, DeviceArray hashIdsOut, CudaStream stream) {
         Objects.requireNonNull(rawIds, "rawIds");
         Objects.requireNonNull(layer, "layer");
-        Objects.requireNonNull(table, "table");
         Objects.requireNonNull(out, "out");
         Objects.requireNonNull(stream, "stream");
         // Liveness first: a closed buffer or stream is an IllegalStateException whatever else is wrong.
         rawIds.address();
         if (lut != null) lut.address();
-        table.address();
+        table.checkLive();
         out.address();
         if (hashIdsOut != null) hashIdsOut.address();
         stream.handle();
@@ -108,12 +162,11 @@ public final class HashedGather {
         if (headDim < 1) {
             throw new IllegalArgumentException("hashed gather: headDim must be >= 1, got " + headDim);
         }
-        DType dtype = requireFloatDtype(OP, table, "table");
+        DType dtype = table.dtype();
         requireDtype(OP, out, dtype, "out (the table's dtype)");
         if (hashIdsOut != null) requireDtype(OP, hashIdsOut, DType.INT64, "hashIdsOut");
         long rows = layer.totalRows();
-        requireCount(OP, table, product(OP, rows, headDim), "table",
-                "layer.totalRows() * headDim = " + rows + " * " + headDim);
+        table.checkSize(rows);
         requireCount(OP, out, product(OP, tokens, heads, headDim), "out",
                 "batch * seqLen * heads * headDim = " + batch + " * " + seqLen + " * " + heads + " * " + headDim);
         if (hashIdsOut != null) {

@@ -4,7 +4,7 @@ import dev.engram.EngramConfig;
 import dev.engram.cuda.Cuda;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceBuffer;
-import dev.engram.reference.EngramWeights;
+import dev.engram.reference.DenseWeights;
 import dev.engram.tokenizer.CompressionTable;
 
 import java.util.ArrayList;
@@ -18,7 +18,7 @@ import java.util.List;
  */
 final class LayerParameters implements AutoCloseable {
     final DeviceBuffer lut;                // INT64 [lut size]: the compression table
-    final DeviceBuffer table;              // [totalRows, Dh]
+    final DeviceBuffer table;              // [totalRows, Dh], or null when the table lives in host memory
     final DeviceBuffer projectionWeight;   // [(G+1)H, E]
     final DeviceBuffer keyBias;            // [G*H]
     final DeviceBuffer valueBias;          // [H]
@@ -28,21 +28,25 @@ final class LayerParameters implements AutoCloseable {
     final DeviceBuffer convWeight;         // [G*H, K]
     private final List<DeviceBuffer> owned;
 
-    private LayerParameters(List<DeviceBuffer> b) {
+    private LayerParameters(List<DeviceBuffer> b, DeviceBuffer table) {
         owned = b;
+        this.table = table;
         lut = b.get(0);
-        table = b.get(1);
-        projectionWeight = b.get(2);
-        keyBias = b.get(3);
-        valueBias = b.get(4);
-        keyNormWeight = b.get(5);
-        queryNormWeight = b.get(6);
-        convNormWeight = b.get(7);
-        convWeight = b.get(8);
+        projectionWeight = b.get(1);
+        keyBias = b.get(2);
+        valueBias = b.get(3);
+        keyNormWeight = b.get(4);
+        queryNormWeight = b.get(5);
+        convNormWeight = b.get(6);
+        convWeight = b.get(7);
     }
 
-    /** Uploads everything (synchronously; the device is synchronized before returning). */
-    static LayerParameters upload(CompressionTable compression, EngramWeights w, DType dtype) {
+    /**
+     * Uploads everything (synchronously; the device is synchronized before returning).
+     *
+     * @param table the float32 embedding table to upload, or {@code null} to keep the table off the device
+     */
+    static LayerParameters upload(CompressionTable compression, DenseWeights w, float[] table, DType dtype) {
         EngramConfig c = w.config();
         int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
         List<DeviceBuffer> b = new ArrayList<>(9);
@@ -50,7 +54,6 @@ final class LayerParameters implements AutoCloseable {
             DeviceBuffer lut = DeviceBuffer.allocate(compression.size(), DType.INT64);
             b.add(lut);
             lut.copyFrom(compression.toArray());
-            b.add(DeviceUpload.of(w.embedding(), dtype));
             DeviceBuffer proj = DeviceBuffer.allocate((long) (g + 1) * h * e, dtype);
             b.add(proj);
             int keyElements = g * h * e;
@@ -62,9 +65,14 @@ final class LayerParameters implements AutoCloseable {
             b.add(DeviceUpload.of(w.queryNormWeight(), dtype));
             b.add(DeviceUpload.of(w.convNormWeight(), dtype));
             b.add(DeviceUpload.of(w.convWeight(), dtype));
+            DeviceBuffer deviceTable = null;
+            if (table != null) {
+                deviceTable = DeviceUpload.of(table, dtype);
+                b.add(deviceTable);
+            }
             // Pageable cudaMemcpy may return before its DMA lands; kernels run on non-blocking streams.
             Cuda.deviceSynchronize();
-            return new LayerParameters(b);
+            return new LayerParameters(b, deviceTable);
         } catch (RuntimeException ex) {
             b.forEach(DeviceBuffer::close);
             throw ex;
