@@ -1,0 +1,196 @@
+package dev.engram.gpu;
+
+import dev.engram.EngramConfig;
+import dev.engram.cuda.BFloat16;
+import dev.engram.cuda.Cuda;
+import dev.engram.cuda.CudaDevice;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceBuffer;
+import dev.engram.hash.NgramHashMapping;
+import dev.engram.reference.EngramWeights;
+import dev.engram.reference.RandomWeights;
+import dev.engram.table.EmbeddingTables;
+import dev.engram.table.HostMemory;
+import dev.engram.table.HostTable;
+import dev.engram.table.PinnedHostMemory;
+import dev.engram.testing.RequiresGpu;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@link HostTableLayer} against {@link EngramLayer} with the same table on the device: the same ids, rows and
+ * math must give bit-identical outputs, for FLOAT32 and BFLOAT16, on both gather paths, over many prefetched
+ * steps with changing ids and shapes (double-buffered: step k+1 is prefetched before step k runs). Also the
+ * handle rules and closing with prefetches in flight. Outputs are NaN-poisoned before each forward.
+ */
+@RequiresGpu
+class HostTableLayerGpuTest {
+    private static final long SEED = 20261124L;
+    private static final int LAYER = 15;
+    private long liveBefore;
+
+    @BeforeEach
+    void recordLiveBytes() {
+        CudaDevice.get(0).makeCurrent();
+        liveBefore = DeviceBuffer.liveBytes();
+    }
+
+    @AfterEach
+    void deviceMemoryIsReturned() {
+        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
+    }
+
+    private static NgramHashMapping mapping() {
+        return NgramHashMapping.create(EngramLayerGpuVsCpuTest.config(List.of(20_011L, 20_021L), 3, 512, 8, 4, 256, 4),
+                EngramLayerGpuVsCpuTest.randomLut(SEED, 30_000, 25_000));
+    }
+
+    @Test
+    void everyPathAndDtypeMatchesTheDeviceTableBitForBit() {
+        NgramHashMapping mapping = mapping();
+        EngramWeights w = RandomWeights.create(mapping.config(), mapping.layer(LAYER), SEED + 1, 0.2);
+        int[][] shapes = {{2, 64}, {1, 1}, {3, 37}, {4, 128}, {1, 9}, {2, 100}};
+        for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
+            for (HostGatherPath path : HostGatherPath.values()) {
+                for (HostMemory memory : List.of(PinnedHostMemory.allocated(),
+                        PinnedHostMemory.registered(HostMemory.anonymousMapping(true)))) {
+                    compareSteps(mapping, w, dtype, path, memory, shapes);
+                }
+            }
+        }
+    }
+
+    private void compareSteps(NgramHashMapping mapping, EngramWeights w, DType dtype, HostGatherPath path,
+                              HostMemory memory, int[][] shapes) {
+        EngramConfig c = mapping.config();
+        int maxTokens = 512;
+        String what = dtype + " " + path + " " + memory;
+        try (EngramLayer device = EngramLayer.create(mapping, LAYER, w, dtype, maxTokens);
+             HostTable table = EmbeddingTables.fromWeights(w, dtype, memory, 4);
+             HostTableLayer host = HostTableLayer.create(mapping, LAYER, w.dense(), table, path, maxTokens, 3);
+             CudaStream stream = CudaStream.create()) {
+            EngramLayerGpuVsCpuTest.Inputs[] in = new EngramLayerGpuVsCpuTest.Inputs[shapes.length];
+            for (int k = 0; k < shapes.length; k++) {
+                int tokens = shapes[k][0] * shapes[k][1];
+                in[k] = EngramLayerGpuVsCpuTest.Inputs.random(mapping, tokens, tokens * c.hcMult() * c.hiddenSize(), SEED + 10 + k);
+            }
+            Prefetch next = host.prefetch(in[0].ids(), shapes[0][0], shapes[0][1]);
+            for (int k = 0; k < shapes.length; k++) {
+                int b = shapes[k][0], t = shapes[k][1], act = b * t * c.hcMult() * c.hiddenSize();
+                Prefetch current = next;
+                if (k + 1 < shapes.length) next = host.prefetch(in[k + 1].ids(), shapes[k + 1][0], shapes[k + 1][1]);
+                try (DeviceBuffer ids = DeviceBuffer.allocate(b * t, DType.INT64);
+                     DeviceBuffer hidden = DeviceBuffer.allocate(act, dtype);
+                     DeviceBuffer outHost = EngramLayerGpuVsCpuTest.poisoned(act, dtype);
+                     DeviceBuffer outDevice = EngramLayerGpuVsCpuTest.poisoned(act, dtype)) {
+                    ids.copyFrom(in[k].ids());
+                    if (dtype == DType.FLOAT32) hidden.copyFrom(in[k].hidden());
+                    else hidden.copyFrom(BFloat16.fromFloats(in[k].hidden()));
+                    Cuda.deviceSynchronize();
+                    host.forward(current, hidden, outHost, stream);
+                    device.forward(ids, b, t, hidden, outDevice, stream);
+                    stream.synchronize();
+                    assertTrue(current.isConsumed());
+                    assertBitsEqual(outDevice, outHost, dtype, what + " step " + k + " B=" + b + " T=" + t);
+                }
+            }
+        }
+    }
+
+    @Test
+    void handlesAreUsedOnceAndGoStaleWhenTheirSlotIsReused() {
+        NgramHashMapping mapping = mapping();
+        EngramWeights w = RandomWeights.create(mapping.config(), mapping.layer(LAYER), SEED + 2, 0.2);
+        EngramConfig c = mapping.config();
+        int b = 2, t = 16, act = b * t * c.hcMult() * c.hiddenSize();
+        var in = EngramLayerGpuVsCpuTest.Inputs.random(mapping, b * t, act, SEED + 3);
+        try (HostTable table = EmbeddingTables.fromWeights(w, DType.FLOAT32, PinnedHostMemory.allocated(), 2);
+             HostTableLayer host = HostTableLayer.create(mapping, LAYER, w.dense(), table, HostGatherPath.CPU, 64, 2);
+             HostTableLayer other = HostTableLayer.create(mapping, LAYER, w.dense(), table, HostGatherPath.ZERO_COPY, 64, 1);
+             CudaStream stream = CudaStream.create();
+             DeviceBuffer hidden = DeviceBuffer.allocate(act, DType.FLOAT32);
+             DeviceBuffer out = DeviceBuffer.allocate(act, DType.FLOAT32)) {
+            hidden.copyFrom(in.hidden());
+            Cuda.deviceSynchronize();
+            Prefetch p = host.prefetch(in.ids(), b, t);
+            host.forward(p, hidden, out, stream);
+            var twice = assertThrows(IllegalStateException.class, () -> host.forward(p, hidden, out, stream));
+            assertTrue(twice.getMessage().contains("already used"), twice.getMessage());
+
+            Prefetch stale = host.prefetch(in.ids(), b, t);   // slot 1
+            host.prefetch(in.ids(), b, t);                    // slot 0
+            host.prefetch(in.ids(), b, t);                    // slot 1 again: `stale` is overwritten
+            var staleUse = assertThrows(IllegalStateException.class, () -> host.forward(stale, hidden, out, stream));
+            assertTrue(staleUse.getMessage().contains("stale"), staleUse.getMessage());
+
+            Prefetch foreign = other.prefetch(in.ids(), b, t);
+            assertThrows(IllegalStateException.class, () -> host.forward(foreign, hidden, out, stream));
+            assertThrows(IllegalArgumentException.class, () -> host.prefetch(new long[b * t + 1], b, t));
+            assertThrows(IllegalArgumentException.class, () -> host.prefetch(new long[8 * 16], 8, 16));
+            stream.synchronize();
+        }
+    }
+
+    @Test
+    void closingWithPrefetchesInFlightIsSafe() {
+        NgramHashMapping mapping = mapping();
+        EngramWeights w = RandomWeights.create(mapping.config(), mapping.layer(LAYER), SEED + 4, 0.2);
+        var in = EngramLayerGpuVsCpuTest.Inputs.random(mapping, 4 * 128, 1, SEED + 5);
+        try (HostTable table = EmbeddingTables.fromWeights(w, DType.BFLOAT16, PinnedHostMemory.allocated(), 2)) {
+            for (HostGatherPath path : HostGatherPath.values()) {
+                HostTableLayer host = HostTableLayer.create(mapping, LAYER, w.dense(), table, path, 512, 2);
+                Prefetch p = host.prefetch(in.ids(), 4, 128);
+                host.prefetch(in.ids(), 4, 128);
+                host.close(); // waits for both, then frees
+                host.close();
+                assertThrows(IllegalStateException.class, () -> host.prefetch(in.ids(), 4, 128));
+                assertThrows(IllegalStateException.class, () -> host.forward(p, null, null, null));
+            }
+        }
+    }
+
+    @Test
+    void zeroCopyRefusesATableThatIsNotPinned() {
+        NgramHashMapping mapping = mapping();
+        EngramWeights w = RandomWeights.create(mapping.config(), mapping.layer(LAYER), SEED + 6);
+        try (HostTable plain = EmbeddingTables.fromWeights(w, DType.FLOAT32, HostMemory.plain(), 2)) {
+            var e = assertThrows(IllegalArgumentException.class,
+                    () -> HostTableLayer.create(mapping, LAYER, w.dense(), plain, HostGatherPath.ZERO_COPY, 64, 1));
+            assertTrue(e.getMessage().contains("pinned, mapped host memory"), e.getMessage());
+            // The CPU path reads the table on the CPU, so plain memory is fine there.
+            HostTableLayer.create(mapping, LAYER, w.dense(), plain, HostGatherPath.CPU, 64, 1).close();
+        }
+    }
+
+    private static void assertBitsEqual(DeviceBuffer expected, DeviceBuffer actual, DType dtype, String what) {
+        int n = (int) expected.elementCount();
+        if (dtype == DType.FLOAT32) {
+            float[] e = new float[n], a = new float[n];
+            expected.copyTo(e);
+            actual.copyTo(a);
+            for (int i = 0; i < n; i++) {
+                if (Float.isNaN(a[i]) || Float.floatToRawIntBits(e[i]) != Float.floatToRawIntBits(a[i])) {
+                    throw new AssertionError(what + ": element " + i + " host-table " + a[i] + " != device-table " + e[i]);
+                }
+            }
+        } else {
+            short[] e = new short[n], a = new short[n];
+            expected.copyTo(e);
+            actual.copyTo(a);
+            for (int i = 0; i < n; i++) {
+                if (Float.isNaN(BFloat16.toFloat(a[i])) || e[i] != a[i]) {
+                    throw new AssertionError(what + ": element " + i + " host-table " + BFloat16.toFloat(a[i])
+                            + " != device-table " + BFloat16.toFloat(e[i]));
+                }
+            }
+        }
+    }
+}
