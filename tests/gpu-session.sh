@@ -2,11 +2,13 @@
 # Everything a GPU machine should check, from a bundle made by tests/make-bundle.sh (no Maven, no network):
 # run on the GPU machine from the repository root, e.g. in one `device` call with carry [".gpu"].
 #
-# Usage: tests/gpu-session.sh [STEP...]      (default: tests sanitize selftest bench)
+# Usage: tests/gpu-session.sh [STEP...]      (default: tests sanitize selftest bench hosttable)
 #   tests     the whole JUnit suite with -Dengram.requireGpu=true (a missing GPU fails instead of skipping)
 #   sanitize  the GPU test classes under compute-sanitizer --tool memcheck, then --tool racecheck
 #   selftest  the C++ kernel self-tests built by make-bundle.sh (bundle/selftest/)
 #   bench     GpuForwardBench and bench/baseline/torch_engram_baseline.py with the same configs, same call
+#   hosttable HostTableBench (host-memory tables, both gather paths, prefetch overlap) at 1, 8 and 90 GiB,
+#             and the baseline with --table host
 # Output goes to $OUT (the device tool's folder) or ./gpu-session-out: one log per step, JUnit XML reports,
 # and bench JSON lines. Each step runs under `timeout`; the script goes on after a failed step and exits
 # non-zero if any step failed.
@@ -17,7 +19,7 @@ bundle="${ENGRAM_BUNDLE:-$root/.gpu}"
 out="${OUT:-$root/gpu-session-out}"
 mkdir -p "$out"
 steps=("$@")
-[[ ${#steps[@]} -gt 0 ]] || steps=(tests sanitize selftest bench)
+[[ ${#steps[@]} -gt 0 ]] || steps=(tests sanitize selftest bench hosttable)
 failed=()
 
 run_step() { # name, seconds, command...
@@ -55,7 +57,7 @@ for step in "${steps[@]}"; do
         [[ -x "$t" ]] || { echo "no self-test binaries in $bundle/selftest" | tee -a "$out/session.log"; failed+=(selftest); break; }
         run_step "$(basename "$t")" 120 env LD_LIBRARY_PATH="$bundle/selftest:${LD_LIBRARY_PATH:-}" "$t"
       done ;;
-    bench)
+    bench|hosttable)
       # The bundle's runtime, unpacked by run-without-maven.sh (a one-class run unpacks it if no step has).
       java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
       if [[ ! -x "$java" ]]; then
@@ -65,6 +67,15 @@ for step in "${steps[@]}"; do
       jbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar"
               dev.engram.bench.GpuForwardBench)
       baseline=(python3 "$root/bench/baseline/torch_engram_baseline.py")
+      if [[ "$step" == hosttable ]]; then
+        hbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$bundle/bench/benchmarks.jar"
+                dev.engram.bench.HostTableBench --threads "$(nproc)")
+        run_step bench-host-1gib 240 "${hbench[@]}" --table-gib 1
+        run_step bench-host-8gib 300 "${hbench[@]}" --table-gib 8
+        run_step bench-torch-host-table 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16 --table host
+        run_step bench-host-90gib 580 "${hbench[@]}" --table-gib 90 --reps 15
+        continue
+      fi
       run_step bench-jvm-bf16-4x4096 240 "${jbench[@]}" --batch 4 --seq 4096 --dtype bf16
       run_step bench-torch-bf16-4x4096 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16
       run_step bench-torch-compile-bf16-4x4096 300 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16 --compile
@@ -73,7 +84,7 @@ for step in "${steps[@]}"; do
       run_step bench-jvm-bf16-64x16 240 "${jbench[@]}" --batch 64 --seq 16 --dtype bf16
       run_step bench-torch-bf16-64x16 240 "${baseline[@]}" --batch 64 --seq 16 --dtype bf16
       grep -h '^{' "$out"/bench-*.log > "$out/bench.jsonl" 2>/dev/null ;;
-    *) echo "gpu-session.sh: unknown step '$step' (tests, sanitize, selftest, bench)" >&2; exit 64 ;;
+    *) echo "gpu-session.sh: unknown step '$step' (tests, sanitize, selftest, bench, hosttable)" >&2; exit 64 ;;
   esac
 done
 echo "gpu-session.sh: failed steps: ${failed[*]:-none}" | tee -a "$out/session.log"

@@ -1,0 +1,227 @@
+package dev.engram.bench;
+
+import dev.engram.Engram;
+import dev.engram.EngramConfig;
+import dev.engram.GpuStatus;
+import dev.engram.cuda.Cublas;
+import dev.engram.cuda.CudaDevice;
+import dev.engram.cuda.CudaEvent;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceBuffer;
+import dev.engram.cuda.PinnedHostBuffer;
+import dev.engram.gpu.HostGatherPath;
+import dev.engram.gpu.HostTableLayer;
+import dev.engram.gpu.Prefetch;
+import dev.engram.hash.NgramHashMapping;
+import dev.engram.reference.DenseWeights;
+import dev.engram.reference.RandomWeights;
+import dev.engram.table.HostMemory;
+import dev.engram.table.HostTable;
+import dev.engram.table.PinnedHostMemory;
+import dev.engram.table.RandomRows;
+
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Host-memory tables on the GPU machine (issue 4): a table of {@code --table-gib} GiB in pinned host memory
+ * (huge-page mmap + {@code cudaHostRegister}), the reference default config's head layout (16 heads x 64),
+ * and for each gather path:
+ * <ol>
+ *   <li>the prefetch of {@code --batch x --seq} tokens (hash + gather + copy until the rows are on the device,
+ *       host wall time, median of {@code --reps}), as payload GB/s against a pinned H2D copy of the same bytes
+ *       measured in the same run;</li>
+ *   <li>the overlap the design is for: a step is a chain of cuBLAS GEMMs standing in for the preceding layers
+ *       (sized to last at least twice the prefetch) followed by the Engram layer; with the rows prefetched from
+ *       host memory while the GEMMs run, against the same step with the table on the device.</li>
+ * </ol>
+ * A benchmark, not a test: it prints numbers and asserts nothing.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -Xmx8g -cp bench/target/benchmarks.jar dev.engram.bench.HostTableBench \
+ *      [--table-gib 8] [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--reps 30] [--threads 16]
+ * </pre>
+ */
+public final class HostTableBench {
+    private HostTableBench() {}
+
+    public static void main(String[] argv) {
+        Map<String, String> a = parse(argv);
+        double tableGib = Double.parseDouble(a.getOrDefault("table-gib", "8"));
+        int batch = Integer.parseInt(a.getOrDefault("batch", "4"));
+        int seq = Integer.parseInt(a.getOrDefault("seq", "4096"));
+        DType dtype = a.getOrDefault("dtype", "bf16").equals("fp32") ? DType.FLOAT32 : DType.BFLOAT16;
+        int reps = Integer.parseInt(a.getOrDefault("reps", "30"));
+        int threads = Integer.parseInt(a.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
+        GpuStatus status = Engram.gpuStatus();
+        if (!status.available()) {
+            System.err.println("HostTableBench: " + status.describe());
+            System.exit(2);
+        }
+        CudaDevice.get(0).makeCurrent();
+
+        // Rows per head so the whole table is about tableGib: 16 heads (2 orders x 8) of 64 columns.
+        EngramConfig base = EngramConfig.referenceDefault();
+        long rowBytes = (long) base.headDim() * dtype.byteSize();
+        long perHead = Math.max(1000, (long) (tableGib * (1L << 30) / base.headsPerLayer() / rowBytes));
+        EngramConfig config = new EngramConfig(List.of(perHead, perHead), base.maxNgramSize(), base.nEmbedPerNgram(),
+                base.nHeadPerNgram(), List.of(1), base.padId(), base.seed(), base.kernelSize(), base.hiddenSize(),
+                base.hcMult(), java.util.OptionalLong.of(99_000), base.gateNormEps(), base.convNormEps());
+        NgramHashMapping mapping = NgramHashMapping.forCompressedIds(config);
+        int layerId = 1;
+        int tokens = batch * seq;
+        long payload = (long) tokens * config.engramHiddenSize() * dtype.byteSize();
+        DenseWeights dense = RandomWeights.createDense(config, 1, 0.1);
+
+        long t0 = System.nanoTime();
+        HostMemory memory = PinnedHostMemory.registered(HostMemory.anonymousMapping(true));
+        try (HostTable table = HostTable.allocate(mapping.layer(layerId).totalRows(), config.headDim(), dtype, memory)) {
+            RandomRows.fill(table, 7, 1.0, threads);
+            System.out.printf(Locale.ROOT, "HostTableBench: table %,d rows x %d %s = %.2f GiB pinned (mmap + MADV_HUGEPAGE +"
+                            + " cudaHostRegister), filled in %.1f s; %d tokens, payload %.1f MiB; %d gather threads%n",
+                    table.rows(), table.rowElements(), dtype, table.byteSize() / (double) (1L << 30),
+                    (System.nanoTime() - t0) / 1e9, tokens, payload / (double) (1 << 20), threads);
+            double memcpyGBps = pinnedCopyGBps(payload, reps);
+            System.out.printf(Locale.ROOT, "  pinned H2D cudaMemcpyAsync of %.1f MiB: %.1f GB/s%n", payload / (double) (1 << 20), memcpyGBps);
+            for (HostGatherPath path : HostGatherPath.values()) {
+                try (HostTableLayer layer = HostTableLayer.create(mapping, layerId, dense, table, path, tokens, threads)) {
+                    measurePath(layer, mapping, path, batch, seq, reps, payload, memcpyGBps);
+                    overlap(layer, mapping, dense, dtype, batch, seq, reps);
+                }
+            }
+        }
+    }
+
+    private static void measurePath(HostTableLayer layer, NgramHashMapping mapping, HostGatherPath path, int batch, int seq,
+                                    int reps, long payload, double memcpyGBps) {
+        long[][] ids = randomIds(4, batch * seq, 99_000, 11);
+        double[] ms = new double[reps];
+        for (int r = -3; r < reps; r++) {
+            long t = System.nanoTime();
+            Prefetch p = layer.prefetch(ids[(r + 3) % ids.length], batch, seq);
+            p.ready().synchronize();
+            if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
+        }
+        double med = median(ms);
+        System.out.printf(Locale.ROOT, "  %-9s prefetch (hash + gather + copy, host wall): median %.3f ms [min %.3f, max %.3f],"
+                        + " %.1f GB/s of payload = %.0f%% of the pinned memcpy%n", path, med, min(ms), max(ms),
+                payload / (med * 1e-3) / 1e9, 100 * payload / (med * 1e-3) / 1e9 / memcpyGBps);
+    }
+
+    /** Step = GEMM chain (the preceding layers) + the Engram layer; rows prefetched while the GEMMs run. */
+    private static void overlap(HostTableLayer layer, NgramHashMapping mapping, DenseWeights dense, DType dtype, int batch,
+                                int seq, int reps) {
+        int tokens = batch * seq;
+        EngramConfig c = mapping.config();
+        long act = (long) tokens * c.hcMult() * c.hiddenSize();
+        int dim = 4096;
+        long[][] ids = randomIds(4, tokens, 99_000, 13);
+        try (Cublas cublas = Cublas.create();
+             CudaStream compute = CudaStream.create();
+             CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create();
+             DeviceBuffer x = DeviceBuffer.allocate((long) tokens * dim, DType.BFLOAT16);
+             DeviceBuffer w = DeviceBuffer.allocate((long) dim * dim, DType.BFLOAT16);
+             DeviceBuffer y = DeviceBuffer.allocate((long) tokens * dim, DType.BFLOAT16);
+             DeviceBuffer hidden = DeviceBuffer.allocate(act, dtype);
+             DeviceBuffer out = DeviceBuffer.allocate(act, dtype)) {
+            x.zeroAsync(compute);
+            w.zeroAsync(compute);
+            hidden.zeroAsync(compute);
+            cublas.setStream(compute);
+            // Size the stand-in compute: enough GEMMs to last >= 2x the measured prefetch.
+            long t = System.nanoTime();
+            Prefetch probe = layer.prefetch(ids[0], batch, seq);
+            probe.ready().synchronize();
+            double prefetchMs = (System.nanoTime() - t) / 1e6;
+            layer.forward(probe, hidden, out, compute);
+            start.record(compute);
+            cublas.linear(x, w, y, tokens, dim, dim);
+            end.record(compute);
+            end.synchronize();
+            start.record(compute);
+            cublas.linear(x, w, y, tokens, dim, dim);
+            end.record(compute);
+            end.synchronize();
+            double gemmMs = CudaEvent.elapsedMillis(start, end);
+            int gemms = (int) Math.max(1, Math.ceil(2 * prefetchMs / gemmMs));
+
+            double[] hostStep = new double[reps], baseline = new double[reps];
+            for (int r = -3; r < reps; r++) {
+                // With prefetch: queue the GEMMs, gather on the CPU (or queue the zero-copy kernel) meanwhile.
+                long s0 = System.nanoTime();
+                for (int g = 0; g < gemms; g++) cublas.linear(x, w, y, tokens, dim, dim);
+                Prefetch p = layer.prefetch(ids[(r + 3) % ids.length], batch, seq);
+                layer.forward(p, hidden, out, compute);
+                compute.synchronize();
+                if (r >= 0) hostStep[r] = (System.nanoTime() - s0) / 1e6;
+                // Same step with the rows already on the device (a prefetch completed beforehand, untimed).
+                Prefetch ready = layer.prefetch(ids[(r + 3) % ids.length], batch, seq);
+                ready.ready().synchronize();
+                long b0 = System.nanoTime();
+                for (int g = 0; g < gemms; g++) cublas.linear(x, w, y, tokens, dim, dim);
+                layer.forward(ready, hidden, out, compute);
+                compute.synchronize();
+                if (r >= 0) baseline[r] = (System.nanoTime() - b0) / 1e6;
+            }
+            double h = median(hostStep), d = median(baseline);
+            System.out.printf(Locale.ROOT, "  %-9s overlap: %d GEMMs (%.3f ms each) + layer; step with rows already on the device"
+                            + " %.3f ms [%.3f..%.3f], with the prefetch overlapped %.3f ms [%.3f..%.3f]: overhead %+.2f%%%n",
+                    layer.path(), gemms, gemmMs, d, min(baseline), max(baseline), h, min(hostStep), max(hostStep),
+                    100 * (h - d) / d);
+        }
+    }
+
+    private static double pinnedCopyGBps(long bytes, int reps) {
+        try (PinnedHostBuffer src = PinnedHostBuffer.allocate(bytes);
+             DeviceBuffer dst = DeviceBuffer.allocate(bytes / 4, DType.INT32);
+             CudaStream s = CudaStream.create(); CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
+            double[] ms = new double[reps];
+            for (int r = -3; r < reps; r++) {
+                start.record(s);
+                dst.copyFromAsync(src.segment(), s);
+                end.record(s);
+                end.synchronize();
+                if (r >= 0) ms[r] = CudaEvent.elapsedMillis(start, end);
+            }
+            return bytes / (median(ms) * 1e-3) / 1e9;
+        }
+    }
+
+    private static long[][] randomIds(int sets, int tokens, long vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        long[][] ids = new long[sets][tokens];
+        for (long[] set : ids) for (int i = 0; i < tokens; i++) set[i] = r.nextLong(vocab);
+        return ids;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+
+    private static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(Double.NaN);
+    }
+
+    private static double max(double[] v) {
+        return Arrays.stream(v).max().orElse(Double.NaN);
+    }
+
+    private static Map<String, String> parse(String[] argv) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (int i = 0; i < argv.length; i++) {
+            if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
+                throw new IllegalArgumentException("usage: HostTableBench [--table-gib G] [--batch B] [--seq T]"
+                        + " [--dtype bf16|fp32] [--reps R] [--threads N]; got '" + argv[i] + "'");
+            }
+            m.put(argv[i].substring(2), argv[++i]);
+        }
+        return m;
+    }
+}
