@@ -3,7 +3,6 @@ package dev.engram.gpu;
 import dev.engram.EngramConfig;
 import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.Cuda;
-import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceBuffer;
@@ -14,11 +13,11 @@ import dev.engram.reference.RandomWeights;
 import dev.engram.reference.ReferenceEngramLayer;
 import dev.engram.testing.Compare;
 import dev.engram.testing.Golden;
+import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
 import dev.engram.tokenizer.CompressionTable;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -40,22 +39,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (projections, gated value, output) differs: ≤ {@value #BF16_TOL}. Outputs are NaN-poisoned before each forward.
  */
 @RequiresGpu
+@ExtendWith(DeviceMemoryReturned.class)
 class EngramLayerGpuVsCpuTest {
     static final double FP32_TOL = 2e-5;
     static final double BF16_TOL = 2e-2;
     private static final long SEED = 20261123L;
-    private long liveBefore;
-
-    @BeforeEach
-    void recordLiveBytes() {
-        CudaDevice.get(0).makeCurrent();
-        liveBefore = DeviceBuffer.liveBytes();
-    }
-
-    @AfterEach
-    void deviceMemoryIsReturned() {
-        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
-    }
 
     static EngramConfig config(List<Long> vocab, int maxNgram, int nEmbed, int nHead, int kernel, int hidden, int hc) {
         return new EngramConfig(vocab, maxNgram, nEmbed, nHead, List.of(1, 15), 2, 0, kernel, hidden, hc,

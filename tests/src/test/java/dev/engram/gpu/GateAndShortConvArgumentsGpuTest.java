@@ -1,15 +1,15 @@
 package dev.engram.gpu;
 
 import dev.engram.cuda.Cuda;
-import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
+import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -25,22 +25,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
  * no native call was made.
  */
 @RequiresGpu
+@ExtendWith(DeviceMemoryReturned.class)
 class GateAndShortConvArgumentsGpuTest {
     private static final int G = 2, H = 8, TOKENS = 3, K = 4;
 
     private final List<DeviceBuffer> owned = new ArrayList<>();
-    private long liveBefore;
-
-    @BeforeEach
-    void recordLiveBytes() {
-        CudaDevice.get(0).makeCurrent();
-        liveBefore = DeviceBuffer.liveBytes();
-    }
-
     @AfterEach
-    void freeAndCheck() {
+    void free() { // runs before DeviceMemoryReturned checks the live bytes
         owned.forEach(DeviceBuffer::close);
-        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
     }
 
     private DeviceBuffer f32(long n) {

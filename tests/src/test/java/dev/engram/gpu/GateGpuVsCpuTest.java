@@ -1,15 +1,14 @@
 package dev.engram.gpu;
 
 import dev.engram.cuda.Cuda;
-import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
+import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.Arrays;
 import java.util.List;
@@ -31,24 +30,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * the value's interval follows from it; away from zero the interval is a point within rounding.
  */
 @RequiresGpu
+@ExtendWith(DeviceMemoryReturned.class)
 class GateGpuVsCpuTest {
     private static final long SEED = 20260415L;
     private static final float EPS = 0x1p-23f;
     private static final double F32_TOL = 1e-5;
     private static final double BF16_TOL = 1e-2;
 
-    private long liveBefore;
-
-    @BeforeEach
-    void recordLiveBytes() {
-        CudaDevice.get(0).makeCurrent();
-        liveBefore = DeviceBuffer.liveBytes();
-    }
-
-    @AfterEach
-    void deviceMemoryIsReturned() {
-        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
-    }
 
     /**
      * One launch: {@code offset} elements into each buffer (0: 16-byte aligned, 1: element-aligned only).

@@ -2,7 +2,6 @@ package dev.engram.gpu;
 
 import dev.engram.EngramConfig;
 import dev.engram.cuda.Cuda;
-import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceBuffer;
@@ -10,11 +9,11 @@ import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.LittleEndianFiles;
 import dev.engram.testing.Golden;
+import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
 import dev.engram.tokenizer.CompressionTable;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -40,21 +39,10 @@ import static org.junit.jupiter.api.Assertions.fail;
  * value the kernel failed to write shows up. Seeds are fixed and printed.
  */
 @RequiresGpu
+@ExtendWith(DeviceMemoryReturned.class)
 class HashedGatherGpuVsCpuTest {
     private static final long SEED = 20260301L;
     private static final long HASH_POISON = -7;
-    private long liveBefore;
-
-    @BeforeEach
-    void recordLiveBytes() {
-        CudaDevice.get(0).makeCurrent();
-        liveBefore = DeviceBuffer.liveBytes();
-    }
-
-    @AfterEach
-    void deviceMemoryIsReturned() {
-        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
-    }
 
     // ---------------------------------------------------------------- configurations
 

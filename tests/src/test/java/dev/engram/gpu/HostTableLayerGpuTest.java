@@ -3,7 +3,6 @@ package dev.engram.gpu;
 import dev.engram.EngramConfig;
 import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.Cuda;
-import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceBuffer;
@@ -14,14 +13,13 @@ import dev.engram.table.EmbeddingTables;
 import dev.engram.table.HostMemory;
 import dev.engram.table.HostTable;
 import dev.engram.table.PinnedHostMemory;
+import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,21 +30,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * handle rules and closing with prefetches in flight. Outputs are NaN-poisoned before each forward.
  */
 @RequiresGpu
+@ExtendWith(DeviceMemoryReturned.class)
 class HostTableLayerGpuTest {
     private static final long SEED = 20261124L;
     private static final int LAYER = 15;
-    private long liveBefore;
-
-    @BeforeEach
-    void recordLiveBytes() {
-        CudaDevice.get(0).makeCurrent();
-        liveBefore = DeviceBuffer.liveBytes();
-    }
-
-    @AfterEach
-    void deviceMemoryIsReturned() {
-        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
-    }
 
     private static NgramHashMapping mapping() {
         return NgramHashMapping.create(EngramLayerGpuVsCpuTest.config(List.of(20_011L, 20_021L), 3, 512, 8, 4, 256, 4),

@@ -1,21 +1,19 @@
 package dev.engram.gpu;
 
 import dev.engram.cuda.Cuda;
-import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
+import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * {@link ShortConv} on a GPU against {@link GateConvReference} (double precision) on the same inputs:
@@ -28,24 +26,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * one rounding to bf16: at most 2^-8 of each element).
  */
 @RequiresGpu
+@ExtendWith(DeviceMemoryReturned.class)
 class ShortConvGpuVsCpuTest {
     private static final long SEED = 20260416L;
     private static final float EPS = 1e-5f;
     private static final double F32_TOL = 1e-5;
     private static final double BF16_TOL = 1e-2;
 
-    private long liveBefore;
-
-    @BeforeEach
-    void recordLiveBytes() {
-        CudaDevice.get(0).makeCurrent();
-        liveBefore = DeviceBuffer.liveBytes();
-    }
-
-    @AfterEach
-    void deviceMemoryIsReturned() {
-        assertEquals(liveBefore, DeviceBuffer.liveBytes(), "live device bytes after the test");
-    }
 
     /**
      * One launch, {@code offset} elements into each buffer (0: 16-byte aligned, 1: element-aligned only).
