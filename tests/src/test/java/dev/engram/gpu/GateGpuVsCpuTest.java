@@ -4,7 +4,6 @@ import dev.engram.cuda.Cuda;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
-import dev.engram.cuda.DeviceBuffer;
 import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
 import org.junit.jupiter.api.Test;
