@@ -38,6 +38,7 @@ import java.util.Objects;
  * {@link #close()} waits for the last forward before freeing device memory.
  */
 public final class EngramLayer implements AutoCloseable {
+    private static final String OP = "EngramLayer.forward";
     private final NgramHashMapping mapping;
     private final LayerHashing hashing;
     private final EngramConfig config;
@@ -382,12 +383,7 @@ public final class EngramLayer implements AutoCloseable {
     }
 
     private static void requireArray(DeviceArray a, DType expected, long count, String what, String formula) {
-        if (a.dtype() != expected) {
-            throw new IllegalArgumentException("EngramLayer.forward: " + what + " must be " + expected + ", got " + a);
-        }
-        if (a.elementCount() != count) {
-            throw new IllegalArgumentException("EngramLayer.forward: " + what + " has " + a.elementCount()
-                    + " elements, expected " + formula + " = " + count + " (" + a + ")");
-        }
+        ArgumentChecks.requireDtype(OP, a, expected, what);
+        ArgumentChecks.requireCount(OP, a, count, what, formula);
     }
 }
