@@ -273,7 +273,8 @@ public final class EngramLayer implements AutoCloseable {
      *               size (negative ids pass through, as in the reference)
      * @param hidden hidden states {@code [batch * seqLen * G * H]} (rounded to bf16 for a BFLOAT16 layer)
      * @return the output {@code [batch * seqLen * G * H]}
-     * @throws IllegalArgumentException for wrong lengths, an out-of-range id, or too many tokens
+     * @throws IllegalArgumentException for wrong lengths or too many tokens
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
      */
     public float[] forward(long[] rawIds, float[] hidden, int batch, int seqLen) {
         checkOpen();

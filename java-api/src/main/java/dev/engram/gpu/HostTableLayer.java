@@ -159,7 +159,8 @@ public final class HostTableLayer implements AutoCloseable {
      * @param batch  {@code >= 1}
      * @param seqLen {@code >= 1}, {@code batch * seqLen <= maxTokens}
      * @return the handle to pass to {@link #forward(Prefetch, DeviceArray, DeviceArray, CudaStream)}
-     * @throws IllegalArgumentException for a wrong length, an out-of-range id, or too many tokens
+     * @throws IllegalArgumentException for a wrong length or too many tokens
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
      * @throws IllegalStateException    when this layer or its table is closed
      */
     public Prefetch prefetch(long[] rawIds, int batch, int seqLen) {
