@@ -45,6 +45,11 @@ public final class Cuda {
         if (code == cuda_runtime_h.cudaSuccess()) {
             return;
         }
+        // The failed call also left its code in this thread's last-error slot; libengram's launch wrappers return
+        // cudaGetLastError() after each launch, so a stale code would fail the next, unrelated launch. It is
+        // reported here, so clear it (a sticky error stays sticky whatever this does).
+        ensureLoaded();
+        cuda_runtime_h.cudaGetLastError();
         throw new CudaException(call, code, errorName(code), errorString(code));
     }
 

@@ -140,6 +140,9 @@ public final class HostTableLayer implements AutoCloseable {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             int status = cuda_runtime_h.cudaHostGetDevicePointer(out, host, 0);
             if (status != cuda_runtime_h.cudaSuccess()) {
+                // Clear the thread's last error, or the next kernel launch (whose wrapper returns
+                // cudaGetLastError()) would report this expected failure as its own.
+                cuda_runtime_h.cudaGetLastError();
                 throw new IllegalArgumentException("ZERO_COPY needs a table in pinned, mapped host memory (e.g. from"
                         + " PinnedHostMemory); cudaHostGetDevicePointer failed: " + Cuda.errorName(status) + ": "
                         + Cuda.errorString(status) + " (" + table + ")");
