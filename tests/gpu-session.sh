@@ -46,12 +46,15 @@ for step in "${steps[@]}"; do
     tests)
       run_step tests 400 "${suite[@]}" --reports-dir "$out/junit" ;;
     sanitize)
-      # The JVM itself is host code; the sanitizers watch the CUDA calls and kernels of the GPU tests.
+      # The JVM itself is host code; the sanitizers watch the kernels of the GPU tests. API errors are not
+      # reported: some tests make a CUDA call fail on purpose (HostTableLayerGpuTest: cudaHostGetDevicePointer on
+      # unpinned memory), which would count as a sanitizer error and exit 99; every real API error already fails
+      # its test through Cuda.check / EngramNative.check.
       sanitizer="${CUDA_HOME:-/usr/local/cuda}/bin/compute-sanitizer"
-      run_step memcheck 500 "$sanitizer" --tool memcheck --target-processes all --error-exitcode 99 \
-        "${suite[@]}" "${gpu_classes[@]}"
-      run_step racecheck 500 "$sanitizer" --tool racecheck --target-processes all --error-exitcode 99 \
-        "${suite[@]}" "${gpu_classes[@]}" ;;
+      run_step memcheck 500 "$sanitizer" --tool memcheck --report-api-errors no --target-processes all \
+        --error-exitcode 99 "${suite[@]}" "${gpu_classes[@]}"
+      run_step racecheck 500 "$sanitizer" --tool racecheck --report-api-errors no --target-processes all \
+        --error-exitcode 99 "${suite[@]}" "${gpu_classes[@]}" ;;
     selftest)
       for t in "$bundle"/selftest/engram_*selftest; do
         [[ -x "$t" ]] || { echo "no self-test binaries in $bundle/selftest" | tee -a "$out/session.log"; failed+=(selftest); break; }
