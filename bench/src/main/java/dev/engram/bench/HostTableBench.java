@@ -121,8 +121,8 @@ public final class HostTableBench {
         long act = (long) tokens * c.hcMult() * c.hiddenSize();
         int dim = 4096;
         long[][] ids = randomIds(4, tokens, 99_000, 13);
-        try (Cublas cublas = Cublas.create();
-             CudaStream compute = CudaStream.create();
+        try (CudaStream compute = CudaStream.create();
+             Cublas cublas = Cublas.create(); // closed before the stream it is bound to
              CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create();
              DeviceBuffer x = DeviceBuffer.allocate((long) tokens * dim, DType.BFLOAT16);
              DeviceBuffer w = DeviceBuffer.allocate((long) dim * dim, DType.BFLOAT16);

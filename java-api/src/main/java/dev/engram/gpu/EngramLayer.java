@@ -252,16 +252,19 @@ public final class EngramLayer implements AutoCloseable {
         int n = batch * seqLen;
         DeviceArray projected = workspace.projected.slice(0, (long) n * (g + 1) * h);
         DeviceArray gated = workspace.gated.slice(0, (long) n * g * h);
-        cublas.setStream(stream);
-        cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
-        if (events != null) events.record(2, stream);
-        Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight, params.queryNormWeight,
-                (float) config.gateNormEps(), n, g, h, gated, null, stream);
-        if (events != null) events.record(3, stream);
-        ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch, seqLen,
-                g, h, config.kernelSize(), config.convDilation(), out, stream);
-        if (events != null) events.record(4, stream);
-        lastForwardDone.record(stream);
+        try {
+            cublas.setStream(stream);
+            cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
+            if (events != null) events.record(2, stream);
+            Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight, params.queryNormWeight,
+                    (float) config.gateNormEps(), n, g, h, gated, null, stream);
+            if (events != null) events.record(3, stream);
+            ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch, seqLen,
+                    g, h, config.kernelSize(), config.convDilation(), out, stream);
+            if (events != null) events.record(4, stream);
+        } finally {
+            lastForwardDone.record(stream); // also after a failed launch: what was queued still uses the scratch
+        }
     }
 
     /**
@@ -309,8 +312,12 @@ public final class EngramLayer implements AutoCloseable {
                 dHidden.copyFrom(BFloat16.fromFloats(hidden));
             }
             Cuda.deviceSynchronize(); // pageable copies may still be in flight; the forward runs on a non-blocking stream
-            forward(dIds, batch, seqLen, dHidden, dOut, stream, null);
-            stream.synchronize();
+            try {
+                forward(dIds, batch, seqLen, dHidden, dOut, stream, null);
+                stream.synchronize();
+            } finally {
+                cublas.setStream(CudaStream.legacyDefault()); // this private stream is destroyed below
+            }
             if (dtype == DType.FLOAT32) {
                 float[] result = new float[(int) activations];
                 dOut.copyTo(result);
