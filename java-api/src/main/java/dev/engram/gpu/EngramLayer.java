@@ -312,12 +312,8 @@ public final class EngramLayer implements AutoCloseable {
                 dHidden.copyFrom(BFloat16.fromFloats(hidden));
             }
             Cuda.deviceSynchronize(); // pageable copies may still be in flight; the forward runs on a non-blocking stream
-            try {
-                forward(dIds, batch, seqLen, dHidden, dOut, stream, null);
-                stream.synchronize();
-            } finally {
-                cublas.setStream(CudaStream.legacyDefault()); // this private stream is destroyed below
-            }
+            forward(dIds, batch, seqLen, dHidden, dOut, stream, null);
+            stream.synchronize();
             if (dtype == DType.FLOAT32) {
                 float[] result = new float[(int) activations];
                 dOut.copyTo(result);
@@ -380,6 +376,7 @@ public final class EngramLayer implements AutoCloseable {
             lastForwardDone.synchronize();
         } finally {
             lastForwardDone.close();
+            cublas.setStream(CudaStream.legacyDefault()); // the last forward's stream may already be destroyed
             cublas.close();
             workspace.close();
             params.close();
