@@ -50,6 +50,7 @@ class EngramLayerGpuVsCpuTest {
                 OptionalLong.empty(), EngramConfig.FLOAT32_EPS, EngramConfig.CONV_NORM_EPS);
     }
 
+    /** A random LUT of {@code size} raw ids onto {@code [0, compressedVocab)}, the last id mapping to the largest. */
     static CompressionTable randomLut(long seed, int size, long compressedVocab) {
         Random r = new Random(seed);
         long[] lut = new long[size];

@@ -56,13 +56,8 @@ class HashedGatherGpuVsCpuTest {
         return CompressionTable.load(Golden.dir().resolve("forward/main/tokenizer/lookup_table.i64.bin"));
     }
 
-    /** A random LUT of {@code size} raw ids onto {@code [0, compressedVocab)}, the last id mapping to the largest. */
     private static CompressionTable randomLut(long seed, int size, long compressedVocab) {
-        Random r = new Random(seed);
-        long[] lut = new long[size];
-        for (int i = 0; i < size; i++) lut[i] = r.nextLong(compressedVocab);
-        lut[size - 1] = compressedVocab - 1;
-        return CompressionTable.of(lut);
+        return EngramLayerGpuVsCpuTest.randomLut(seed, size, compressedVocab);
     }
 
     // ---------------------------------------------------------------- tests

@@ -2,21 +2,11 @@ package dev.engram.nativelib;
 
 import dev.engram.Engram;
 import dev.engram.bindings.engram_h;
+import dev.engram.testing.ForkedJvm;
 import org.junit.jupiter.api.Test;
 
-import java.io.File;
-import java.io.IOException;
-import java.net.URISyntaxException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -50,29 +40,8 @@ class NativeLibraryLoaderFailureTest {
     }
 
     /** Starts {@code java LoaderProbeMain} on the classes under test and parses its key=value lines. */
-    private static Map<String, String> runProbe(String... jvmArgs) throws IOException, InterruptedException, URISyntaxException {
-        Set<String> classPath = new LinkedHashSet<>();
-        for (Class<?> c : List.of(LoaderProbeMain.class, NativeLibraryLoader.class, engram_h.class, Engram.class)) {
-            classPath.add(Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString());
-        }
-        List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("--enable-native-access=ALL-UNNAMED");
-        command.addAll(List.of(jvmArgs));
-        command.add("-cp");
-        command.add(String.join(File.pathSeparator, classPath));
-        command.add(LoaderProbeMain.class.getName());
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
-        pb.environment().remove(NativeLibraryLoader.LIBRARY_PATH_ENV);
-        Process p = pb.start();
-        String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "probe JVM did not finish");
-        assertEquals(0, p.exitValue(), () -> "probe JVM failed (" + command + "):\n" + text);
-        Map<String, String> values = new LinkedHashMap<>();
-        for (String line : text.split("\\R")) {
-            int eq = line.indexOf('=');
-            if (eq > 0) values.put(line.substring(0, eq), line.substring(eq + 1));
-        }
-        return values;
+    private static Map<String, String> runProbe(String... jvmArgs) throws Exception {
+        return ForkedJvm.run(LoaderProbeMain.class, List.of(NativeLibraryLoader.class, engram_h.class, Engram.class),
+                List.of(NativeLibraryLoader.LIBRARY_PATH_ENV), jvmArgs);
     }
 }
