@@ -68,8 +68,9 @@ final class GpuDemoRun {
         EngramWeights refWeights = weights;
         if (dtype == DType.BFLOAT16) { // the reference sees what the bf16 layer stores
             refWeights = weights.mapArrays(BFloat16::roundTrip);
+            float[] rounded = BFloat16.roundTrip(hidden);
             refHidden = new double[activations];
-            for (int i = 0; i < activations; i++) refHidden[i] = BFloat16.toFloat(BFloat16.fromFloat(hidden[i]));
+            for (int i = 0; i < activations; i++) refHidden[i] = rounded[i];
         }
         double[] expected = new ReferenceEngramLayer(mapping, layerId, refWeights).forward(in.ids(), refHidden, batch, seqLen);
         double maxDiff = 0, maxRef = 0;

@@ -255,7 +255,7 @@ class CublasGpuTest {
     private static float[] random(Random r, int count, DType dtype) {
         float[] v = new float[count];
         for (int i = 0; i < count; i++) v[i] = r.nextFloat() * 2 - 1;
-        return dtype == DType.BFLOAT16 ? BFloat16.toFloats(BFloat16.fromFloats(v)) : v;
+        return dtype == DType.BFLOAT16 ? BFloat16.roundTrip(v) : v;
     }
 
     private static DeviceBuffer upload(float[] values, DType dtype) {
