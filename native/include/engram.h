@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change; the Java side compares it at load time. */
-#define ENGRAM_ABI_VERSION 1
+#define ENGRAM_ABI_VERSION 2
 
 typedef int32_t engram_status_t;
 
@@ -72,6 +72,29 @@ engram_status_t engram_ngram_hash_host(const int64_t* compressed_ids, int64_t ba
                                        int64_t pad_id, const int64_t* multipliers, int32_t max_ngram_size,
                                        const int64_t* moduli, int32_t heads_per_ngram,
                                        int64_t* out_hash_ids);
+
+/*
+ * CPU gather of hashed rows from a host-memory table (the CPU path for tables in host memory):
+ * for every token i < tokens and head h < heads,
+ *   out[(i*heads + h)*row_bytes .. +row_bytes) = table[(row_offsets[h] + hash_ids[i*heads + h])*row_bytes ..]
+ * i.e. the layer's e[tokens, heads * row elements] in the table's dtype, byte for byte.
+ *
+ *   table        [table_rows, row_bytes] host memory (plain, pinned or memory-mapped)
+ *   hash_ids     [tokens * heads] int64, hash_ids[i*heads + h] in [0, moduli[h])
+ *   moduli       [heads] int64, each > 0;  row_offsets [heads] int64, row_offsets[h] + moduli[h] <= table_rows
+ *   out          [tokens * heads * row_bytes] host memory
+ *   out_first_bad  receives the flat index of the first bad hash id, else -1; may be NULL
+ *
+ * Every id is checked before the first byte is copied: INVALID_ARGUMENT and nothing written for a
+ * bad id, a null pointer (other than out_first_bad), negative sizes, row_bytes < 1, heads < 1, a
+ * head whose rows leave the table, or sizes in bytes that overflow int64. Rows are prefetched
+ * ahead of the copy (random rows are latency bound). Single-threaded and reentrant: callers split
+ * tokens across their own threads, one call per range. Needs no CUDA.
+ */
+engram_status_t engram_host_gather_rows(const void* table, int64_t table_rows, int64_t row_bytes,
+                                        const int64_t* hash_ids, int64_t tokens, int32_t heads,
+                                        const int64_t* moduli, const int64_t* row_offsets, void* out,
+                                        int64_t* out_first_bad);
 
 /* Storage dtype of embedding tables and gathered rows. */
 #define ENGRAM_DTYPE_FLOAT32 0

@@ -2,6 +2,7 @@ package dev.engram.bench;
 
 import dev.engram.cuda.DType;
 import dev.engram.hash.LayerHashing;
+import dev.engram.nativelib.NativeLibraryLoader;
 import dev.engram.table.CpuRowGather;
 import dev.engram.table.HostMemory;
 import dev.engram.table.HostTable;
@@ -32,7 +33,8 @@ import java.util.concurrent.TimeUnit;
  * head's range, as random tokens hash. {@code memory} picks the table's allocator: {@code plain}
  * ({@link HostMemory#plain()}), {@code mmap} or {@code mmap-huge} (anonymous mapping without or with
  * {@code MADV_HUGEPAGE}, Linux). The destination is plain memory here; on a GPU machine it would be a pinned
- * staging buffer. {@link #copyContiguous} copies the same payload from one contiguous range on one thread,
+ * staging buffer. {@code copy} picks the row copy: libengram's prefetching {@code engram_host_gather_rows} or
+ * {@code MemorySegment.copy} per row in Java. {@link #copyContiguous} copies the same payload from one contiguous range on one thread,
  * the machine's memory-copy ceiling for comparison (it ignores {@code threads}).
  */
 @State(Scope.Benchmark)
@@ -65,6 +67,10 @@ public class CpuGatherBenchmark {
     @Param("plain")
     public String memory;
 
+    /** Row copy: native (libengram's prefetching copy) or java ({@code MemorySegment.copy} per row). */
+    @Param({"native", "java"})
+    public String copy;
+
     private HostTable table;
     private LayerHashing layer;
     private long[] hashIds;
@@ -94,7 +100,15 @@ public class CpuGatherBenchmark {
         for (int i = 0; i < hashIds.length; i++) hashIds[i] = rng.nextLong(moduli[i % HEADS]);
         arena = Arena.ofShared();
         dst = arena.allocate(CpuRowGather.outputBytes(table, layer, TOKENS), HostMemory.PAGE_BYTES);
-        gather = new CpuRowGather(threads);
+        gather = new CpuRowGather(threads, switch (copy) {
+            case "native" -> true;
+            case "java" -> false;
+            default -> throw new IllegalArgumentException("copy must be native or java, got " + copy);
+        });
+        if (copy.equals("native") && !gather.copiesNatively()) {
+            throw new IllegalStateException("copy=native, but libengram is not loaded: "
+                    + NativeLibraryLoader.load().describe());
+        }
     }
 
     /** Releases the pool, the destination and the table. */

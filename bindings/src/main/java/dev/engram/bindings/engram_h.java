@@ -79,10 +79,10 @@ public class engram_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int ENGRAM_ABI_VERSION = (int)1L;
+    private static final int ENGRAM_ABI_VERSION = (int)2L;
     /**
      * {@snippet lang=c :
-     * #define ENGRAM_ABI_VERSION 1
+     * #define ENGRAM_ABI_VERSION 2
      * }
      */
     public static int ENGRAM_ABI_VERSION() {
@@ -599,6 +599,72 @@ public class engram_h {
                 traceDowncall("engram_ngram_hash_host", compressed_ids, batch, seq_len, pad_id, multipliers, max_ngram_size, moduli, heads_per_ngram, out_hash_ids);
             }
             return (int)mh$.invokeExact(compressed_ids, batch, seq_len, pad_id, multipliers, max_ngram_size, moduli, heads_per_ngram, out_hash_ids);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_host_gather_rows {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_host_gather_rows");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_host_gather_rows(const void *table, int64_t table_rows, int64_t row_bytes, const int64_t *hash_ids, int64_t tokens, int32_t heads, const int64_t *moduli, const int64_t *row_offsets, void *out, int64_t *out_first_bad)
+     * }
+     */
+    public static FunctionDescriptor engram_host_gather_rows$descriptor() {
+        return engram_host_gather_rows.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_host_gather_rows(const void *table, int64_t table_rows, int64_t row_bytes, const int64_t *hash_ids, int64_t tokens, int32_t heads, const int64_t *moduli, const int64_t *row_offsets, void *out, int64_t *out_first_bad)
+     * }
+     */
+    public static MethodHandle engram_host_gather_rows$handle() {
+        return engram_host_gather_rows.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_host_gather_rows(const void *table, int64_t table_rows, int64_t row_bytes, const int64_t *hash_ids, int64_t tokens, int32_t heads, const int64_t *moduli, const int64_t *row_offsets, void *out, int64_t *out_first_bad)
+     * }
+     */
+    public static MemorySegment engram_host_gather_rows$address() {
+        return engram_host_gather_rows.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_host_gather_rows(const void *table, int64_t table_rows, int64_t row_bytes, const int64_t *hash_ids, int64_t tokens, int32_t heads, const int64_t *moduli, const int64_t *row_offsets, void *out, int64_t *out_first_bad)
+     * }
+     */
+    public static int engram_host_gather_rows(MemorySegment table, long table_rows, long row_bytes, MemorySegment hash_ids, long tokens, int heads, MemorySegment moduli, MemorySegment row_offsets, MemorySegment out, MemorySegment out_first_bad) {
+        var mh$ = engram_host_gather_rows.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_host_gather_rows", table, table_rows, row_bytes, hash_ids, tokens, heads, moduli, row_offsets, out, out_first_bad);
+            }
+            return (int)mh$.invokeExact(table, table_rows, row_bytes, hash_ids, tokens, heads, moduli, row_offsets, out, out_first_bad);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

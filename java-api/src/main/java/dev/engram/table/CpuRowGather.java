@@ -3,6 +3,7 @@ package dev.engram.table;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Objects;
@@ -22,9 +23,12 @@ import java.util.Objects;
  *
  * <p>The work is split into contiguous token ranges over a pool of threads owned by this object (the calling
  * thread takes one range), so {@code dst} and a hash id segment must be accessible from other threads (heap
- * segments, or native ones from a shared, global or automatic arena); rows are copied with
- * {@link MemorySegment#copy}. After the first calls for a
- * layer nothing is allocated per call. Calls are serialized (one gather at a time per object); use one
+ * segments, or native ones from a shared, global or automatic arena). When libengram is loaded and both the
+ * table and {@code dst} are off-heap, rows are copied by its {@code engram_host_gather_rows}, which prefetches
+ * rows ahead of the copy (random rows are latency bound; this is 1.5x to 2.5x faster per thread than a copy
+ * in Java); otherwise, and always with {@code nativeCopy = false}, with {@link MemorySegment#copy}. Both
+ * write the same bytes. After the first calls for a layer the Java copy allocates nothing per call, the native
+ * copy one slice object per block of 8192 rows. Calls are serialized (one gather at a time per object); use one
  * object per concurrent caller. {@link #close()} stops the threads; it is idempotent, and later gathers throw
  * {@link IllegalStateException}.
  */
@@ -36,6 +40,8 @@ public final class CpuRowGather implements AutoCloseable {
     private final GatherWorkers workers;
     private final GatherWorkers.Part partRunner = this::runPart;
     private final long[] firstBad;
+    private final Arena scratch = Arena.ofShared();
+    private final NativeRowCopy[] nativeCopies; // one per part, or null for the Java copy only
     private boolean closed;
 
     // Per-layer offsets and moduli, cached because LayerHashing's accessors return fresh copies.
@@ -53,6 +59,9 @@ public final class CpuRowGather implements AutoCloseable {
     private long tokens, rowBytes;
     private int parts, heads;
     private long[] offsets, moduli;
+    private LayerHashing currentLayer;
+    private long tableRows;
+    private boolean copyNatively;
 
     /** A gather on {@link Runtime#availableProcessors()} threads (the caller's included). */
     public CpuRowGather() {
@@ -65,9 +74,33 @@ public final class CpuRowGather implements AutoCloseable {
      * @param threads {@code >= 1}
      */
     public CpuRowGather(int threads) {
+        this(threads, true);
+    }
+
+    /**
+     * A gather on {@code threads} threads, the calling thread included ({@code threads - 1} are started here).
+     *
+     * @param threads    {@code >= 1}
+     * @param nativeCopy whether to copy rows with libengram when it is loaded and both segments are off-heap
+     *                   ({@code false}: always in Java, e.g. to compare the two)
+     */
+    public CpuRowGather(int threads, boolean nativeCopy) {
         ParallelChunks.checkThreads(threads);
-        workers = new GatherWorkers(threads, "engram-gather");
         firstBad = new long[threads];
+        if (nativeCopy && NativeRowCopy.available()) {
+            nativeCopies = new NativeRowCopy[threads];
+            for (int p = 0; p < threads; p++) nativeCopies[p] = new NativeRowCopy(scratch);
+        } else {
+            nativeCopies = null;
+        }
+        workers = new GatherWorkers(threads, "engram-gather");
+    }
+
+    /**
+     * {@return whether rows are copied by libengram (loaded, and asked for) for off-heap tables and destinations}
+     */
+    public boolean copiesNatively() {
+        return nativeCopies != null;
     }
 
     /** {@return the number of threads a gather runs on, the caller's included} */
@@ -188,6 +221,7 @@ public final class CpuRowGather implements AutoCloseable {
         if (!closed) {
             closed = true;
             workers.close();
+            scratch.close();
         }
     }
 
@@ -210,8 +244,11 @@ public final class CpuRowGather implements AutoCloseable {
                         + layer.heads() + " heads x " + table.rowBytes() + " bytes per row need " + bytes);
             }
             selectLayer(layer);
+            currentLayer = layer;
             src = table.segment();
+            tableRows = table.rows();
             dst = out;
+            copyNatively = nativeCopies != null && NativeRowCopy.canCopy(src, out);
             tokens = tokenCount;
             rowBytes = table.rowBytes();
             heads = layer.heads();
@@ -232,6 +269,7 @@ public final class CpuRowGather implements AutoCloseable {
         } finally {
             src = dst = hashSegment = null; // do not keep the caller's memory reachable
             hashArray = null;
+            currentLayer = null;
         }
     }
 
@@ -275,7 +313,10 @@ public final class CpuRowGather implements AutoCloseable {
         if (p >= parts) return;
         long from = tokens * p / parts, to = tokens * (p + 1) / parts;
         if (validating) firstBad[p] = validate(from, to);
-        else copy(from, to);
+        else if (copyNatively) {
+            nativeCopies[p].copy(src, tableRows, rowBytes, currentLayer, moduli, offsets, hashArray, hashArrayBase,
+                    hashSegment, from, to, dst);
+        } else copy(from, to);
     }
 
     /** {@return the first flat index in the token range whose id is out of range, or -1} */
