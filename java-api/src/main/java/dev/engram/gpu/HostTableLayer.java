@@ -11,6 +11,7 @@ import dev.engram.cuda.DeviceBuffer;
 import dev.engram.cuda.PinnedHostBuffer;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
+import dev.engram.hash.NgramHasher;
 import dev.engram.reference.DenseWeights;
 import dev.engram.table.CpuRowGather;
 import dev.engram.table.HostTable;
@@ -19,7 +20,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.stream.IntStream;
@@ -41,7 +41,7 @@ import java.util.stream.IntStream;
  * until its slot's previous copy has left the pinned buffer, and its side-stream work waits for the previous
  * forward that read the slot; a handle whose slot was reused before it was consumed is stale.
  *
- * <p><b>Paths</b> ({@link HostGatherPath}): {@code CPU} hashes on the CPU (sequences in parallel) and gathers
+ * <p><b>Paths</b> ({@link HostGatherPath}): {@code CPU} hashes on the CPU (token ranges in parallel) and gathers
  * the rows with {@link CpuRowGather} into the pinned slot (on the calling thread and the gather's pool) in
  * chunks of {@value #CHUNK_TOKENS} tokens, queueing each chunk's H2D copy as soon as it is gathered; {@code ZERO_COPY} copies the ids and queues the hashed-gather kernel reading the mapped table.
  *
@@ -52,9 +52,13 @@ public final class HostTableLayer implements AutoCloseable {
     private static final int SLOTS = 2;
     /** CPU path: rows are gathered and copied in chunks of this many tokens, so each copy overlaps the next gather. */
     static final int CHUNK_TOKENS = 2048;
+    /** CPU path: fewer tokens than this per hashing task would cost more in fork-join overhead than they save. */
+    private static final int HASH_TOKENS_PER_PIECE = 512;
 
     private final NgramHashMapping mapping;
     private final LayerHashing hashing;
+    private final long[] multipliers, moduli; // LayerHashing's accessors copy; the CPU path hashes every prefetch
+    private final long[] hashIds;             // CPU path: the current prefetch's hash ids, reused
     private final HostTable table;
     private final HostGatherPath path;
     private final EngramLayer dense;
@@ -75,10 +79,13 @@ public final class HostTableLayer implements AutoCloseable {
                            int gatherThreads) {
         this.mapping = mapping;
         this.hashing = mapping.layer(layerId);
+        this.multipliers = hashing.multipliers();
+        this.moduli = hashing.moduli();
         this.table = table;
         this.path = path;
         this.dense = dense;
         resources.add(dense);
+        hashIds = path == HostGatherPath.CPU ? new long[Math.multiplyExact(dense.maxTokens(), hashing.heads())] : null;
         try {
             gather = path == HostGatherPath.CPU ? track(new CpuRowGather(gatherThreads)) : null;
             side = track(CudaStream.create());
@@ -192,7 +199,7 @@ public final class HostTableLayer implements AutoCloseable {
 
         copied[slot].synchronize(); // the slot's previous H2D copy has left the pinned buffer
         if (path == HostGatherPath.CPU) {
-            long[] hashIds = hashRowsInParallel(compressed, batch, seqLen);
+            long[] hashIds = hashInParallel(compressed, seqLen);
             int e = mapping.config().engramHiddenSize();
             long tokenBytes = table.dtype().bytesFor(e);
             side.waitEvent(consumed[slot]);
@@ -244,16 +251,17 @@ public final class HostTableLayer implements AutoCloseable {
         prefetch.markConsumed();
     }
 
-    /** The layer's hash ids {@code [B, T, heads]}: sequences are independent, so rows hash in parallel. */
-    private long[] hashRowsInParallel(long[] compressed, int batch, int seqLen) {
-        if (batch == 1) return mapping.hashCompressed(compressed, 1, seqLen, hashing.layerId());
-        int heads = hashing.heads();
-        long[] out = new long[compressed.length * heads];
-        IntStream.range(0, batch).parallel().forEach(b -> {
-            long[] row = Arrays.copyOfRange(compressed, b * seqLen, (b + 1) * seqLen);
-            long[] h = mapping.hashCompressed(row, 1, seqLen, hashing.layerId());
-            System.arraycopy(h, 0, out, b * seqLen * heads, h.length);
-        });
+    /**
+     * The layer's hash ids {@code [B, T, heads]} into {@link #hashIds}: every position depends only on the ids
+     * before it in its own sequence, so token ranges hash independently (on the common fork-join pool).
+     */
+    private long[] hashInParallel(long[] compressed, int seqLen) {
+        int tokens = compressed.length;
+        int pieces = Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), tokens / HASH_TOKENS_PER_PIECE));
+        long[] out = hashIds;
+        IntStream.range(0, pieces).parallel().forEach(p -> NgramHasher.hashRange(compressed, seqLen,
+                mapping.padIdCompressed(), multipliers, moduli, mapping.config().nHeadPerNgram(),
+                (int) ((long) tokens * p / pieces), (int) ((long) tokens * (p + 1) / pieces), out));
         return out;
     }
 

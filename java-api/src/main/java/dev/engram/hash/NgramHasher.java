@@ -30,24 +30,65 @@ public final class NgramHasher {
         Objects.requireNonNull(moduli, "moduli");
         int maxNgram = multipliers.length;
         checkArguments(compressedIds.length, batch, seqLen, maxNgram, moduli, headsPerNgram);
+        long[] out = new long[Math.multiplyExact(compressedIds.length, moduli.length)];
+        hashTokens(compressedIds, seqLen, padId, multipliers, moduli, headsPerNgram, 0, compressedIds.length, out);
+        return out;
+    }
+
+    /**
+     * Hashes the flat token range {@code [fromToken, toToken)} of a batch into {@code out} at the same places
+     * {@link #hash} puts them ({@code out[token * heads + head]}), so disjoint ranges can be hashed in parallel
+     * into one array. Positions still look back across the range start within their own sequence.
+     *
+     * @param compressedIds {@code [batch * seqLen]} compressed token ids
+     * @param seqLen        tokens per sequence, {@code >= 1}
+     * @param padId         the compressed pad id used before each sequence start
+     * @param multipliers   {@code [maxNgram]} multipliers, {@code maxNgram >= 2}
+     * @param moduli        {@code [(maxNgram-1) * headsPerNgram]} moduli, each {@code > 0}
+     * @param headsPerNgram heads per n-gram order, {@code >= 1}
+     * @param fromToken     first flat token index, {@code >= 0}
+     * @param toToken       one past the last, {@code <= compressedIds.length}
+     * @param out           {@code [compressedIds.length * heads]}; only the range's entries are written
+     * @throws IllegalArgumentException for a bad range, seqLen, or too short {@code out}
+     */
+    public static void hashRange(long[] compressedIds, int seqLen, long padId, long[] multipliers, long[] moduli,
+                                 int headsPerNgram, int fromToken, int toToken, long[] out) {
+        Objects.requireNonNull(compressedIds, "compressedIds");
+        Objects.requireNonNull(out, "out");
+        if (seqLen < 1 || compressedIds.length % seqLen != 0) {
+            throw new IllegalArgumentException("seqLen " + seqLen + " does not divide " + compressedIds.length + " ids");
+        }
+        checkArguments(compressedIds.length, compressedIds.length / seqLen, seqLen, multipliers.length, moduli,
+                headsPerNgram);
+        if (fromToken < 0 || toToken < fromToken || toToken > compressedIds.length) {
+            throw new IllegalArgumentException("token range [" + fromToken + ", " + toToken + ") is outside [0, "
+                    + compressedIds.length + ")");
+        }
+        if ((long) compressedIds.length * moduli.length > out.length) {
+            throw new IllegalArgumentException("out has " + out.length + " entries, " + compressedIds.length
+                    + " tokens x " + moduli.length + " heads need " + (long) compressedIds.length * moduli.length);
+        }
+        hashTokens(compressedIds, seqLen, padId, multipliers, moduli, headsPerNgram, fromToken, toToken, out);
+    }
+
+    private static void hashTokens(long[] ids, int seqLen, long padId, long[] multipliers, long[] moduli,
+                                   int headsPerNgram, int fromToken, int toToken, long[] out) {
         int heads = moduli.length;
-        long[] out = new long[Math.multiplyExact(compressedIds.length, heads)];
-        for (int b = 0; b < batch; b++) {
-            int rowStart = b * seqLen;
-            for (int t = 0; t < seqLen; t++) {
-                int outBase = (rowStart + t) * heads;
-                long mix = shifted(compressedIds, rowStart, t, 0, padId) * multipliers[0];
-                for (int n = 2; n <= maxNgram; n++) {
-                    // mix_n = mix_{n-1} ^ (s_{n-1} * m_{n-1}); long multiply wraps like int64.
-                    mix ^= shifted(compressedIds, rowStart, t, n - 1, padId) * multipliers[n - 1];
-                    int headBase = (n - 2) * headsPerNgram;
-                    for (int j = 0; j < headsPerNgram; j++) {
-                        out[outBase + headBase + j] = Math.floorMod(mix, moduli[headBase + j]);
-                    }
+        int maxNgram = multipliers.length;
+        for (int i = fromToken; i < toToken; i++) {
+            int t = i % seqLen;
+            int rowStart = i - t;
+            int outBase = i * heads;
+            long mix = shifted(ids, rowStart, t, 0, padId) * multipliers[0];
+            for (int n = 2; n <= maxNgram; n++) {
+                // mix_n = mix_{n-1} ^ (s_{n-1} * m_{n-1}); long multiply wraps like int64.
+                mix ^= shifted(ids, rowStart, t, n - 1, padId) * multipliers[n - 1];
+                int headBase = (n - 2) * headsPerNgram;
+                for (int j = 0; j < headsPerNgram; j++) {
+                    out[outBase + headBase + j] = Math.floorMod(mix, moduli[headBase + j]);
                 }
             }
         }
-        return out;
     }
 
     /**
