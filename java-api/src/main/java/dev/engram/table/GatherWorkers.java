@@ -10,6 +10,11 @@ import java.util.concurrent.locks.LockSupport;
  * thread runs part 0 itself. Nothing is allocated per job (no futures, no queue nodes): workers park until
  * the job generation changes, and the last one to finish unparks the caller. Callers serialize
  * {@link #run} (the owning {@link CpuRowGather} does).
+ *
+ * <p>Before parking, a worker that just finished (and the caller waiting for the last part) spins for up to
+ * {@value #SPIN_NANOS} ns: a host-table prefetch runs its jobs back to back (validate, copy, one pair per
+ * chunk), and waking a parked thread costs tens of microseconds, which would add up to a sizeable part of a
+ * millisecond-long gather.
  */
 final class GatherWorkers implements AutoCloseable {
     /** Work on part {@code part} of {@code [0, parts())}. */
@@ -17,6 +22,9 @@ final class GatherWorkers implements AutoCloseable {
     interface Part {
         void run(int part);
     }
+
+    /** How long a finished worker (or the waiting caller) spins before parking. */
+    static final long SPIN_NANOS = 50_000;
 
     private final Thread[] threads;
     private final AtomicInteger pending = new AtomicInteger();
@@ -59,6 +67,8 @@ final class GatherWorkers implements AutoCloseable {
         } catch (Throwable t) {
             failure.compareAndSet(null, t);
         }
+        long spinUntil = System.nanoTime() + SPIN_NANOS;
+        while (pending.get() != 0 && System.nanoTime() < spinUntil) Thread.onSpinWait();
         // An interrupted caller spins here instead of parking; the parts are short, and all must finish.
         while (pending.get() != 0) LockSupport.park(this);
         job = null;
@@ -71,6 +81,8 @@ final class GatherWorkers implements AutoCloseable {
     private void loop(int part) {
         long seen = 0;
         while (true) {
+            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            while (generation == seen && !closed && System.nanoTime() < spinUntil) Thread.onSpinWait();
             while (generation == seen && !closed) LockSupport.park(this);
             if (generation == seen) return; // closed, and no job was published before that
             seen = generation;
