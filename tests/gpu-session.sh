@@ -7,7 +7,7 @@
 #   sanitize  the GPU test classes under compute-sanitizer --tool memcheck, then --tool racecheck
 #   selftest  the C++ kernel self-tests built by make-bundle.sh (bundle/selftest/)
 #   bench     GpuForwardBench and bench/baseline/torch_engram_baseline.py with the same configs, same call
-#   hosttable HostTableBench (host-memory tables, both gather paths, prefetch overlap) at 1, 8 and 90 GiB,
+#   hosttable HostTableBench (host-memory tables, both gather paths, prefetch overlap) at 1, 10 and 90 GiB,
 #             and the baseline with --table host
 # Output goes to $OUT (the device tool's folder) or ./gpu-session-out: one log per step, JUnit XML reports,
 # and bench JSON lines. Each step runs under `timeout`; the script goes on after a failed step and exits
@@ -74,7 +74,7 @@ for step in "${steps[@]}"; do
         hbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$bundle/bench/benchmarks.jar"
                 dev.engram.bench.HostTableBench --threads "$(nproc)")
         run_step bench-host-1gib 240 "${hbench[@]}" --table-gib 1
-        run_step bench-host-8gib 300 "${hbench[@]}" --table-gib 8
+        run_step bench-host-10gib 300 "${hbench[@]}" --table-gib 10
         run_step bench-torch-host-table 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16 --table host
         run_step bench-host-90gib 580 "${hbench[@]}" --table-gib 90 --reps 15
         continue

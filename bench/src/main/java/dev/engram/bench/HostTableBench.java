@@ -16,6 +16,7 @@ import dev.engram.gpu.Prefetch;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.reference.DenseWeights;
 import dev.engram.reference.RandomWeights;
+import dev.engram.table.CpuRowGather;
 import dev.engram.table.HostMemory;
 import dev.engram.table.HostTable;
 import dev.engram.table.PinnedHostMemory;
@@ -35,7 +36,10 @@ import java.util.SplittableRandom;
  * <ol>
  *   <li>the prefetch of {@code --batch x --seq} tokens (hash + gather + copy until the rows are on the device,
  *       host wall time, median of {@code --reps}), as payload GB/s against a pinned H2D copy of the same bytes
- *       measured in the same run;</li>
+ *       measured in the same run; and, for scale, the CPU gather alone ({@link CpuRowGather} into pinned memory,
+ *       no hash, no copy) on the same table;</li>
+ *   <li>how the prefetch scales with the token count ({@code --sweep}, default 64 to 32768 tokens, one sequence
+ *       per 4096 tokens), each next to a pinned H2D copy of the same bytes;</li>
  *   <li>the overlap the design is for: a step is a chain of cuBLAS GEMMs standing in for the preceding layers
  *       (sized to last at least twice the prefetch) followed by the Engram layer; with the rows prefetched from
  *       host memory while the GEMMs run, against the same step with the table on the device.</li>
@@ -45,6 +49,7 @@ import java.util.SplittableRandom;
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -Xmx8g -cp bench/target/benchmarks.jar dev.engram.bench.HostTableBench \
  *      [--table-gib 8] [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--reps 30] [--threads 16]
+ *      [--sweep 64,256,1024,4096,16384,32768]
  * </pre>
  */
 public final class HostTableBench {
@@ -58,6 +63,8 @@ public final class HostTableBench {
         DType dtype = a.getOrDefault("dtype", "bf16").equals("fp32") ? DType.FLOAT32 : DType.BFLOAT16;
         int reps = Integer.parseInt(a.getOrDefault("reps", "30"));
         int threads = Integer.parseInt(a.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
+        int[] sweep = Arrays.stream(a.getOrDefault("sweep", "64,256,1024,4096,16384,32768").split(","))
+                .mapToInt(Integer::parseInt).toArray();
         GpuStatus status = Engram.gpuStatus();
         if (!status.available()) {
             System.err.println("HostTableBench: " + status.describe());
@@ -88,10 +95,17 @@ public final class HostTableBench {
                     (System.nanoTime() - t0) / 1e9, tokens, payload / (double) (1 << 20), threads);
             double memcpyGBps = pinnedCopyGBps(payload, reps);
             System.out.printf(Locale.ROOT, "  pinned H2D cudaMemcpyAsync of %.1f MiB: %.1f GB/s%n", payload / (double) (1 << 20), memcpyGBps);
+            gatherOnly(table, mapping, layerId, tokens, threads, reps, payload);
+            int maxTokens = Math.max(tokens, Arrays.stream(sweep).max().orElse(tokens));
             for (HostGatherPath path : HostGatherPath.values()) {
-                try (HostTableLayer layer = HostTableLayer.create(mapping, layerId, dense, table, path, tokens, threads)) {
+                try (HostTableLayer layer = HostTableLayer.create(mapping, layerId, dense, table, path, maxTokens, threads)) {
                     measurePath(layer, mapping, path, batch, seq, reps, payload, memcpyGBps);
                     overlap(layer, mapping, dense, dtype, batch, seq, reps);
+                    for (int n : sweep) {
+                        int b = Math.max(1, n / 4096), t = n / b;
+                        long bytes = (long) b * t * config.engramHiddenSize() * dtype.byteSize();
+                        measurePath(layer, mapping, path, b, t, reps, bytes, pinnedCopyGBps(bytes, reps));
+                    }
                 }
             }
         }
@@ -108,9 +122,29 @@ public final class HostTableBench {
             if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
         }
         double med = median(ms);
-        System.out.printf(Locale.ROOT, "  %-9s prefetch (hash + gather + copy, host wall): median %.3f ms [min %.3f, max %.3f],"
-                        + " %.1f GB/s of payload = %.0f%% of the pinned memcpy%n", path, med, min(ms), max(ms),
-                payload / (med * 1e-3) / 1e9, 100 * payload / (med * 1e-3) / 1e9 / memcpyGBps);
+        System.out.printf(Locale.ROOT, "  %-9s prefetch of %dx%d tokens (hash + gather + copy, host wall): median %.3f ms"
+                        + " [min %.3f, max %.3f], %.1f GB/s of payload = %.0f%% of a pinned memcpy of the same bytes"
+                        + " (%.1f GB/s)%n", path, batch, seq, med, min(ms), max(ms), payload / (med * 1e-3) / 1e9,
+                100 * payload / (med * 1e-3) / 1e9 / memcpyGBps, memcpyGBps);
+    }
+
+    /** The CPU gather alone (validated ids → pinned memory), without hashing or the copy to the device. */
+    private static void gatherOnly(HostTable table, NgramHashMapping mapping, int layerId, int tokens, int threads, int reps,
+                                   long payload) {
+        long[] hash = mapping.hashCompressed(randomIds(1, tokens, 99_000, 17)[0], 1, tokens, layerId);
+        try (CpuRowGather gather = new CpuRowGather(threads);
+             PinnedHostBuffer dst = PinnedHostBuffer.allocate(payload)) {
+            double[] ms = new double[reps];
+            for (int r = -3; r < reps; r++) {
+                long t = System.nanoTime();
+                gather.gather(table, mapping.layer(layerId), hash, dst.segment());
+                if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
+            }
+            double med = median(ms);
+            System.out.printf(Locale.ROOT, "  CPU gather alone (%d threads, %s copy) into pinned memory: median %.3f ms"
+                            + " [min %.3f, max %.3f], %.1f GB/s of payload%n", threads,
+                    gather.copiesNatively() ? "native" : "Java", med, min(ms), max(ms), payload / (med * 1e-3) / 1e9);
+        }
     }
 
     /** Step = GEMM chain (the preceding layers) + the Engram layer; rows prefetched while the GEMMs run. */
@@ -218,7 +252,7 @@ public final class HostTableBench {
         for (int i = 0; i < argv.length; i++) {
             if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
                 throw new IllegalArgumentException("usage: HostTableBench [--table-gib G] [--batch B] [--seq T]"
-                        + " [--dtype bf16|fp32] [--reps R] [--threads N]; got '" + argv[i] + "'");
+                        + " [--dtype bf16|fp32] [--reps R] [--threads N] [--sweep N,N,..]; got '" + argv[i] + "'");
             }
             m.put(argv[i].substring(2), argv[++i]);
         }
