@@ -44,7 +44,8 @@ class HostTableLayerGpuTest {
     void everyPathAndDtypeMatchesTheDeviceTableBitForBit() {
         NgramHashMapping mapping = mapping();
         EngramWeights w = RandomWeights.create(mapping.config(), mapping.layer(LAYER), SEED + 1, 0.2);
-        int[][] shapes = {{2, 64}, {1, 1}, {3, 37}, {4, 128}, {1, 9}, {2, 100}};
+        // {3, 1500}: more than HostTableLayer.CHUNK_TOKENS, so the CPU path gathers and copies in several chunks.
+        int[][] shapes = {{2, 64}, {1, 1}, {3, 37}, {3, 1500}, {4, 128}, {1, 9}, {2, 100}};
         for (DType dtype : List.of(DType.FLOAT32, DType.BFLOAT16)) {
             for (HostGatherPath path : HostGatherPath.values()) {
                 for (HostMemory memory : List.of(PinnedHostMemory.allocated(),
@@ -58,7 +59,7 @@ class HostTableLayerGpuTest {
     private void compareSteps(NgramHashMapping mapping, EngramWeights w, DType dtype, HostGatherPath path,
                               HostMemory memory, int[][] shapes) {
         EngramConfig c = mapping.config();
-        int maxTokens = 512;
+        int maxTokens = 4500;
         String what = dtype + " " + path + " " + memory;
         try (EngramLayer device = EngramLayer.create(mapping, LAYER, w, dtype, maxTokens);
              HostTable table = EmbeddingTables.fromWeights(w, dtype, memory, 4);
@@ -87,6 +88,63 @@ class HostTableLayerGpuTest {
                     stream.synchronize();
                     assertTrue(current.isConsumed());
                     assertBitsEqual(outDevice, outHost, dtype, what + " step " + k + " B=" + b + " T=" + t);
+                }
+            }
+        }
+    }
+
+    /**
+     * The use the design is for: at the start of each step both Engram layers' rows are prefetched (layers 1 and
+     * 15, as in the reference), then the layers run in order on the compute stream, the second one taking the
+     * first one's output as its hidden states. Every step equals the same chain with device-resident tables.
+     */
+    @Test
+    void prefetchesOfSeveralLayersIssuedAtTheStartOfAStep() {
+        NgramHashMapping mapping = mapping();
+        EngramConfig c = mapping.config();
+        int[] layerIds = {1, LAYER};
+        int[][] shapes = {{2, 48}, {1, 300}, {3, 17}};
+        for (HostGatherPath path : HostGatherPath.values()) {
+            EngramWeights[] w = new EngramWeights[layerIds.length];
+            EngramLayer[] device = new EngramLayer[layerIds.length];
+            HostTable[] tables = new HostTable[layerIds.length];
+            HostTableLayer[] host = new HostTableLayer[layerIds.length];
+            try (CudaStream stream = CudaStream.create()) {
+                for (int l = 0; l < layerIds.length; l++) {
+                    w[l] = RandomWeights.create(c, mapping.layer(layerIds[l]), SEED + 20 + l, 0.2);
+                    device[l] = EngramLayer.create(mapping, layerIds[l], w[l], DType.FLOAT32, 300);
+                    tables[l] = EmbeddingTables.fromWeights(w[l], DType.FLOAT32, PinnedHostMemory.allocated(), 2);
+                    host[l] = HostTableLayer.create(mapping, layerIds[l], w[l].dense(), tables[l], path, 300, 2);
+                }
+                for (int k = 0; k < shapes.length; k++) {
+                    int b = shapes[k][0], t = shapes[k][1], act = b * t * c.hcMult() * c.hiddenSize();
+                    var in = EngramLayerGpuVsCpuTest.Inputs.random(mapping, b * t, act, SEED + 30 + k);
+                    Prefetch[] p = new Prefetch[layerIds.length];
+                    for (int l = 0; l < layerIds.length; l++) p[l] = host[l].prefetch(in.ids(), b, t); // step start
+                    try (DeviceBuffer ids = DeviceBuffer.allocate(b * t, DType.INT64);
+                         DeviceBuffer hidden = DeviceBuffer.allocate(act, DType.FLOAT32);
+                         DeviceBuffer hostMid = EngramLayerGpuVsCpuTest.poisoned(act, DType.FLOAT32);
+                         DeviceBuffer hostOut = EngramLayerGpuVsCpuTest.poisoned(act, DType.FLOAT32);
+                         DeviceBuffer devMid = EngramLayerGpuVsCpuTest.poisoned(act, DType.FLOAT32);
+                         DeviceBuffer devOut = EngramLayerGpuVsCpuTest.poisoned(act, DType.FLOAT32)) {
+                        ids.copyFrom(in.ids());
+                        hidden.copyFrom(in.hidden());
+                        Cuda.deviceSynchronize();
+                        host[0].forward(p[0], hidden, hostMid, stream);
+                        host[1].forward(p[1], hostMid, hostOut, stream);
+                        device[0].forward(ids, b, t, hidden, devMid, stream);
+                        device[1].forward(ids, b, t, devMid, devOut, stream);
+                        stream.synchronize();
+                        String what = path + " step " + k + " B=" + b + " T=" + t;
+                        assertBitsEqual(devMid, hostMid, DType.FLOAT32, what + ", layer 1");
+                        assertBitsEqual(devOut, hostOut, DType.FLOAT32, what + ", layer 15 after layer 1");
+                    }
+                }
+            } finally {
+                for (int l = 0; l < layerIds.length; l++) {
+                    if (host[l] != null) host[l].close();
+                    if (tables[l] != null) tables[l].close();
+                    if (device[l] != null) device[l].close();
                 }
             }
         }
