@@ -37,7 +37,8 @@ gate_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T*
     const int64_t items = p.tokens * G;
     const int64_t proj_row = static_cast<int64_t>(G + 1) * H;
     const float inv_h = 1.0f / static_cast<float>(H);
-    const float inv_sqrt_h = rsqrtf(static_cast<float>(H));
+    // sqrtf, not rsqrtf (up to 2 ulp off), and a division like the reference's "/ sqrt(H)".
+    const float sqrt_h = sqrtf(static_cast<float>(H));
 
     for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
         const int64_t tok = item / G;
@@ -86,7 +87,7 @@ gate_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T*
 
         const float rk = 1.0f / sqrtf(skk * inv_h + p.eps);
         const float rq = 1.0f / sqrtf(sqq * inv_h + p.eps);
-        const float dot = skq * rk * rq * inv_sqrt_h;
+        const float dot = skq * rk * rq / sqrt_h;
         const float sign = static_cast<float>((dot > 0.f) - (dot < 0.f));  // sign(0) = 0 -> gate 0.5
         const float s = sign * sqrtf(fmaxf(fabsf(dot), 1e-6f));
         const float gate = 1.0f / (1.0f + expf(-s));

@@ -159,7 +159,7 @@ ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_
     engram::HashedGatherParams p;
     engram_status_t st = engram::check_hashed_gather_args(
         d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
-        row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, &p);
+        row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, &p);
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     if (p.tokens == 0) return engram::ok();
 

@@ -40,6 +40,6 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
                                          const int64_t* moduli, const int64_t* row_offsets,
                                          int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
                                          int32_t head_dim, int32_t dtype, const void* d_out,
-                                         HashedGatherParams* params);
+                                         const int64_t* d_hash_ids_out, HashedGatherParams* params);
 
 }  // namespace engram

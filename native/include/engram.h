@@ -5,7 +5,9 @@
  *  - every entry point returns an engram_status_t (int32_t); 0 is success;
  *  - on failure a thread-local text says what went wrong: engram_last_error();
  *  - fixed-width types only; f(void) for empty parameter lists (jextract reads f() as variadic);
- *  - nothing allocates behind the caller's back; GPU entry points take the cudaStream_t last.
+ *  - nothing allocates behind the caller's back; GPU entry points take the cudaStream_t last;
+ *  - a launch reports cudaGetLastError() after the launch, so a CUDA error that an earlier runtime
+ *    call of the same thread left pending (and nobody cleared) is reported as this launch's failure.
  */
 #ifndef ENGRAM_H
 #define ENGRAM_H
@@ -131,7 +133,7 @@ engram_status_t engram_host_gather_rows(const void* table, int64_t table_rows, i
  *
  * All arguments are checked on the host before any CUDA call: INVALID_ARGUMENT (nothing launched)
  * for a NULL pointer other than d_lut / d_hash_ids_out, batch/seq_len/lut_size/table_rows < 0,
- * d_raw_ids/d_lut not 8-byte aligned or d_table/d_out not aligned to their element size,
+ * d_raw_ids/d_lut/d_hash_ids_out not 8-byte aligned or d_table/d_out not aligned to their element size,
  * limits exceeded, an unknown dtype, a modulus <= 0, or a head whose rows leave the table.
  * batch * seq_len == 0: success without a launch. A failed launch: CUDA_ERROR. Never allocates,
  * never synchronizes; kernel faults surface on the next synchronizing call.
@@ -166,7 +168,8 @@ engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_t batch, in
  *   d_hidden        [N, G, H] of dtype.
  *   d_key_norm_w    [G*H] of dtype (norm1[g] weights), d_query_norm_w [G*H] of dtype (norm2[g]).
  *   gate_eps        RMSNorm eps of the key/query norms (torch's fp32 default 2^-23), finite, > 0.
- *   d_value_out     [N, G, H] of dtype.
+ *   d_value_out     [N, G, H] of dtype; must not overlap d_proj (other blocks still read the value part
+ *                   of d_proj while this one writes). Overlap is not checked here (the Java wrapper checks it).
  *   d_gate_out      [N, G] float32, or NULL.
  * Arithmetic is fp32 throughout (inputs widened from bf16, only the output is rounded to bf16), so
  * a bf16 run differs from torch's bf16 forward by torch's intermediate bf16 roundings.

@@ -20,7 +20,7 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
                                          const int64_t* moduli, const int64_t* row_offsets,
                                          int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
                                          int32_t head_dim, int32_t dtype, const void* d_out,
-                                         HashedGatherParams* params) {
+                                         const int64_t* d_hash_ids_out, HashedGatherParams* params) {
     if (!d_raw_ids) return bad("null d_raw_ids");
     if (!multipliers) return bad("null multipliers");
     if (!moduli) return bad("null moduli");
@@ -44,6 +44,8 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
     if (misaligned(d_raw_ids, 8) || (d_lut && misaligned(d_lut, 8))) {
         return bad("d_raw_ids and d_lut must be 8-byte aligned");
     }
+    // The kernel stores int64 hash ids: a misaligned store would be a sticky CUDA error, not a status.
+    if (d_hash_ids_out && misaligned(d_hash_ids_out, 8)) return bad("d_hash_ids_out must be 8-byte aligned");
     if (misaligned(d_table, elem_bytes) || misaligned(d_out, elem_bytes)) {
         return bad("d_table and d_out must be aligned to the dtype's " + std::to_string(elem_bytes) + "-byte elements");
     }

@@ -18,12 +18,13 @@ ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_
                                                 const int64_t* multipliers, int32_t max_ngram_size,
                                                 const int64_t* moduli, const int64_t* row_offsets,
                                                 int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
-                                                int32_t head_dim, int32_t dtype, void* d_out, int64_t*, void*) {
+                                                int32_t head_dim, int32_t dtype, void* d_out,
+                                                int64_t* d_hash_ids_out, void*) {
     // The same argument check as the CUDA build, so bad arguments read the same in both.
     engram::HashedGatherParams p;
     engram_status_t st = engram::check_hashed_gather_args(
         d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
-        row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, &p);
+        row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, &p);
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
 }

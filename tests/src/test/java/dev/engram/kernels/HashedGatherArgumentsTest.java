@@ -113,6 +113,8 @@ class HashedGatherArgumentsTest {
     void misalignedPointers() {
         assertInvalid("engram_hashed_gather: d_raw_ids and d_lut must be 8-byte aligned",
                 c -> c.ids = c.ids.asSlice(4));
+        assertInvalid("engram_hashed_gather: d_hash_ids_out must be 8-byte aligned",
+                c -> c.hashIds = c.hashIds.asSlice(4));
         assertInvalid("engram_hashed_gather: d_table and d_out must be aligned to the dtype's 4-byte elements",
                 c -> c.table = c.table.asSlice(2));
         assertInvalid("engram_hashed_gather: d_table and d_out must be aligned to the dtype's 2-byte elements", c -> {
