@@ -13,9 +13,16 @@ import java.util.Objects;
  * <p>The device address is a zero-length {@link MemorySegment} that Java never dereferences; it is only
  * passed to native calls. Every copy checks its arguments (dtype, element count, native host memory)
  * and throws {@link IllegalArgumentException} before any CUDA call; using memory whose owning buffer is
- * closed throws {@link IllegalStateException}. Synchronous copies use {@code cudaMemcpy}; the
- * {@code *Async} ones use {@code cudaMemcpyAsync} on the given stream and need host memory that stays
- * alive until the stream is synchronized (pinned memory, {@link PinnedHostBuffer}, to really overlap).
+ * closed throws {@link IllegalStateException}.
+ *
+ * <p>The synchronous copies ({@code copyFrom}, {@code copyTo}) are fences: they wait for all work queued on the
+ * device (every stream), copy with {@code cudaMemcpy}, and {@code copyFrom} waits again until the data has
+ * landed. So they are safe between forwards on any stream without further synchronization, and cost a device-
+ * wide synchronization each: keep them out of hot loops. (A bare {@code cudaMemcpy} would not be enough: it runs
+ * on the legacy default stream, which does not wait for the non-blocking streams {@link CudaStream#create()}
+ * makes, and a pageable host-to-device copy may return before its data reaches the device.) The {@code *Async}
+ * copies use {@code cudaMemcpyAsync} on the given stream and need host memory that stays alive until the
+ * stream is synchronized (pinned memory, {@link PinnedHostBuffer}, to really overlap).
  */
 public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
     private final long address;
@@ -115,7 +122,8 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
     }
 
     /**
-     * Copies {@code byteSize()} bytes from native host memory to the device ({@code cudaMemcpy}, synchronous).
+     * Copies {@code byteSize()} bytes from native host memory to the device: waits for all queued device work,
+     * copies ({@code cudaMemcpy}), and returns once the data is on the device.
      *
      * @param src a native segment of exactly {@code byteSize()} bytes
      */
@@ -123,7 +131,9 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
         checkHostSegment(src, "copyFrom");
         MemorySegment dst = address();
         if (byteSize() == 0) return;
+        Cuda.deviceSynchronize(); // queued kernels may still read the old contents
         Cuda.check("cudaMemcpy", cuda_runtime_h.cudaMemcpy(dst, src, byteSize(), cuda_runtime_h.cudaMemcpyHostToDevice()));
+        Cuda.deviceSynchronize(); // a pageable copy may return before its DMA lands
     }
 
     /**
@@ -174,7 +184,8 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
     }
 
     /**
-     * Copies {@code byteSize()} bytes from the device into native host memory ({@code cudaMemcpy}, synchronous).
+     * Copies {@code byteSize()} bytes from the device into native host memory: waits for all queued device work,
+     * then copies ({@code cudaMemcpy}, synchronous).
      *
      * @param dst a native, writable segment of exactly {@code byteSize()} bytes
      */
@@ -183,6 +194,7 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
         if (dst.isReadOnly()) throw new IllegalArgumentException("copyTo: destination segment is read-only");
         MemorySegment src = address();
         if (byteSize() == 0) return;
+        Cuda.deviceSynchronize(); // kernels on non-blocking streams may still be writing the source
         Cuda.check("cudaMemcpy", cuda_runtime_h.cudaMemcpy(dst, src, byteSize(), cuda_runtime_h.cudaMemcpyDeviceToHost()));
     }
 

@@ -80,11 +80,21 @@ public final class PinnedHostBuffer implements AutoCloseable {
         return closed.get();
     }
 
-    /** Invalidates {@link #segment()} and frees the memory ({@code cudaFreeHost}); later calls do nothing. */
+    /**
+     * Invalidates {@link #segment()} and frees the memory ({@code cudaFreeHost}); later calls do nothing.
+     *
+     * @throws IllegalStateException when another thread is still using the segment (e.g. in a native call that was
+     *                               passed it): nothing is freed then, and a later {@code close()} tries again
+     */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            arena.close();
+            try {
+                arena.close();
+            } catch (IllegalStateException inUse) {
+                closed.set(false); // freeing now would pull the memory from under its user
+                throw inUse;
+            }
             Cuda.check("cudaFreeHost", cuda_runtime_h.cudaFreeHost(raw));
         }
     }

@@ -110,14 +110,14 @@ public final class EngramLayer implements AutoCloseable {
         try {
             params = LayerParameters.upload(mapping.compressionTable(), dense, table, dtype);
             EngramConfig c = mapping.config();
-            workspace = new LayerWorkspace(maxTokens, c.engramHiddenSize(), c.hcMult(), c.hiddenSize(), dtype);
+            workspace = new LayerWorkspace(maxTokens, c.engramHiddenSize(), c.hcMult(), c.hiddenSize(), dtype,
+                    table != null); // without a table the rows arrive elsewhere (forwardFromRows)
             cublas = Cublas.create();
             CudaEvent done = CudaEvent.createWithoutTiming();
             return new EngramLayer(mapping, hashing, dtype, params, workspace, cublas, done);
-        } catch (RuntimeException e) {
-            if (cublas != null) cublas.close();
-            if (workspace != null) workspace.close();
-            if (params != null) params.close();
+        } catch (RuntimeException | Error e) {
+            RuntimeException late = Closeables.closeAll(null, cublas, workspace, params);
+            if (late != null) e.addSuppressed(late);
             throw e;
         }
     }
@@ -372,15 +372,21 @@ public final class EngramLayer implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        RuntimeException failure = null;
         try {
             lastForwardDone.synchronize();
-        } finally {
-            lastForwardDone.close();
-            cublas.setStream(CudaStream.legacyDefault()); // the last forward's stream may already be destroyed
-            cublas.close();
-            workspace.close();
-            params.close();
+        } catch (RuntimeException e) {
+            failure = e; // e.g. a kernel fault: still free everything below, reporting this first
         }
+        AutoCloseable releaseCublas = () -> {
+            try {
+                cublas.setStream(CudaStream.legacyDefault()); // the last forward's stream may already be destroyed
+            } finally {
+                cublas.close();
+            }
+        };
+        failure = Closeables.closeAll(failure, lastForwardDone, releaseCublas, workspace, params);
+        if (failure != null) throw failure;
     }
 
     private void checkOpen() {

@@ -20,6 +20,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Objects;
 import java.util.stream.IntStream;
@@ -103,8 +104,9 @@ public final class HostTableLayer implements AutoCloseable {
                 ready[s] = track(CudaEvent.createWithoutTiming());
                 consumed[s] = track(CudaEvent.createWithoutTiming());
             }
-        } catch (RuntimeException e) {
-            releaseAll();
+        } catch (RuntimeException | Error e) {
+            RuntimeException late = releaseAll(null);
+            if (late != null) e.addSuppressed(late);
             throw e;
         }
     }
@@ -198,28 +200,32 @@ public final class HostTableLayer implements AutoCloseable {
         DeviceArray rows = deviceRows[slot].slice(0, rowElements);
 
         copied[slot].synchronize(); // the slot's previous H2D copy has left the pinned buffer
-        if (path == HostGatherPath.CPU) {
-            long[] hashIds = hashInParallel(compressed, seqLen);
-            int e = mapping.config().engramHiddenSize();
-            long tokenBytes = table.dtype().bytesFor(e);
-            side.waitEvent(consumed[slot]);
-            for (int first = 0; first < n; first += CHUNK_TOKENS) {
-                int count = Math.min(CHUNK_TOKENS, n - first);
-                MemorySegment chunk = hostStaging[slot].segment().asSlice(first * tokenBytes, count * tokenBytes);
-                gather.gather(table, hashing, hashIds, first, count, chunk);
-                rows.slice((long) first * e, (long) count * e).copyFromAsync(chunk, side); // overlaps the next gather
+        try {
+            if (path == HostGatherPath.CPU) {
+                long[] hashIds = hashInParallel(compressed, seqLen);
+                int e = mapping.config().engramHiddenSize();
+                long tokenBytes = table.dtype().bytesFor(e);
+                side.waitEvent(consumed[slot]);
+                for (int first = 0; first < n; first += CHUNK_TOKENS) {
+                    int count = Math.min(CHUNK_TOKENS, n - first);
+                    MemorySegment chunk = hostStaging[slot].segment().asSlice(first * tokenBytes, count * tokenBytes);
+                    gather.gather(table, hashing, hashIds, first, count, chunk);
+                    rows.slice((long) first * e, (long) count * e).copyFromAsync(chunk, side); // overlaps the next gather
+                }
+            } else {
+                MemorySegment ids = hostStaging[slot].segment().asSlice(0, tokens * Long.BYTES);
+                MemorySegment.copy(rawIds, 0, ids, ValueLayout.JAVA_LONG, 0, n);
+                DeviceArray dIds = deviceIds[slot].slice(0, tokens);
+                side.waitEvent(consumed[slot]);
+                dIds.copyFromAsync(ids, side);
+                HashedGather.enqueueFromHost(dIds, batch, seqLen, dense.lut(), mapping.padIdCompressed(), hashing,
+                        mapping.config().nHeadPerNgram(), table, rows, null, side);
             }
-        } else {
-            MemorySegment ids = hostStaging[slot].segment().asSlice(0, tokens * Long.BYTES);
-            MemorySegment.copy(rawIds, 0, ids, ValueLayout.JAVA_LONG, 0, n);
-            DeviceArray dIds = deviceIds[slot].slice(0, tokens);
-            side.waitEvent(consumed[slot]);
-            dIds.copyFromAsync(ids, side);
-            HashedGather.enqueueFromHost(dIds, batch, seqLen, dense.lut(), mapping.padIdCompressed(), hashing,
-                    mapping.config().nHeadPerNgram(), table, rows, null, side);
+        } finally {
+            // Also after a failure midway: copies already queued read the pinned slot until these fire.
+            copied[slot].record(side);
+            ready[slot].record(side);
         }
-        copied[slot].record(side);
-        ready[slot].record(side);
         return new Prefetch(this, slot, generation[slot], batch, seqLen, ready[slot]);
     }
 
@@ -245,10 +251,14 @@ public final class HostTableLayer implements AutoCloseable {
         int slot = prefetch.slot;
         long rowElements = (long) prefetch.batch * prefetch.seqLen * mapping.config().engramHiddenSize();
         stream.waitEvent(ready[slot]);
-        dense.forwardFromRows(deviceRows[slot].slice(0, rowElements), prefetch.batch, prefetch.seqLen, hidden, out,
-                stream, null);
-        consumed[slot].record(stream);
-        prefetch.markConsumed();
+        try {
+            dense.forwardFromRows(deviceRows[slot].slice(0, rowElements), prefetch.batch, prefetch.seqLen, hidden, out,
+                    stream, null);
+            prefetch.markConsumed();
+        } finally {
+            // Also after a failed launch: work queued before it may still read the slot's rows.
+            consumed[slot].record(stream);
+        }
     }
 
     /**
@@ -290,25 +300,23 @@ public final class HostTableLayer implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        RuntimeException failure = null;
         try {
             side.synchronize();
             for (CudaEvent e : consumed) e.synchronize();
-        } finally {
-            releaseAll();
+        } catch (RuntimeException e) {
+            failure = e; // still free everything, reporting this first
         }
+        failure = releaseAll(failure);
+        if (failure != null) throw failure;
     }
 
-    private void releaseAll() {
-        RuntimeException first = null;
-        for (int i = resources.size() - 1; i >= 0; i--) {
-            try {
-                resources.get(i).close();
-            } catch (Exception e) {
-                if (first == null) first = e instanceof RuntimeException r ? r : new IllegalStateException(e);
-            }
-        }
+    /** Closes what this layer owns, newest first; {@return the first failure, later ones suppressed in it} */
+    private RuntimeException releaseAll(RuntimeException failure) {
+        List<AutoCloseable> newestFirst = new ArrayList<>(resources);
+        Collections.reverse(newestFirst);
         resources.clear();
-        if (first != null) throw first;
+        return Closeables.closeAll(failure, newestFirst);
     }
 
     private <T extends AutoCloseable> T track(T resource) {

@@ -73,8 +73,9 @@ final class LayerParameters implements AutoCloseable {
             // Pageable cudaMemcpy may return before its DMA lands; kernels run on non-blocking streams.
             Cuda.deviceSynchronize();
             return new LayerParameters(b, deviceTable);
-        } catch (RuntimeException ex) {
-            b.forEach(DeviceBuffer::close);
+        } catch (RuntimeException | Error ex) {
+            RuntimeException late = Closeables.closeAll(null, b);
+            if (late != null) ex.addSuppressed(late);
             throw ex;
         }
     }
@@ -86,6 +87,7 @@ final class LayerParameters implements AutoCloseable {
 
     @Override
     public void close() {
-        owned.forEach(DeviceBuffer::close);
+        RuntimeException failure = Closeables.closeAll(null, owned);
+        if (failure != null) throw failure;
     }
 }

@@ -9,20 +9,20 @@ import dev.engram.cuda.DeviceBuffer;
  */
 final class LayerWorkspace implements AutoCloseable {
     final int maxTokens;
-    final DeviceBuffer embedded;   // e     [maxTokens, E]
+    final DeviceBuffer embedded;   // e     [maxTokens, E], or null for a layer whose rows are gathered elsewhere
     final DeviceBuffer projected;  // proj  [maxTokens, (G+1)H]: G key projections, then the value, no bias
     final DeviceBuffer gated;      // value [maxTokens, G, H]: gate * (v + b_V)
 
-    LayerWorkspace(int maxTokens, int engramHidden, int hcMult, int hidden, DType dtype) {
+    LayerWorkspace(int maxTokens, int engramHidden, int hcMult, int hidden, DType dtype, boolean withEmbedded) {
         this.maxTokens = maxTokens;
         DeviceBuffer e = null, p = null;
         try {
-            e = DeviceBuffer.allocate((long) maxTokens * engramHidden, dtype);
+            if (withEmbedded) e = DeviceBuffer.allocate((long) maxTokens * engramHidden, dtype);
             p = DeviceBuffer.allocate((long) maxTokens * (hcMult + 1) * hidden, dtype);
             gated = DeviceBuffer.allocate((long) maxTokens * hcMult * hidden, dtype);
-        } catch (RuntimeException ex) {
-            if (e != null) e.close();
-            if (p != null) p.close();
+        } catch (RuntimeException | Error ex) {
+            RuntimeException late = Closeables.closeAll(null, e, p);
+            if (late != null) ex.addSuppressed(late);
             throw ex;
         }
         embedded = e;
@@ -30,13 +30,12 @@ final class LayerWorkspace implements AutoCloseable {
     }
 
     long byteSize() {
-        return embedded.byteSize() + projected.byteSize() + gated.byteSize();
+        return (embedded == null ? 0 : embedded.byteSize()) + projected.byteSize() + gated.byteSize();
     }
 
     @Override
     public void close() {
-        embedded.close();
-        projected.close();
-        gated.close();
+        RuntimeException failure = Closeables.closeAll(null, embedded, projected, gated);
+        if (failure != null) throw failure;
     }
 }

@@ -36,6 +36,7 @@ public final class StageEvents implements AutoCloseable {
 
     /** Records boundary {@code i} (0 = before the first stage) on {@code stream}. */
     void record(int i, CudaStream stream) {
+        if (i == 0) recorded = false; // a forward that fails midway must not mix its events with an earlier one's
         events.get(i).record(stream);
         if (i == STAGES.size()) recorded = true;
     }
