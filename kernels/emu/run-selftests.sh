@@ -64,11 +64,13 @@ for f in engram_status engram_hash_host engram_host_gather engram_hashed_gather_
   compile "$root/native/src/$f.cpp" "$build/$f.o"
   objs+=("$build/$f.o")
 done
+python3 "$emu/transform.py" "$emu/emu_selfcheck.cu" "$build/emu_selfcheck.emu.cpp"
+compile "$build/emu_selfcheck.emu.cpp" "$build/emu_selfcheck.o"
 for t in hashed_gather_selftest gate_conv_selftest; do
   compile "$root/kernels/test/$t.cu" "$build/$t.o"
 done
 for p in "${pids[@]}"; do wait "$p" || { echo "error: compiling for the emulation failed" >&2; exit 1; }; done
-for t in hashed_gather_selftest gate_conv_selftest; do
+for t in hashed_gather_selftest gate_conv_selftest emu_selfcheck; do
   "$cxx" "${flags[@]}" "$build/$t.o" "${objs[@]}" -o "$build/$t"
 done
 echo "built in $((SECONDS - t0))s"
@@ -76,6 +78,27 @@ echo "built in $((SECONDS - t0))s"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 failed=()
+
+# The emulation itself: correct kernels pass, and each fault a GPU would report aborts with a report.
+t1=$SECONDS
+for c in ok last_error poisoned_shared partial_mask partial_warp misaligned_load misaligned_store divergent_sync \
+         host_pointer out_of_bounds big_shared; do
+  rc=0
+  { timeout 60 "$build/emu_selfcheck" "$c" >"$build/emu_selfcheck.$c.log" 2>&1; } 2>/dev/null || rc=$?
+  case "$c" in
+    ok | last_error | poisoned_shared) good=$((rc == 0)) ;;
+    *) good=0  # must abort with the emulator's or a sanitizer's report, not time out
+       if ((rc != 0 && rc != 124)) && grep -qE 'EMU FAULT|runtime error|AddressSanitizer' "$build/emu_selfcheck.$c.log"; then
+         good=1
+       fi ;;
+  esac
+  if ((!good)); then
+    echo "emu_selfcheck $c: exit $rc, not what the emulation must do:"
+    tail -n 20 "$build/emu_selfcheck.$c.log"
+    failed+=("emu_selfcheck:$c")
+  fi
+done
+echo "== emu_selfcheck: 3 correct kernels and 8 faults checked in $((SECONDS - t1))s${failed[*]:+, FAILED: ${failed[*]}}"
 for t in hashed_gather_selftest gate_conv_selftest; do
   echo "== $t (emulated, EMU_MAX_GRID=$EMU_MAX_GRID)"
   t1=$SECONDS
