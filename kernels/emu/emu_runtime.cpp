@@ -57,9 +57,9 @@ bool in_allocation(const void* p, size_t bytes) {
 struct Block {
     std::mutex m;
     unsigned threads = 0, exited = 0, at_sync = 0;
-    std::atomic<uint64_t> sync_gen{0};
+    std::atomic<uint32_t> sync_gen{0};  // 32-bit: std::atomic::wait is a plain futex
     unsigned at_warp[32] = {};
-    std::atomic<uint64_t> warp_gen[32] = {};
+    std::atomic<uint32_t> warp_gen[32] = {};
     uint64_t xch[2][32][32];  // [generation parity][warp][lane]
     std::vector<const void*> shared;
     size_t shared_bytes = 0;
@@ -165,7 +165,7 @@ void die(const char* fmt, ...) {
 
 void syncthreads() {
     std::unique_lock lk(block.m);
-    const uint64_t g = block.sync_gen.load();
+    const uint32_t g = block.sync_gen.load();
     if (++block.at_sync == block.threads) {
         block.at_sync = 0;
         block.sync_gen.store(g + 1);
@@ -185,7 +185,7 @@ uint64_t warp_exchange(uint64_t bits, unsigned src_lane) {
             block.threads, block.threads - w * 32);
     }
     std::unique_lock lk(block.m);
-    const uint64_t g = block.warp_gen[w].load();
+    const uint32_t g = block.warp_gen[w].load();
     uint64_t(&slot)[32][32] = block.xch[g & 1];  // the other parity belongs to the next shuffle
     slot[w][lane] = bits;
     if (++block.at_warp[w] == 32) {
