@@ -39,7 +39,7 @@ case "$build/" in "$root"/*) [[ "$build/" == "$root"/build/* ]] || {
   exit 1
 }; esac
 
-flags=(-std=c++20 -O1 -g -pthread -fno-strict-aliasing -fno-omit-frame-pointer
+flags=(-std=c++20 -O1 -g -pthread -Wall -Wextra -Wno-unknown-pragmas -fno-strict-aliasing -fno-omit-frame-pointer
        -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I"$emu/include" -I"$root/native/include" -I"$root/native/src" -I"$root/kernels" -I"$root/kernels/test"
        -DENGRAM_VERSION_STRING='"emu"')
