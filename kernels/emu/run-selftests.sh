@@ -84,7 +84,8 @@ t1=$SECONDS
 for c in ok last_error poisoned_shared partial_mask partial_warp misaligned_load misaligned_store divergent_sync \
          host_pointer out_of_bounds big_shared; do
   rc=0
-  { timeout 60 "$build/emu_selfcheck" "$c" >"$build/emu_selfcheck.$c.log" 2>&1; } 2>/dev/null || rc=$?
+  # Its kernels are not grid-stride and their grids are tiny: every block runs.
+  { timeout 60 env -u EMU_MAX_GRID "$build/emu_selfcheck" "$c" >"$build/emu_selfcheck.$c.log" 2>&1; } 2>/dev/null || rc=$?
   case "$c" in
     ok | last_error | poisoned_shared) good=$((rc == 0)) ;;
     *) good=0  # must abort with the emulator's or a sanitizer's report, not time out
