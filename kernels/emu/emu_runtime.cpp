@@ -1,10 +1,10 @@
 // CPU emulation of the CUDA runtime for kernels/emu (see include/cuda_runtime.h): launches, blocks,
 // __syncthreads, warp shuffles, device allocations and the last-error state. NOT a GPU.
-// A launch runs synchronously: the grid's blocks one after another (at most EMU_MAX_GRID blocks, so
-// only grid-stride kernels give the full result), each on a pool of host threads, one per CUDA
-// thread. Barriers detect deadlock (a __syncthreads or full-mask shuffle that some thread of the
-// block or warp never reaches) and abort instead of hanging. Every device-side fault aborts at
-// once; a GPU would report it later as a sticky error.
+// A launch runs synchronously (launches from several host threads one at a time): the grid's blocks
+// one after another (at most EMU_MAX_GRID blocks, so only grid-stride kernels give the full result),
+// each on a pool of host threads, one per CUDA thread. Barriers detect deadlock (a __syncthreads
+// or full-mask shuffle that some thread of the block or warp never reaches) and abort instead of
+// hanging. Every device-side fault aborts at once; a GPU would report it later as a sticky error.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -252,6 +252,8 @@ bool launch_begin(dim3 g, dim3 b, size_t smem, cudaStream_t stream) {
 }
 
 void run_grid(dim3 grid, dim3 b, const std::function<void()>& body) {
+    static std::mutex launch_mutex;  // one Block, one copy of each __shared__ array: one launch at a time
+    std::lock_guard launch_lock(launch_mutex);
     static Pool pool;
     const unsigned blocks = std::min(grid.x, max_grid());
     gridDim = dim3(blocks);  // grid-stride kernels: fewer blocks, same result

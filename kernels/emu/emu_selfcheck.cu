@@ -70,7 +70,9 @@ static int run(const char* c, float* d) {  // d: 4096 zeroed floats of device me
     }
     if (!std::strcmp(c, "partial_mask")) mask_kernel<<<1, 32>>>(d);
     if (!std::strcmp(c, "partial_warp")) reduce_kernel<<<1, 48>>>(d, d + 64, 48);
-    if (!std::strcmp(c, "misaligned_load")) ldg_kernel<<<1, 1>>>(reinterpret_cast<const uint4*>(d + 1), reinterpret_cast<uint4*>(d + 64));
+    if (!std::strcmp(c, "misaligned_load")) {
+        ldg_kernel<<<1, 1>>>(reinterpret_cast<const uint4*>(d + 1), reinterpret_cast<uint4*>(d + 64));
+    }
     if (!std::strcmp(c, "misaligned_store")) store_kernel<<<1, 1>>>(reinterpret_cast<uint4*>(d + 2));
     if (!std::strcmp(c, "divergent_sync")) divergent_kernel<<<1, 128>>>(d);
     if (!std::strcmp(c, "host_pointer")) {
