@@ -28,16 +28,16 @@ fi
 command -v "$cxx" >/dev/null 2>&1 || { echo "error: C++ compiler '$cxx' not found (set CXX)" >&2; exit 1; }
 
 if [[ -n "${EMU_BUILD_DIR:-}" ]]; then
-  build="$EMU_BUILD_DIR"
+  build="$(realpath -m "$EMU_BUILD_DIR")"
+  if [[ "$build/" == "$root"/* && "$build/" != "$root"/build/* ]]; then
+    echo "error: EMU_BUILD_DIR=$EMU_BUILD_DIR is inside the source tree; use a directory under build/ or \$TMPDIR" >&2
+    exit 1
+  fi
   mkdir -p "$build"
 else
   build="$(mktemp -d "${TMPDIR:-/tmp}/engram-kernel-emu.XXXXXX")"
   trap 'rm -rf "$build"' EXIT
 fi
-case "$build/" in "$root"/*) [[ "$build/" == "$root"/build/* ]] || {
-  echo "error: EMU_BUILD_DIR=$build is inside the source tree; use a directory under build/ or \$TMPDIR" >&2
-  exit 1
-}; esac
 
 flags=(-std=c++20 -O1 -g -pthread -Wall -Wextra -Wno-unknown-pragmas -fno-strict-aliasing -fno-omit-frame-pointer
        -fsanitize=address,undefined -fno-sanitize-recover=undefined
