@@ -69,7 +69,9 @@ compile "$build/emu_selfcheck.emu.cpp" "$build/emu_selfcheck.o"
 for t in hashed_gather_selftest gate_conv_selftest; do
   compile "$root/kernels/test/$t.cu" "$build/$t.o"
 done
-for p in "${pids[@]}"; do wait "$p" || { echo "error: compiling for the emulation failed" >&2; exit 1; }; done
+compiled=1
+for p in "${pids[@]}"; do wait "$p" || compiled=0; done
+((compiled)) || { echo "error: compiling for the emulation failed (compiler messages above)" >&2; exit 1; }
 for t in hashed_gather_selftest gate_conv_selftest emu_selfcheck; do
   "$cxx" "${flags[@]}" "$build/$t.o" "${objs[@]}" -o "$build/$t"
 done
