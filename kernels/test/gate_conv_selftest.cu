@@ -2,7 +2,10 @@
 //   cmake --build BUILD --target engram_gate_conv_selftest && BUILD/engram_gate_conv_selftest
 // Random inputs, fp32 and bf16 storage (the reference reads the same bf16-rounded inputs), G = 1 and
 // 4, H = 64, 1024, 48 (16-byte path) and 50 (element-by-element path), B = 2, T = 1, 5 (<
-// receptive field) and 37, dilation 3 (window path) and 40 (per-tap path). Outputs are poisoned with
+// receptive field) and 37, dilation 3 (window path) and 40 (per-tap path). Then: the per-tap path
+// reaching back over all taps (T = 150, K = 4, dilation 40), the 512-slot maximum of both paths
+// (K = 16 with dilation 32, the largest window, and 33, the smallest per-tap), K = 16 and K = 1, and
+// gates with all-zero query rows (dot 0: the gate must be exactly 0.5). Outputs are poisoned with
 // NaN before each launch. Error: max |gpu - ref| / max(|ref|, 1); limits 1e-5 (fp32), 1e-2 (bf16).
 // Exit status 0 when everything passes.
 #include <cuda_runtime.h>
@@ -83,11 +86,11 @@ static double max_rel_err(const std::vector<double>& got, const std::vector<doub
     return e;
 }
 
-static void report(const char* what, int dtype, int G, int H, int64_t T, int dil, double err) {
+static void report(const char* what, int dtype, int G, int H, int64_t T, int K, int dil, double err) {
     const double tol = dtype == ENGRAM_DTYPE_FLOAT32 ? 1e-5 : 1e-2;
     const bool ok = err <= tol;
-    std::printf("%s %-10s %-4s G=%d H=%-4d T=%-2lld dil=%-2d max_rel_err=%.3g\n", ok ? "ok  " : "FAIL", what,
-                dtype == ENGRAM_DTYPE_FLOAT32 ? "f32" : "bf16", G, H, static_cast<long long>(T), dil, err);
+    std::printf("%s %-12s %-4s G=%d H=%-4d T=%-3lld K=%-2d dil=%-2d max_rel_err=%.3g\n", ok ? "ok  " : "FAIL", what,
+                dtype == ENGRAM_DTYPE_FLOAT32 ? "f32" : "bf16", G, H, static_cast<long long>(T), K, dil, err);
     failures += !ok;
 }
 
@@ -96,13 +99,18 @@ static void fill(Tensor& t, std::mt19937_64& rng, double mean, double sd) {
     for (auto& x : t.host) x = nd(rng);
 }
 
-static void gate_case(int dtype, int G, int H, int64_t N, uint32_t seed) {
+// zero_query: the hidden rows of (token 0, branch 0) and (token N-1, branch G-1) are all zero.
+static void gate_case(int dtype, int G, int H, int64_t N, uint32_t seed, bool zero_query = false) {
     std::mt19937_64 rng(seed);
     const float eps = 1.1920928955078125e-07f;
     Tensor proj(N * (G + 1) * H, dtype), kb(G * H, dtype), vb(H, dtype), hid(N * G * H, dtype), kw(G * H, dtype),
         qw(G * H, dtype), vout(N * G * H, dtype);
     fill(proj, rng, 0, 1), fill(kb, rng, 0, 0.1), fill(vb, rng, 0, 0.1), fill(hid, rng, 0, 1);
     fill(kw, rng, 1, 0.2), fill(qw, rng, 1, 0.2);
+    const int64_t zero_items[2] = {0, N * G - 1};
+    if (zero_query) {
+        for (int64_t item : zero_items) std::fill_n(hid.host.begin() + item * H, H, 0.0);
+    }
     for (Tensor* t : {&proj, &kb, &vb, &hid, &kw, &qw}) t->upload();
     vout.alloc_poisoned();
     float* d_gate;
@@ -138,9 +146,19 @@ static void gate_case(int dtype, int G, int H, int64_t N, uint32_t seed) {
     std::vector<float> gf(N * G);
     CHECK_CUDA(cudaMemcpy(gf.data(), d_gate, N * G * 4, cudaMemcpyDeviceToHost));
     std::vector<double> gd(gf.begin(), gf.end());
-    report("gate", dtype, G, H, N, 0, st == ENGRAM_STATUS_SUCCESS ? max_rel_err(vout.download(), ref_v) : INFINITY);
+    report(zero_query ? "gate q=0" : "gate", dtype, G, H, N, 0, 0,
+           st == ENGRAM_STATUS_SUCCESS ? max_rel_err(vout.download(), ref_v) : INFINITY);
     // The gate itself is fp32 in both dtypes.
-    report("gate_out", ENGRAM_DTYPE_FLOAT32, G, H, N, 0, max_rel_err(gd, ref_g));
+    report(zero_query ? "gate_out q=0" : "gate_out", ENGRAM_DTYPE_FLOAT32, G, H, N, 0, 0, max_rel_err(gd, ref_g));
+    if (zero_query) {  // sign(0) = 0: sigmoid(0), exactly
+        for (int64_t item : zero_items) {
+            if (gf[item] != 0.5f || ref_g[item] != 0.5) {
+                std::printf("FAIL gate_out[%lld] = %.9g with an all-zero query row (reference %.17g), want 0.5\n",
+                            static_cast<long long>(item), gf[item], ref_g[item]);
+                ++failures;
+            }
+        }
+    }
     cudaFree(d_gate);
     cudaStreamDestroy(s);
 }
@@ -179,7 +197,8 @@ static void conv_case(int dtype, int G, int H, int64_t B, int64_t T, int K, int 
                 const int64_t i = (b * T + t) * C + c;
                 ref[i] = val.host[i] + y / (1 + std::exp(-y));
             }
-    report("short_conv", dtype, G, H, T, dil, st == ENGRAM_STATUS_SUCCESS ? max_rel_err(out.download(), ref) : INFINITY);
+    report("short_conv", dtype, G, H, T, K, dil,
+           st == ENGRAM_STATUS_SUCCESS ? max_rel_err(out.download(), ref) : INFINITY);
     cudaStreamDestroy(s);
 }
 
@@ -195,6 +214,19 @@ int main() {
                 }
     conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 2, 100, 16, 1, seed++);  // K = 16
     conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 2, 100, 1, 1, seed++);   // K = 1
+    for (int dtype : {ENGRAM_DTYPE_FLOAT32, ENGRAM_DTYPE_BFLOAT16}) {
+        for (int H : {64, 50}) {
+            // Per-tap path (dilation 40 > 32-step tile) with every tap inside the sequence for t >= 120.
+            conv_case(dtype, 2, H, 2, 150, 4, 40, seed++);
+            gate_case(dtype, 4, H, 6, seed++, true);  // all-zero query rows
+        }
+    }
+    // K = 16: 512 slots, the maximum of the window path (dilation 32 = tile: 32 + 15 * 32 rows) and of
+    // the per-tap path (dilation 33: 16 taps * 32 rows); T long enough that a full tile reaches back
+    // over all 16 taps (t0 = 480 >= 15 * 32, t0 = 512 >= 15 * 33). B = 1 keeps the emulated run short.
+    conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 1, 512, 16, 32, seed++);
+    conv_case(ENGRAM_DTYPE_BFLOAT16, 2, 50, 1, 512, 16, 32, seed++);
+    conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 1, 544, 16, 33, seed++);
     std::printf("%s\n", failures ? "FAILED" : "ALL OK");
     return failures ? 1 : 0;
 }
