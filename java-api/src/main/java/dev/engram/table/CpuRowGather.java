@@ -25,8 +25,8 @@ import java.util.Objects;
  * thread takes one range), so {@code dst} and a hash id segment must be accessible from other threads (heap
  * segments, or native ones from a shared, global or automatic arena). When libengram is loaded and both the
  * table and {@code dst} are off-heap, rows are copied by its {@code engram_host_gather_rows}, which prefetches
- * rows ahead of the copy (random rows are latency bound; this is 1.5x to 2.5x faster per thread than a copy
- * in Java); otherwise, and always with {@code nativeCopy = false}, with {@link MemorySegment#copy}. Both
+ * rows ahead of the copy (random rows are latency bound; 1.4x to 2.3x faster than the copy in Java on the
+ * development VM, bench/RESULTS.md); otherwise, and always with {@code nativeCopy = false}, with {@link MemorySegment#copy}. Both
  * write the same bytes. After the first calls for a layer the Java copy allocates nothing per call, the native
  * copy one slice object per block of 8192 rows. Calls are serialized (one gather at a time per object); use one
  * object per concurrent caller. {@link #close()} stops the threads; it is idempotent, and later gathers throw
