@@ -7,6 +7,8 @@
 #   sanitize  the GPU test classes under compute-sanitizer --tool memcheck, then --tool racecheck
 #   selftest  the C++ kernel self-tests built by make-bundle.sh (bundle/selftest/)
 #   bench     GpuForwardBench and bench/baseline/torch_engram_baseline.py with the same configs, same call
+#   profile   Nsight Compute on a short GpuForwardBench run (bf16, 4x4096): per-kernel duration, % of peak
+#             memory/compute throughput, occupancy and registers of the gather, GEMM, gate and conv kernels
 #   hosttable HostTableBench (host-memory tables, both gather paths, prefetch overlap) at 1, 10 and 90 GiB,
 #             and the baseline with --table host
 # Output goes to $OUT (the device tool's folder) or ./gpu-session-out: one log per step, JUnit XML reports,
@@ -87,7 +89,20 @@ for step in "${steps[@]}"; do
       run_step bench-jvm-bf16-64x16 240 "${jbench[@]}" --batch 64 --seq 16 --dtype bf16
       run_step bench-torch-bf16-64x16 240 "${baseline[@]}" --batch 64 --seq 16 --dtype bf16
       grep -h '^{' "$out"/bench-*.log > "$out/bench.jsonl" 2>/dev/null ;;
-    *) echo "gpu-session.sh: unknown step '$step' (tests, sanitize, selftest, bench, hosttable)" >&2; exit 64 ;;
+    profile)
+      java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
+      if [[ ! -x "$java" ]]; then
+        "$root/tests/run-without-maven.sh" --bundle "$bundle" --select-class dev.engram.GpuStatusTest >/dev/null 2>&1
+        java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
+      fi
+      ncu="${CUDA_HOME:-/usr/local/cuda}/bin/ncu"
+      # The first launches of each kernel after one warm-up forward; CSV so the log reads as a table.
+      run_step ncu-bf16-4x4096 400 "$ncu" --target-processes all --csv --page details \
+        --kernel-name regex:'hashed_gather|gate_kernel|short_conv|gemm|nvjet|xmma|cutlass|sm90' \
+        --launch-skip 4 --launch-count 8 --section SpeedOfLight --section Occupancy --section LaunchStats \
+        "${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar" \
+        dev.engram.bench.GpuForwardBench --batch 4 --seq 4096 --dtype bf16 --reps 3 --warmup 1 ;;
+    *) echo "gpu-session.sh: unknown step '$step' (tests, sanitize, selftest, bench, profile, hosttable)" >&2; exit 64 ;;
   esac
 done
 echo "gpu-session.sh: failed steps: ${failed[*]:-none}" | tee -a "$out/session.log"
