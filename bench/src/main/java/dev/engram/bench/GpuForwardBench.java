@@ -142,6 +142,11 @@ public final class GpuForwardBench {
         int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
         double payloadBytes = (double) tokens * e * dtype.byteSize();           // table rows read
         double gemmFlops = 2.0 * tokens * e * (double) (g + 1) * h;
+        // The least each memory-bound stage must move (parameters aside): the gate reads proj [N,(G+1)H] and
+        // hidden [N,G,H] and writes u [N,G,H]; the conv reads u and writes y. At the D2D copy's rate that is its floor.
+        double act = (double) tokens * g * h * dtype.byteSize();
+        double gateBytes = (double) tokens * (g + 1) * h * dtype.byteSize() + 2 * act;
+        double convBytes = 2 * act;
         double[] med = new double[stageMs.length];
         System.out.printf(Locale.ROOT, "per stage, CUDA events, median of %d (min in brackets), %d rotating input sets:%n", reps, sets);
         for (int s = 0; s < stageMs.length; s++) {
@@ -150,6 +155,8 @@ public final class GpuForwardBench {
                 case 0 -> String.format(Locale.ROOT, "payload %.0f GB/s = %.0f%% of the D2D copy's %.0f GB/s (read+write)",
                         payloadBytes / (med[s] * 1e-3) / 1e9, 100 * 2 * payloadBytes / (med[s] * 1e-3) / 1e9 / copyGBps, copyGBps);
                 case 1 -> String.format(Locale.ROOT, "%.1f TFLOP/s", gemmFlops / (med[s] * 1e-3) / 1e12);
+                case 2 -> memoryBound(gateBytes, med[s], copyGBps);
+                case 3 -> memoryBound(convBytes, med[s], copyGBps);
                 default -> "";
             };
             System.out.printf(Locale.ROOT, "  %-12s %8.4f ms [%8.4f]  %s%n", StageEvents.STAGES.get(s), med[s], min(stageMs[s]), extra);
@@ -174,10 +181,19 @@ public final class GpuForwardBench {
         json.put("gather_payload_gbps", payloadBytes / (med[0] * 1e-3) / 1e9);
         json.put("gemm_tflops", gemmFlops / (med[1] * 1e-3) / 1e12);
         json.put("d2d_copy_gbps", copyGBps);
+        json.put("gate_gbps", gateBytes / (med[2] * 1e-3) / 1e9);
+        json.put("short_conv_gbps", convBytes / (med[3] * 1e-3) / 1e9);
         StringBuilder sb = new StringBuilder("{");
         json.forEach((k, v) -> sb.append(sb.length() > 1 ? ", " : "").append('"').append(k).append("\": ")
                 .append(v instanceof String s ? "\"" + s + "\"" : v instanceof Double d ? String.format(Locale.ROOT, "%.5f", d) : v));
         System.out.println(sb.append('}'));
+    }
+
+    /** "moves at least X MB: Y GB/s = Z% of the D2D copy (floor W ms)" for a memory-bound stage. */
+    private static String memoryBound(double bytes, double ms, double copyGBps) {
+        double gbps = bytes / (ms * 1e-3) / 1e9;
+        return String.format(Locale.ROOT, "moves >= %.0f MB: %.0f GB/s = %.0f%% of the D2D copy (floor %.4f ms)",
+                bytes / 1e6, gbps, 100 * gbps / copyGBps, bytes / (copyGBps * 1e9) * 1e3);
     }
 
     private static double median(double[] v) {
