@@ -43,6 +43,17 @@ gpu_classes=(--select-package dev.engram.gpu --select-class dev.engram.cuda.Cuda
 [[ -f "$bundle/lib/engram-tests-tests.jar" ]] && unzip -l "$bundle/lib/engram-tests-tests.jar" 2>/dev/null \
   | grep -q 'dev/engram/cuda/CublasGpuTest.class' && gpu_classes+=(--select-class dev.engram.cuda.CublasGpuTest)
 
+# The bundle's runtime, unpacked by run-without-maven.sh (a one-class run unpacks it if no step has).
+bundle_java() {
+  local j
+  j="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
+  if [[ ! -x "$j" ]]; then
+    "$root/tests/run-without-maven.sh" --bundle "$bundle" --select-class dev.engram.GpuStatusTest >/dev/null 2>&1
+    j="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
+  fi
+  echo "$j"
+}
+
 for step in "${steps[@]}"; do
   case "$step" in
     tests)
@@ -63,12 +74,7 @@ for step in "${steps[@]}"; do
         run_step "$(basename "$t")" 120 env LD_LIBRARY_PATH="$bundle/selftest:${LD_LIBRARY_PATH:-}" "$t"
       done ;;
     bench|hosttable)
-      # The bundle's runtime, unpacked by run-without-maven.sh (a one-class run unpacks it if no step has).
-      java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
-      if [[ ! -x "$java" ]]; then
-        "$root/tests/run-without-maven.sh" --bundle "$bundle" --select-class dev.engram.GpuStatusTest >/dev/null 2>&1
-        java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
-      fi
+      java="$(bundle_java)"
       jbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar"
               dev.engram.bench.GpuForwardBench)
       baseline=(python3 "$root/bench/baseline/torch_engram_baseline.py")
@@ -90,11 +96,7 @@ for step in "${steps[@]}"; do
       run_step bench-torch-bf16-64x16 240 "${baseline[@]}" --batch 64 --seq 16 --dtype bf16
       grep -h '^{' "$out"/bench-*.log > "$out/bench.jsonl" 2>/dev/null ;;
     profile)
-      java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
-      if [[ ! -x "$java" ]]; then
-        "$root/tests/run-without-maven.sh" --bundle "$bundle" --select-class dev.engram.GpuStatusTest >/dev/null 2>&1
-        java="$(ls -d "${TMPDIR:-/tmp}"/engram-bundle-jre-*/jre/bin/java 2>/dev/null | head -n 1)"
-      fi
+      java="$(bundle_java)"
       ncu="${CUDA_HOME:-/usr/local/cuda}/bin/ncu"
       # The first launches of each kernel after one warm-up forward; CSV so the log reads as a table.
       run_step ncu-bf16-4x4096 400 "$ncu" --target-processes all --csv --page details \
