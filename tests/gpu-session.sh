@@ -97,9 +97,11 @@ for step in "${steps[@]}"; do
       grep -h '^{' "$out"/bench-*.log > "$out/bench.jsonl" 2>/dev/null ;;
     profile)
       java="$(bundle_java)"
-      ncu="${CUDA_HOME:-/usr/local/cuda}/bin/ncu"
+      ncu="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)"
+      ncu="${ncu:-${CUDA_HOME:-/usr/local/cuda}/bin/ncu}"
       # The first launches of each kernel after one warm-up forward; CSV so the log reads as a table.
-      run_step ncu-bf16-4x4096 400 "$ncu" --target-processes all --csv --page details \
+      # --clock-control none: leave the GPU's clocks as they are (the device tool's METHOD.md).
+      run_step ncu-bf16-4x4096 400 "$ncu" --clock-control none --target-processes all --csv --page details \
         --kernel-name regex:'hashed_gather|gate_kernel|short_conv|gemm|nvjet|xmma|cutlass|sm90' \
         --launch-skip 4 --launch-count 8 --section SpeedOfLight --section Occupancy --section LaunchStats \
         "${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar" \
