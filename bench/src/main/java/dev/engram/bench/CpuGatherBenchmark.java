@@ -67,6 +67,10 @@ public class CpuGatherBenchmark {
     @Param("plain")
     public String memory;
 
+    /** Tokens per call in {@link #gatherInChunks} (HostTableLayer's CPU path uses 2048). */
+    @Param("2048")
+    public int chunkTokens;
+
     /** Row copy: native (libengram's prefetching copy) or java ({@code MemorySegment.copy} per row). */
     @Param({"native", "java"})
     public String copy;
@@ -123,6 +127,21 @@ public class CpuGatherBenchmark {
     @Benchmark
     public void gather() {
         gather.gather(table, layer, hashIds, dst);
+    }
+
+    /**
+     * The same rows gathered {@code chunkTokens} tokens per call, as {@code HostTableLayer}'s CPU path does to
+     * overlap each chunk's copy to the device with the next chunk's gather: adds the per-call cost (two pool
+     * jobs per call: validate, copy).
+     */
+    @Benchmark
+    public void gatherInChunks() {
+        int heads = layer.heads();
+        long tokenBytes = (long) heads * table.rowBytes();
+        for (int first = 0; first < TOKENS; first += chunkTokens) {
+            int n = Math.min(chunkTokens, TOKENS - first);
+            gather.gather(table, layer, hashIds, first, n, dst.asSlice(first * tokenBytes, n * tokenBytes));
+        }
     }
 
     /**
