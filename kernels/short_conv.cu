@@ -8,7 +8,7 @@
 //      t0-(K-1)*dil .. t0+tt-1 (slot = row - window start); with a larger dilation the windows of the
 //      K taps are disjoint and each tap's tt rows get their own slots (slot = tap*tt + i). Either
 //      way at most K*kTile slots. Rows before the sequence start get 0 (the zero padding).
-//   2. Each thread takes one unit of VEC channels (16 bytes, or one channel) and kSub consecutive
+//   2. Each thread takes one unit of VEC channels (16 bytes, or one channel) and kConvSub (8) consecutive
 //      time steps, and accumulates acc[i][v] += w[c, k] * x[row] * inv_rms[row] over the K taps in
 //      registers, then writes x[t] + SiLU(norm_w[c] * acc) (the norm weight factored out of the sum).
 // The K taps re-read rows of the block's window, which hit L1/L2 after the first read.
