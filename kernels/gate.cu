@@ -15,6 +15,7 @@
 
 #include "engram_error.h"
 #include "gate_conv.h"
+#include "gate_conv_device.cuh"
 #include "vec_io.cuh"
 
 namespace {
@@ -37,7 +38,6 @@ gate_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T*
     const int64_t items = p.tokens * G;
     const int64_t proj_row = static_cast<int64_t>(G + 1) * H;
     const float inv_h = 1.0f / static_cast<float>(H);
-    // sqrtf, not rsqrtf (up to 2 ulp off), and a division like the reference's "/ sqrt(H)".
     const float sqrt_h = sqrtf(static_cast<float>(H));
 
     for (int64_t item = blockIdx.x; item < items; item += gridDim.x) {
@@ -51,22 +51,7 @@ gate_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T*
         const T* wq = query_w + static_cast<int64_t>(g) * H;
 
         float skk = 0.f, sqq = 0.f, skq = 0.f;
-        for (int u = threadIdx.x; u < units; u += kThreads) {
-            const int off = u * VEC;
-            float k[VEC], b[VEC], q[VEC], w1[VEC], w2[VEC];
-            engram::load_f32<T, VEC>(pk + off, k);
-            engram::load_f32<T, VEC>(bk + off, b);
-            engram::load_f32<T, VEC>(hq + off, q);
-            engram::load_f32<T, VEC>(wk + off, w1);
-            engram::load_f32<T, VEC>(wq + off, w2);
-#pragma unroll
-            for (int i = 0; i < VEC; ++i) {
-                const float kk = k[i] + b[i];
-                skk = fmaf(kk, kk, skk);
-                sqq = fmaf(q[i], q[i], sqq);
-                skq = fmaf(kk * w1[i], q[i] * w2[i], skq);
-            }
-        }
+        engram::gate_partial_sums<T, VEC>(pk, bk, hq, wk, wq, threadIdx.x, kThreads, units, skk, sqq, skq);
         skk = engram::warp_sum(skk);
         sqq = engram::warp_sum(sqq);
         skq = engram::warp_sum(skq);
@@ -85,12 +70,7 @@ gate_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T*
         }
         __syncthreads();  // s_part is rewritten by the next item
 
-        const float rk = 1.0f / sqrtf(skk * inv_h + p.eps);
-        const float rq = 1.0f / sqrtf(sqq * inv_h + p.eps);
-        const float dot = skq * rk * rq / sqrt_h;
-        const float sign = static_cast<float>((dot > 0.f) - (dot < 0.f));  // sign(0) = 0 -> gate 0.5
-        const float s = sign * sqrtf(fmaxf(fabsf(dot), 1e-6f));
-        const float gate = 1.0f / (1.0f + expf(-s));
+        const float gate = engram::gate_from_sums(skk, sqq, skq, inv_h, sqrt_h, p.eps);
         if (gate_out != nullptr && threadIdx.x == 0) gate_out[item] = gate;
 
         T* out = value_out + item * H;
@@ -100,7 +80,7 @@ gate_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T*
             engram::load_f32<T, VEC>(pv + off, v);
             engram::load_f32<T, VEC>(value_bias + off, b);
 #pragma unroll
-            for (int i = 0; i < VEC; ++i) v[i] = gate * (v[i] + b[i]);
+            for (int i = 0; i < VEC; ++i) v[i] = engram::gated_value(gate, v[i], b[i]);
             engram::store_f32<T, VEC>(out + off, v);
         }
     }

@@ -8,7 +8,7 @@
 //      t0-(K-1)*dil .. t0+tt-1 (slot = row - window start); with a larger dilation the windows of the
 //      K taps are disjoint and each tap's tt rows get their own slots (slot = tap*tt + i). Either
 //      way at most K*kTile slots. Rows before the sequence start get 0 (the zero padding).
-//   2. Each thread takes one unit of VEC channels (16 bytes, or one channel) and kSub consecutive
+//   2. Each thread takes one unit of VEC channels (16 bytes, or one channel) and kConvSub (8) consecutive
 //      time steps, and accumulates acc[i][v] += w[c, k] * x[row] * inv_rms[row] over the K taps in
 //      registers, then writes x[t] + SiLU(norm_w[c] * acc) (the norm weight factored out of the sum).
 // The K taps re-read rows of the block's window, which hit L1/L2 after the first read.
@@ -19,14 +19,14 @@
 
 #include "engram_error.h"
 #include "gate_conv.h"
+#include "gate_conv_device.cuh"
 #include "vec_io.cuh"
 
 namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kTile = 32;  // time steps per block
-constexpr int kSub = 8;    // time steps per thread work item
+constexpr int kTile = engram::kConvTile;  // time steps per block
 constexpr int64_t kMaxBlocks = 1 << 20;
 
 template <typename T, int VEC>
@@ -59,10 +59,12 @@ short_conv_kernel(const T* __restrict__ value, const T* __restrict__ norm_w, con
         const T* base = value + b * T_len * row_stride + static_cast<int64_t>(g) * H;
         T* obase = out + b * T_len * row_stride + static_cast<int64_t>(g) * H;
 
+        const engram::ConvTile c{t0, dil, tt, K, window};
+
         // Phase 1: inverse RMS of the rows the tile reads.
-        const int slots = window ? tt + static_cast<int>((K - 1) * dil) : K * tt;
+        const int slots = c.slots();
         for (int s = warp; s < slots; s += kWarps) {
-            const int64_t row = window ? t0 - (K - 1) * dil + s : t0 + (s % tt) - static_cast<int64_t>(s / tt) * dil;
+            const int64_t row = c.row(s);
             float inv = 0.f;
             if (row >= 0) {
                 const T* x = base + row * row_stride;
@@ -74,60 +76,18 @@ short_conv_kernel(const T* __restrict__ value, const T* __restrict__ norm_w, con
                     for (int i = 0; i < VEC; ++i) ss = fmaf(v[i], v[i], ss);
                 }
                 ss = engram::warp_sum(ss);
-                inv = 1.0f / sqrtf(ss * inv_h + p.eps);
+                inv = engram::conv_inv_rms(ss, inv_h, p.eps);
             }
             if (lane == 0) s_inv[s] = inv;
         }
         __syncthreads();
 
-        // Phase 2: conv + SiLU + residual, kSub time steps x VEC channels per work item.
-        const int subs = (tt + kSub - 1) / kSub;
-        for (int w = threadIdx.x; w < subs * units; w += kThreads) {
-            const int u = w % units;
-            const int li0 = (w / units) * kSub;
-            const int64_t c0 = static_cast<int64_t>(g) * H + u * VEC;  // first channel
-            float acc[kSub][VEC];
-#pragma unroll
-            for (int i = 0; i < kSub; ++i)
-#pragma unroll
-                for (int v = 0; v < VEC; ++v) acc[i][v] = 0.f;
-            for (int k = 0; k < K; ++k) {
-                const int64_t back = (K - 1 - k) * dil;
-                float wk[VEC];
-#pragma unroll
-                for (int v = 0; v < VEC; ++v) wk[v] = engram::to_f32(conv_w[(c0 + v) * K + k]);
-#pragma unroll
-                for (int i = 0; i < kSub; ++i) {
-                    const int li = li0 + i;
-                    const int64_t row = t0 + li - back;
-                    if (li < tt && row >= 0) {
-                        const int slot = window ? li + static_cast<int>(k * dil) : (K - 1 - k) * tt + li;
-                        const float inv = s_inv[slot];
-                        float x[VEC];
-                        engram::load_f32<T, VEC>(base + row * row_stride + u * VEC, x);
-#pragma unroll
-                        for (int v = 0; v < VEC; ++v) acc[i][v] = fmaf(wk[v] * inv, x[v], acc[i][v]);
-                    }
-                }
-            }
-            float nw[VEC];
-            engram::load_f32<T, VEC>(norm_w + c0, nw);
-#pragma unroll
-            for (int i = 0; i < kSub; ++i) {
-                const int li = li0 + i;
-                if (li < tt) {
-                    const int64_t off = (t0 + li) * row_stride + u * VEC;
-                    float x[VEC];
-                    engram::load_f32<T, VEC>(base + off, x);
-#pragma unroll
-                    for (int v = 0; v < VEC; ++v) {
-                        const float y = nw[v] * acc[i][v];
-                        x[v] += y / (1.0f + expf(-y));  // SiLU; y -> -inf gives -0
-                    }
-                    engram::store_f32<T, VEC>(obase + off, x);
-                }
-            }
-        }
+        // Phase 2: conv + SiLU + residual, kConvSub time steps x VEC channels per work item.
+        engram::conv_tile_outputs<T, VEC, kThreads>(
+            c, units, static_cast<int64_t>(g) * H, norm_w, conv_w, s_inv, obase, row_stride,
+            [&](int64_t row, int, int u, float (&x)[VEC]) {
+                engram::load_f32<T, VEC>(base + row * row_stride + u * VEC, x);
+            });
         __syncthreads();  // s_inv is rewritten by the next item
     }
 }

@@ -88,6 +88,7 @@ for step in "${steps[@]}"; do
         continue
       fi
       run_step bench-jvm-bf16-4x4096 240 "${jbench[@]}" --batch 4 --seq 4096 --dtype bf16
+      run_step bench-jvm-fused-bf16-4x4096 240 "${jbench[@]}" --batch 4 --seq 4096 --dtype bf16 --fused
       run_step bench-torch-bf16-4x4096 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16
       run_step bench-torch-compile-bf16-4x4096 300 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16 --compile
       run_step bench-jvm-fp32-4x4096 240 "${jbench[@]}" --batch 4 --seq 4096 --dtype fp32

@@ -52,7 +52,7 @@ compile() { # source (as C++), object
   pids+=($!)
 }
 objs=()
-for k in hashed_gather gate short_conv; do
+for k in hashed_gather gate short_conv gate_short_conv; do
   python3 "$emu/transform.py" "$root/kernels/$k.cu" "$build/$k.emu.cpp"
   compile "$build/$k.emu.cpp" "$build/$k.o"
   objs+=("$build/$k.o")

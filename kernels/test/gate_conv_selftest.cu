@@ -5,7 +5,9 @@
 // receptive field) and 37, dilation 3 (window path) and 40 (per-tap path). Then: the per-tap path
 // reaching back over all taps (T = 150, K = 4, dilation 40), the 512-slot maximum of both paths
 // (K = 16 with dilation 32, the largest window, and 33, the smallest per-tap), K = 16 and K = 1, and
-// gates with all-zero query rows (dot 0: the gate must be exactly 0.5). Outputs are poisoned with
+// gates with all-zero query rows (dot 0: the gate must be exactly 0.5). engram_gate_short_conv
+// over the same kinds of shapes plus G = 4, H = 1024 and 1000, against the chained reference (gate, u
+// rounded to the storage dtype, conv) and against engram_gate + engram_short_conv on the device. Outputs are poisoned with
 // NaN before each launch. Error: max |gpu - ref| / max(|ref|, 1); limits 1e-5 (fp32), 1e-2 (bf16).
 // Exit status 0 when everything passes.
 #include <cuda_runtime.h>
@@ -99,6 +101,60 @@ static void fill(Tensor& t, std::mt19937_64& rng, double mean, double sd) {
     for (auto& x : t.host) x = nd(rng);
 }
 
+// engram_gate's result in double: ref_v = gate * v [N, G, H], ref_g = gate [N, G].
+static void gate_reference(const Tensor& proj, const Tensor& kb, const Tensor& vb, const Tensor& hid, const Tensor& kw,
+                           const Tensor& qw, double eps, int64_t N, int G, int H, std::vector<double>& ref_v,
+                           std::vector<double>& ref_g) {
+    ref_v.assign(N * G * H, 0.0);
+    ref_g.assign(N * G, 0.0);
+    for (int64_t i = 0; i < N; ++i) {
+        for (int g = 0; g < G; ++g) {
+            double skk = 0, sqq = 0;
+            std::vector<double> k(H), q(H);
+            for (int h = 0; h < H; ++h) {
+                k[h] = proj.host[(i * (G + 1) + g) * H + h] + kb.host[g * H + h];
+                q[h] = hid.host[(i * G + g) * H + h];
+                skk += k[h] * k[h], sqq += q[h] * q[h];
+            }
+            const double rk = 1 / std::sqrt(skk / H + eps), rq = 1 / std::sqrt(sqq / H + eps);
+            double dot = 0;
+            for (int h = 0; h < H; ++h) dot += k[h] * rk * kw.host[g * H + h] * q[h] * rq * qw.host[g * H + h];
+            dot /= std::sqrt(static_cast<double>(H));
+            const double sgn = (dot > 0) - (dot < 0);
+            const double gate = 1 / (1 + std::exp(-sgn * std::sqrt(std::max(std::fabs(dot), 1e-6))));
+            ref_g[i * G + g] = gate;
+            for (int h = 0; h < H; ++h)
+                ref_v[(i * G + g) * H + h] = gate * (proj.host[(i * (G + 1) + G) * H + h] + vb.host[h]);
+        }
+    }
+}
+
+// engram_short_conv's result in double for the value `val` [B, T, G, H].
+static std::vector<double> conv_reference(const std::vector<double>& val, const Tensor& nw, const Tensor& cw,
+                                          double eps, int G, int H, int64_t B, int64_t T, int K, int dil) {
+    const int64_t C = static_cast<int64_t>(G) * H;
+    std::vector<double> xn(B * T * C), ref(B * T * C);
+    for (int64_t r = 0; r < B * T * G; ++r) {
+        const int g = static_cast<int>(r % G);
+        double ss = 0;
+        for (int h = 0; h < H; ++h) ss += val[r * H + h] * val[r * H + h];
+        const double inv = 1 / std::sqrt(ss / H + eps);
+        for (int h = 0; h < H; ++h) xn[r * H + h] = val[r * H + h] * inv * nw.host[g * H + h];
+    }
+    for (int64_t b = 0; b < B; ++b)
+        for (int64_t t = 0; t < T; ++t)
+            for (int64_t c = 0; c < C; ++c) {
+                double y = 0;
+                for (int k = 0; k < K; ++k) {
+                    const int64_t src = t - static_cast<int64_t>(K - 1 - k) * dil;
+                    if (src >= 0) y += cw.host[c * K + k] * xn[(b * T + src) * C + c];
+                }
+                const int64_t i = (b * T + t) * C + c;
+                ref[i] = val[i] + y / (1 + std::exp(-y));
+            }
+    return ref;
+}
+
 // zero_query: the hidden rows of (token 0, branch 0) and (token N-1, branch G-1) are all zero.
 static void gate_case(int dtype, int G, int H, int64_t N, uint32_t seed, bool zero_query = false) {
     std::mt19937_64 rng(seed);
@@ -122,27 +178,8 @@ static void gate_case(int dtype, int G, int H, int64_t N, uint32_t seed, bool ze
                                      d_gate, s);
     if (st != ENGRAM_STATUS_SUCCESS) std::printf("engram_gate: %s\n", engram_last_error());
     CHECK_CUDA(cudaStreamSynchronize(s));
-    std::vector<double> ref_v(N * G * H), ref_g(N * G);
-    for (int64_t i = 0; i < N; ++i) {
-        for (int g = 0; g < G; ++g) {
-            double skk = 0, sqq = 0;
-            std::vector<double> k(H), q(H);
-            for (int h = 0; h < H; ++h) {
-                k[h] = proj.host[(i * (G + 1) + g) * H + h] + kb.host[g * H + h];
-                q[h] = hid.host[(i * G + g) * H + h];
-                skk += k[h] * k[h], sqq += q[h] * q[h];
-            }
-            const double rk = 1 / std::sqrt(skk / H + eps), rq = 1 / std::sqrt(sqq / H + eps);
-            double dot = 0;
-            for (int h = 0; h < H; ++h) dot += k[h] * rk * kw.host[g * H + h] * q[h] * rq * qw.host[g * H + h];
-            dot /= std::sqrt(static_cast<double>(H));
-            const double sgn = (dot > 0) - (dot < 0);
-            const double gate = 1 / (1 + std::exp(-sgn * std::sqrt(std::max(std::fabs(dot), 1e-6))));
-            ref_g[i * G + g] = gate;
-            for (int h = 0; h < H; ++h)
-                ref_v[(i * G + g) * H + h] = gate * (proj.host[(i * (G + 1) + G) * H + h] + vb.host[h]);
-        }
-    }
+    std::vector<double> ref_v, ref_g;
+    gate_reference(proj, kb, vb, hid, kw, qw, eps, N, G, H, ref_v, ref_g);
     std::vector<float> gf(N * G);
     CHECK_CUDA(cudaMemcpy(gf.data(), d_gate, N * G * 4, cudaMemcpyDeviceToHost));
     std::vector<double> gd(gf.begin(), gf.end());
@@ -178,27 +215,85 @@ static void conv_case(int dtype, int G, int H, int64_t B, int64_t T, int K, int 
     engram_status_t st = engram_short_conv(val.dev, nw.dev, cw.dev, eps, B, T, G, H, K, dil, dtype, out.dev, s);
     if (st != ENGRAM_STATUS_SUCCESS) std::printf("engram_short_conv: %s\n", engram_last_error());
     CHECK_CUDA(cudaStreamSynchronize(s));
-    std::vector<double> xn(B * T * C), ref(B * T * C);
-    for (int64_t r = 0; r < B * T * G; ++r) {
-        const int g = static_cast<int>(r % G);
-        double ss = 0;
-        for (int h = 0; h < H; ++h) ss += val.host[r * H + h] * val.host[r * H + h];
-        const double inv = 1 / std::sqrt(ss / H + eps);
-        for (int h = 0; h < H; ++h) xn[r * H + h] = val.host[r * H + h] * inv * nw.host[g * H + h];
-    }
-    for (int64_t b = 0; b < B; ++b)
-        for (int64_t t = 0; t < T; ++t)
-            for (int64_t c = 0; c < C; ++c) {
-                double y = 0;
-                for (int k = 0; k < K; ++k) {
-                    const int64_t src = t - static_cast<int64_t>(K - 1 - k) * dil;
-                    if (src >= 0) y += cw.host[c * K + k] * xn[(b * T + src) * C + c];
-                }
-                const int64_t i = (b * T + t) * C + c;
-                ref[i] = val.host[i] + y / (1 + std::exp(-y));
-            }
+    const std::vector<double> ref = conv_reference(val.host, nw, cw, eps, G, H, B, T, K, dil);
     report("short_conv", dtype, G, H, T, K, dil,
            st == ENGRAM_STATUS_SUCCESS ? max_rel_err(out.download(), ref) : INFINITY);
+    cudaStreamDestroy(s);
+}
+
+// engram_gate_short_conv against the chained reference (gate, u rounded to the storage dtype as
+// engram_gate's d_value_out stores it, then the conv), and against engram_gate + engram_short_conv run
+// on the device; also its gates. With zero_query, the hidden rows of (token 0, branch 0) and (token N-1,
+// branch G-1) are all zero (gate exactly 0.5).
+static void fused_case(int dtype, int G, int H, int64_t B, int64_t T, int K, int dil, uint32_t seed,
+                       bool zero_query = false) {
+    std::mt19937_64 rng(seed);
+    const float gate_eps = 1.1920928955078125e-07f, conv_eps = 1e-5f;
+    const int64_t N = B * T;
+    const int64_t C = static_cast<int64_t>(G) * H;
+    Tensor proj(N * (G + 1) * H, dtype), kb(C, dtype), vb(H, dtype), hid(N * C, dtype), kw(C, dtype), qw(C, dtype),
+        nw(C, dtype), cw(C * K, dtype), out(N * C, dtype), vchain(N * C, dtype), ochain(N * C, dtype);
+    fill(proj, rng, 0, 1), fill(kb, rng, 0, 0.1), fill(vb, rng, 0, 0.1), fill(hid, rng, 0, 1);
+    fill(kw, rng, 1, 0.2), fill(qw, rng, 1, 0.2), fill(nw, rng, 1, 0.2);
+    std::uniform_real_distribution<double> ud(-1 / std::sqrt(K), 1 / std::sqrt(K));
+    for (auto& x : cw.host) x = ud(rng);
+    if (zero_query) {
+        for (int64_t item : {int64_t{0}, N * G - 1}) std::fill_n(hid.host.begin() + item * H, H, 0.0);
+    }
+    for (Tensor* t : {&proj, &kb, &vb, &hid, &kw, &qw, &nw, &cw}) t->upload();
+    out.alloc_poisoned(), vchain.alloc_poisoned(), ochain.alloc_poisoned();
+    float* d_gate;
+    CHECK_CUDA(cudaMalloc(&d_gate, N * G * 4));
+    CHECK_CUDA(cudaMemset(d_gate, 0xff, N * G * 4));
+    cudaStream_t s;
+    CHECK_CUDA(cudaStreamCreate(&s));
+    engram_status_t st = engram_gate_short_conv(proj.dev, kb.dev, vb.dev, hid.dev, kw.dev, qw.dev, gate_eps, nw.dev,
+                                                cw.dev, conv_eps, B, T, G, H, K, dil, dtype, out.dev, d_gate, s);
+    if (st != ENGRAM_STATUS_SUCCESS) std::printf("engram_gate_short_conv: %s\n", engram_last_error());
+    // The unfused path on the device.
+    engram_status_t st2 = engram_gate(proj.dev, kb.dev, vb.dev, hid.dev, kw.dev, qw.dev, gate_eps, N, G, H, dtype,
+                                      vchain.dev, nullptr, s);
+    if (st2 == ENGRAM_STATUS_SUCCESS) {
+        st2 = engram_short_conv(vchain.dev, nw.dev, cw.dev, conv_eps, B, T, G, H, K, dil, dtype, ochain.dev, s);
+    }
+    if (st2 != ENGRAM_STATUS_SUCCESS) std::printf("gate + short_conv: %s\n", engram_last_error());
+    CHECK_CUDA(cudaStreamSynchronize(s));
+
+    std::vector<double> u, ref_g;
+    gate_reference(proj, kb, vb, hid, kw, qw, gate_eps, N, G, H, u, ref_g);
+    for (double& x : u) {  // what engram_gate stores
+        const float f = static_cast<float>(x);
+        x = dtype == ENGRAM_DTYPE_FLOAT32 ? f : bf16_to_f32(f32_to_bf16(f));
+    }
+    const std::vector<double> ref = conv_reference(u, nw, cw, conv_eps, G, H, B, T, K, dil);
+    const std::vector<double> got = out.download();
+    report(zero_query ? "fused q=0" : "fused", dtype, G, H, T, K, dil,
+           st == ENGRAM_STATUS_SUCCESS ? max_rel_err(got, ref) : INFINITY);
+    report("fused~chain", dtype, G, H, T, K, dil,
+           st == ENGRAM_STATUS_SUCCESS && st2 == ENGRAM_STATUS_SUCCESS ? max_rel_err(got, ochain.download()) : INFINITY);
+    std::vector<float> gf(N * G);
+    CHECK_CUDA(cudaMemcpy(gf.data(), d_gate, N * G * 4, cudaMemcpyDeviceToHost));
+    report("fused gates", ENGRAM_DTYPE_FLOAT32, G, H, T, K, dil,
+           st == ENGRAM_STATUS_SUCCESS ? max_rel_err(std::vector<double>(gf.begin(), gf.end()), ref_g) : INFINITY);
+    if (zero_query && st == ENGRAM_STATUS_SUCCESS) {
+        for (int64_t item : {int64_t{0}, N * G - 1}) {
+            if (gf[item] != 0.5f) {
+                std::printf("FAIL fused gate_out[%lld] = %.9g with an all-zero query row, want 0.5\n",
+                            static_cast<long long>(item), gf[item]);
+                ++failures;
+            }
+        }
+    }
+    // Without d_gate_out: the same output.
+    CHECK_CUDA(cudaMemset(out.dev, 0xff, out.bytes()));
+    st = engram_gate_short_conv(proj.dev, kb.dev, vb.dev, hid.dev, kw.dev, qw.dev, gate_eps, nw.dev, cw.dev,
+                                conv_eps, B, T, G, H, K, dil, dtype, out.dev, nullptr, s);
+    CHECK_CUDA(cudaStreamSynchronize(s));
+    if (st != ENGRAM_STATUS_SUCCESS || out.download() != got) {
+        std::printf("FAIL fused without d_gate_out: status %d or a different output\n", static_cast<int>(st));
+        ++failures;
+    }
+    cudaFree(d_gate);
     cudaStreamDestroy(s);
 }
 
@@ -227,6 +322,27 @@ int main() {
     conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 1, 512, 16, 32, seed++);
     conv_case(ENGRAM_DTYPE_BFLOAT16, 2, 50, 1, 512, 16, 32, seed++);
     conv_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 1, 544, 16, 33, seed++);
+    // Fused gate + conv, the same grid of shapes (window and per-tap paths, T = 1 and T < receptive field),
+    // then the default-like shape (G = 4, H = 1024, short T), the per-tap path over all taps, the 512-slot
+    // maxima of both paths and all-zero query rows.
+    for (int dtype : {ENGRAM_DTYPE_FLOAT32, ENGRAM_DTYPE_BFLOAT16})
+        for (int G : {1, 4})
+            for (int H : {64, 48, 50})
+                for (int64_t T : {1, 5, 37}) {
+                    fused_case(dtype, G, H, 2, T, 4, 3, seed++);
+                    fused_case(dtype, G, H, 2, T, 4, 40, seed++);
+                }
+    for (int dtype : {ENGRAM_DTYPE_FLOAT32, ENGRAM_DTYPE_BFLOAT16}) {
+        fused_case(dtype, 4, 1024, 1, 40, 4, 3, seed++);     // default-like
+        fused_case(dtype, 4, 1000, 2, 9, 4, 3, seed++);      // H * 2 bytes not a multiple of 16 in bf16
+        fused_case(dtype, 2, 64, 2, 150, 4, 40, seed++);     // per-tap path, every tap inside for t >= 120
+        fused_case(dtype, 2, 50, 1, 150, 4, 40, seed++);
+        fused_case(dtype, 4, 64, 2, 7, 4, 3, seed++, true);  // all-zero query rows
+    }
+    fused_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 1, 512, 16, 32, seed++);  // window path, 512 slots
+    fused_case(ENGRAM_DTYPE_BFLOAT16, 2, 50, 1, 512, 16, 32, seed++);
+    fused_case(ENGRAM_DTYPE_FLOAT32, 2, 64, 1, 544, 16, 33, seed++);  // per-tap path, 512 slots
+    fused_case(ENGRAM_DTYPE_BFLOAT16, 2, 64, 1, 544, 16, 33, seed++);
     std::printf("%s\n", failures ? "FAILED" : "ALL OK");
     return failures ? 1 : 0;
 }

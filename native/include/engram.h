@@ -222,6 +222,43 @@ engram_status_t engram_short_conv(const void* d_value, const void* d_norm_w, con
                                   int32_t kernel_size, int32_t dilation, int32_t dtype, void* d_out,
                                   void* stream);
 
+/*
+ * engram_gate followed by engram_short_conv on its output, fused into one kernel launch on `stream`
+ * (kernels/gate_short_conv.cu, SEMANTICS.md 5) that never stores the gated value u. With N = batch *
+ * seq_len tokens (token i = b * seq_len + t), G = hc_mult, H = hidden, K = kernel_size:
+ *   u[b, t, g, :]   = round_dtype(gate[i, g] * (v[i] + d_value_bias))     (gate, v as in engram_gate)
+ *   d_out           = engram_short_conv(u, d_conv_norm_w, d_conv_w, conv_eps, ..)
+ *   d_gate_out[i*G + g] = gate[i, g]                                      (only when d_gate_out != NULL)
+ * round_dtype is the rounding to the storage dtype that engram_gate's d_value_out applies (identity for
+ * FLOAT32, round-to-nearest-even for BFLOAT16), so the result is that of the two calls in sequence: u
+ * is rounded before the conv's RMSNorm, its taps and its residual read it. The arguments are those of
+ * engram_gate (d_proj .. gate_eps, d_gate_out) and of engram_short_conv (d_conv_norm_w = its d_norm_w,
+ * d_conv_w, conv_eps = its eps, batch, seq_len, kernel_size, dilation), with the same layouts.
+ *   d_out  [batch, seq_len, G, H] of dtype; must not be d_proj or d_hidden (other blocks still read
+ *          neighbouring time steps). Partial overlap is not checked (the Java wrapper checks it).
+ * fp32 arithmetic. One block of 128 threads per (b, g, tile of 32 time steps), the tiling of
+ * engram_short_conv: it first computes, one warp per row, the gate and the inverse RMS of u of every
+ * row its tile reads (the window t0-(K-1)*dil .. t0+31 when dilation <= 32, else the K*32 tapped rows)
+ * into shared memory, then each thread convolves 8 time steps of one 16-byte group of channels,
+ * recomputing u of the tapped rows from the value projection (in L2) and the row's gate. The gate of a
+ * row is recomputed by every tile that reads it (up to 1 + (K-1)*dil/32 times with dilation <= 32).
+ * 16-byte loads/stores when H * element size is a multiple of 16 and every tensor pointer except
+ * d_conv_w and d_gate_out is 16-byte aligned, else element by element (same result).
+ *
+ * INVALID_ARGUMENT (nothing launched) for a NULL pointer other than d_gate_out, d_out == d_proj or
+ * d_hidden, batch/seq_len < 0, hc_mult outside [1, 64], hidden outside [1, 65536], kernel_size
+ * outside [1, 16], dilation < 1, an unknown dtype, gate_eps or conv_eps not finite or <= 0, a tensor
+ * pointer not aligned to its element size (d_gate_out: 4 bytes), or sizes in bytes that overflow
+ * int64. batch * seq_len == 0: success without a launch. A failed launch: CUDA_ERROR. Never
+ * allocates, never synchronizes. NOT_BUILT_WITH_CUDA (after the same check) without CUDA.
+ */
+engram_status_t engram_gate_short_conv(const void* d_proj, const void* d_key_bias, const void* d_value_bias,
+                                       const void* d_hidden, const void* d_key_norm_w, const void* d_query_norm_w,
+                                       float gate_eps, const void* d_conv_norm_w, const void* d_conv_w,
+                                       float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult,
+                                       int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype,
+                                       void* d_out, float* d_gate_out, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -51,3 +51,18 @@ ENGRAM_API engram_status_t engram_short_conv(const void* d_value, const void* d_
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
 }
+
+ENGRAM_API engram_status_t engram_gate_short_conv(const void* d_proj, const void* d_key_bias,
+                                                  const void* d_value_bias, const void* d_hidden,
+                                                  const void* d_key_norm_w, const void* d_query_norm_w,
+                                                  float gate_eps, const void* d_conv_norm_w, const void* d_conv_w,
+                                                  float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult,
+                                                  int32_t hidden, int32_t kernel_size, int32_t dilation,
+                                                  int32_t dtype, void* d_out, float* d_gate_out, void*) {
+    engram::GateShortConvParams p;
+    engram_status_t st = engram::check_gate_short_conv_args(
+        d_proj, d_key_bias, d_value_bias, d_hidden, d_key_norm_w, d_query_norm_w, gate_eps, d_conv_norm_w, d_conv_w,
+        conv_eps, batch, seq_len, hc_mult, hidden, kernel_size, dilation, dtype, d_out, d_gate_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}

@@ -35,7 +35,11 @@ import java.util.SplittableRandom;
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.engram.bench.GpuForwardBench \
  *      [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--reps 50] [--warmup 10] [--layer 1] [--compressed-vocab 99000]
+ *      [--fused]
  * </pre>
+ * {@code --fused} sets {@code engram.fusedGateConv=true} before the layer is created, so the gate and ShortConv
+ * run as one kernel ({@link EngramLayer#fusedGateConv()}); the gate and conv stages are then reported as one,
+ * "gate+conv" ({@code gate_short_conv_ms} in the JSON, which both modes print for the A/B comparison).
  */
 public final class GpuForwardBench {
     /** Input sets rotate so that together they exceed the H100's 50 MB L2 at least this many times over. */
@@ -56,6 +60,11 @@ public final class GpuForwardBench {
         int warmup = Integer.parseInt(a.getOrDefault("warmup", "10"));
         int layerId = Integer.parseInt(a.getOrDefault("layer", "1"));
         long vocab = Long.parseLong(a.getOrDefault("compressed-vocab", "99000"));
+        boolean fused = a.containsKey("fused");
+        if (fused) System.setProperty(EngramLayer.FUSED_GATE_CONV_PROPERTY, "true"); // read when EngramLayer initializes
+        if (EngramLayer.fusedGateConv() != fused) {
+            throw new IllegalStateException("EngramLayer was initialized before --fused took effect");
+        }
 
         GpuStatus status = Engram.gpuStatus();
         if (!status.available()) {
@@ -103,7 +112,7 @@ public final class GpuForwardBench {
                 end.synchronize();
                 double backToBack = CudaEvent.elapsedMillis(start, end) / reps;
                 double copyGBps = CopyCeiling.deviceToDeviceGBps(1L << 30, 20);
-                report(config, dtype, batch, seq, reps, sets, stageMs, totalMs, backToBack, copyGBps, device.toString());
+                report(config, dtype, batch, seq, reps, sets, stageMs, totalMs, backToBack, copyGBps, device.toString(), fused);
             } finally {
                 owned.forEach(DeviceBuffer::close);
             }
@@ -137,7 +146,7 @@ public final class GpuForwardBench {
     }
 
     private static void report(EngramConfig c, DType dtype, int batch, int seq, int reps, int sets, double[][] stageMs,
-                               double[] totalMs, double backToBackMs, double copyGBps, String device) {
+                               double[] totalMs, double backToBackMs, double copyGBps, String device, boolean fused) {
         int tokens = batch * seq;
         int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
         double payloadBytes = (double) tokens * e * dtype.byteSize();           // table rows read
@@ -147,10 +156,20 @@ public final class GpuForwardBench {
         double act = (double) tokens * g * h * dtype.byteSize();
         double gateBytes = (double) tokens * (g + 1) * h * dtype.byteSize() + 2 * act;
         double convBytes = 2 * act;
+        // Fused, u never goes to memory: proj and hidden are read, y written.
+        double fusedBytes = gateBytes + convBytes - 2 * act;
         double[] med = new double[stageMs.length];
         System.out.printf(Locale.ROOT, "per stage, CUDA events, median of %d (min in brackets), %d rotating input sets:%n", reps, sets);
+        for (int s = 0; s < stageMs.length; s++) med[s] = median(stageMs[s]);
         for (int s = 0; s < stageMs.length; s++) {
-            med[s] = median(stageMs[s]);
+            if (fused && s == 3) continue; // empty: the fused kernel ran in the "gate" stage
+            if (fused && s == 2) {
+                double[] both = new double[stageMs[2].length];
+                for (int r = 0; r < both.length; r++) both[r] = stageMs[2][r] + stageMs[3][r];
+                System.out.printf(Locale.ROOT, "  %-12s %8.4f ms [%8.4f]  %s%n", "gate+conv", med[2] + med[3], min(both),
+                        memoryBound(fusedBytes, med[2] + med[3], copyGBps));
+                continue;
+            }
             String extra = switch (s) {
                 case 0 -> String.format(Locale.ROOT, "payload %.0f GB/s = %.0f%% of the D2D copy's %.0f GB/s (read+write)",
                         payloadBytes / (med[s] * 1e-3) / 1e9, 100 * 2 * payloadBytes / (med[s] * 1e-3) / 1e9 / copyGBps, copyGBps);
@@ -172,17 +191,25 @@ public final class GpuForwardBench {
         json.put("batch", batch);
         json.put("seq", seq);
         json.put("dtype", dtype == DType.BFLOAT16 ? "bf16" : "fp32");
+        json.put("fused_gate_conv", fused);
         json.put("gather_ms", med[0]);
         json.put("projections_ms", med[1]);
-        json.put("gate_ms", med[2]);
-        json.put("short_conv_ms", med[3]);
+        if (!fused) {
+            json.put("gate_ms", med[2]);
+            json.put("short_conv_ms", med[3]);
+        }
+        json.put("gate_short_conv_ms", med[2] + med[3]);
         json.put("total_ms", total);
         json.put("back_to_back_ms", backToBackMs);
         json.put("gather_payload_gbps", payloadBytes / (med[0] * 1e-3) / 1e9);
         json.put("gemm_tflops", gemmFlops / (med[1] * 1e-3) / 1e12);
         json.put("d2d_copy_gbps", copyGBps);
-        json.put("gate_gbps", gateBytes / (med[2] * 1e-3) / 1e9);
-        json.put("short_conv_gbps", convBytes / (med[3] * 1e-3) / 1e9);
+        if (fused) {
+            json.put("gate_short_conv_gbps", fusedBytes / ((med[2] + med[3]) * 1e-3) / 1e9);
+        } else {
+            json.put("gate_gbps", gateBytes / (med[2] * 1e-3) / 1e9);
+            json.put("short_conv_gbps", convBytes / (med[3] * 1e-3) / 1e9);
+        }
         StringBuilder sb = new StringBuilder("{");
         json.forEach((k, v) -> sb.append(sb.length() > 1 ? ", " : "").append('"').append(k).append("\": ")
                 .append(v instanceof String s ? "\"" + s + "\"" : v instanceof Double d ? String.format(Locale.ROOT, "%.5f", d) : v));
@@ -210,9 +237,13 @@ public final class GpuForwardBench {
     private static Map<String, String> parse(String[] argv) {
         Map<String, String> m = new LinkedHashMap<>();
         for (int i = 0; i < argv.length; i++) {
+            if (argv[i].equals("--fused")) {
+                m.put("fused", "true");
+                continue;
+            }
             if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
                 throw new IllegalArgumentException("usage: GpuForwardBench [--batch B] [--seq T] [--dtype bf16|fp32] [--reps R]"
-                        + " [--warmup W] [--layer ID] [--compressed-vocab V]; got '" + argv[i] + "'");
+                        + " [--warmup W] [--layer ID] [--compressed-vocab V] [--fused]; got '" + argv[i] + "'");
             }
             m.put(argv[i].substring(2), argv[++i]);
         }

@@ -900,4 +900,80 @@ public class engram_h {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static class engram_gate_short_conv {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_FLOAT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_FLOAT,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_gate_short_conv");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_gate_short_conv(const void *d_proj, const void *d_key_bias, const void *d_value_bias, const void *d_hidden, const void *d_key_norm_w, const void *d_query_norm_w, float gate_eps, const void *d_conv_norm_w, const void *d_conv_w, float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, float *d_gate_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_gate_short_conv$descriptor() {
+        return engram_gate_short_conv.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_gate_short_conv(const void *d_proj, const void *d_key_bias, const void *d_value_bias, const void *d_hidden, const void *d_key_norm_w, const void *d_query_norm_w, float gate_eps, const void *d_conv_norm_w, const void *d_conv_w, float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, float *d_gate_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_gate_short_conv$handle() {
+        return engram_gate_short_conv.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_gate_short_conv(const void *d_proj, const void *d_key_bias, const void *d_value_bias, const void *d_hidden, const void *d_key_norm_w, const void *d_query_norm_w, float gate_eps, const void *d_conv_norm_w, const void *d_conv_w, float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, float *d_gate_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_gate_short_conv$address() {
+        return engram_gate_short_conv.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_gate_short_conv(const void *d_proj, const void *d_key_bias, const void *d_value_bias, const void *d_hidden, const void *d_key_norm_w, const void *d_query_norm_w, float gate_eps, const void *d_conv_norm_w, const void *d_conv_w, float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, float *d_gate_out, void *stream)
+     * }
+     */
+    public static int engram_gate_short_conv(MemorySegment d_proj, MemorySegment d_key_bias, MemorySegment d_value_bias, MemorySegment d_hidden, MemorySegment d_key_norm_w, MemorySegment d_query_norm_w, float gate_eps, MemorySegment d_conv_norm_w, MemorySegment d_conv_w, float conv_eps, long batch, long seq_len, int hc_mult, int hidden, int kernel_size, int dilation, int dtype, MemorySegment d_out, MemorySegment d_gate_out, MemorySegment stream) {
+        var mh$ = engram_gate_short_conv.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_gate_short_conv", d_proj, d_key_bias, d_value_bias, d_hidden, d_key_norm_w, d_query_norm_w, gate_eps, d_conv_norm_w, d_conv_w, conv_eps, batch, seq_len, hc_mult, hidden, kernel_size, dilation, dtype, d_out, d_gate_out, stream);
+            }
+            return (int)mh$.invokeExact(d_proj, d_key_bias, d_value_bias, d_hidden, d_key_norm_w, d_query_norm_w, gate_eps, d_conv_norm_w, d_conv_w, conv_eps, batch, seq_len, hc_mult, hidden, kernel_size, dilation, dtype, d_out, d_gate_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
 }

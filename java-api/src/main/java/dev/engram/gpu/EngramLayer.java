@@ -32,6 +32,14 @@ import java.util.Objects;
  * arithmetic is fp32. Results match {@link dev.engram.reference.ReferenceEngramLayer} to fp32 rounding
  * (FLOAT32) or to bf16 storage rounding (BFLOAT16).
  *
+ * <p><b>Fused gate + ShortConv (experimental, off by default).</b> With the system property
+ * {@value #FUSED_GATE_CONV_PROPERTY}{@code =true} (read once, when this class is initialized), the gate and
+ * ShortConv run as one kernel ({@link GateShortConv}) that never stores the gated value; the result is the
+ * same up to fp32 summation order (bf16: at most one bf16 ulp of u). Forwards whose {@code out} overlaps
+ * {@code hidden} keep the two kernels (the fused one still reads {@code hidden} while it writes {@code out}).
+ * With {@link StageEvents}, the "gate" stage then times both and "short conv" is empty. Not yet measured on
+ * a GPU, hence not the default.
+ *
  * <p><b>Ordering.</b> The scratch is shared by all forwards of a layer, so each forward first makes its
  * stream wait for the previous forward's completion event: forwards on different streams are serialized
  * on the device, never interleaved. A layer is not thread-safe: call it from one thread at a time.
@@ -39,6 +47,9 @@ import java.util.Objects;
  */
 public final class EngramLayer implements AutoCloseable {
     private static final String OP = "EngramLayer.forward";
+    /** The system property that switches the forward to the fused gate + ShortConv kernel (default false). */
+    public static final String FUSED_GATE_CONV_PROPERTY = "engram.fusedGateConv";
+    private static volatile boolean fusedGateConv = Boolean.getBoolean(FUSED_GATE_CONV_PROPERTY);
     private final NgramHashMapping mapping;
     private final LayerHashing hashing;
     private final EngramConfig config;
@@ -153,6 +164,19 @@ public final class EngramLayer implements AutoCloseable {
     }
 
     /**
+     * {@return whether forwards use the fused gate + ShortConv kernel} ({@value #FUSED_GATE_CONV_PROPERTY}, read
+     * once when this class was initialized; forwards whose {@code out} overlaps {@code hidden} never do)
+     */
+    public static boolean fusedGateConv() {
+        return fusedGateConv;
+    }
+
+    /** For tests: switches the fused gate + ShortConv on or off for forwards queued from now on, in every layer. */
+    static void setFusedGateConv(boolean on) {
+        fusedGateConv = on;
+    }
+
+    /**
      * Queues the forward on {@code stream}. Equivalent to {@code forward(rawIds, batch, seqLen, hidden, out, stream, null)}.
      *
      * @see #forward(DeviceArray, int, int, DeviceArray, DeviceArray, CudaStream, StageEvents)
@@ -256,15 +280,31 @@ public final class EngramLayer implements AutoCloseable {
             cublas.setStream(stream);
             cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
             if (events != null) events.record(2, stream);
-            Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight, params.queryNormWeight,
-                    (float) config.gateNormEps(), n, g, h, gated, null, stream);
-            if (events != null) events.record(3, stream);
-            ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch, seqLen,
-                    g, h, config.kernelSize(), config.convDilation(), out, stream);
-            if (events != null) events.record(4, stream);
+            if (fusedGateConv && !overlaps(out, hidden)) {
+                GateShortConv.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
+                        params.queryNormWeight, (float) config.gateNormEps(), params.convNormWeight, params.convWeight,
+                        (float) config.convNormEps(), batch, seqLen, g, h, config.kernelSize(), config.convDilation(),
+                        out, null, stream);
+                if (events != null) {
+                    events.record(3, stream); // "gate" timed gate + conv; "short conv" is empty
+                    events.record(4, stream);
+                }
+            } else {
+                Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
+                        params.queryNormWeight, (float) config.gateNormEps(), n, g, h, gated, null, stream);
+                if (events != null) events.record(3, stream);
+                ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch,
+                        seqLen, g, h, config.kernelSize(), config.convDilation(), out, stream);
+                if (events != null) events.record(4, stream);
+            }
         } finally {
             lastForwardDone.record(stream); // also after a failed launch: what was queued still uses the scratch
         }
+    }
+
+    private static boolean overlaps(DeviceArray a, DeviceArray b) {
+        long x = a.address().address(), y = b.address().address();
+        return a == b || (a.byteSize() > 0 && b.byteSize() > 0 && x < y + b.byteSize() && y < x + a.byteSize());
     }
 
     /**

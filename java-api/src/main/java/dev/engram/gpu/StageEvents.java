@@ -11,7 +11,8 @@ import java.util.List;
  * without synchronizing inside the forward. Pass one to
  * {@link EngramLayer#forward(dev.engram.cuda.DeviceArray, int, int, dev.engram.cuda.DeviceArray,
  * dev.engram.cuda.DeviceArray, CudaStream, StageEvents)}, then read {@link #stageMillis()} (which waits
- * for the last event). Reusable across forwards; not thread-safe.
+ * for the last event). Reusable across forwards; not thread-safe. When the layer runs the fused gate +
+ * ShortConv kernel ({@link EngramLayer#fusedGateConv()}), "gate" times both and "short conv" is empty.
  */
 public final class StageEvents implements AutoCloseable {
     /** Stage names, in order: what runs between consecutive events. */

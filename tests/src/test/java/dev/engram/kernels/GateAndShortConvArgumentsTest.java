@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * engram_gate and engram_short_conv check every argument on the host before any CUDA call, so these
+ * engram_gate, engram_short_conv and engram_gate_short_conv check every argument on the host before any CUDA call, so these
  * run without GPU, driver or nvcc: each bad argument gives ENGRAM_STATUS_INVALID_ARGUMENT and the
  * exact last-error text. Host segments stand in for device pointers; nothing is launched with bad
  * arguments, so they are never touched. Empty inputs succeed without a launch in a CUDA build (and
@@ -67,6 +67,40 @@ class GateAndShortConvArgumentsTest {
         int run() {
             return engram_h.engram_short_conv(value, normW, convW, eps, batch, seqLen, hcMult, hidden, kernelSize,
                     dilation, dtype, out, MemorySegment.NULL);
+        }
+    }
+
+    private static final class Fused {
+        MemorySegment proj, kb, vb, hidden, kw, qw, normW, convW, out, gout;
+        float gateEps = 1.1920929e-7f, convEps = 1e-5f;
+        long batch = 2, seqLen = 3;
+        int hcMult = G, hidden_ = H, kernelSize = 4, dilation = 3, dtype = F32;
+
+        Fused(Arena a) {
+            proj = a.allocate(N * (G + 1) * H * 4, 16);
+            kb = a.allocate(G * H * 4, 16);
+            vb = a.allocate(H * 4, 16);
+            hidden = a.allocate(N * G * H * 4, 16);
+            kw = a.allocate(G * H * 4, 16);
+            qw = a.allocate(G * H * 4, 16);
+            normW = a.allocate(G * H * 4, 16);
+            convW = a.allocate(G * H * 4 * 4, 16);
+            out = a.allocate(N * G * H * 4, 16);
+            gout = a.allocate(N * G * 4, 16);
+        }
+
+        int run() {
+            return engram_h.engram_gate_short_conv(proj, kb, vb, hidden, kw, qw, gateEps, normW, convW, convEps, batch,
+                    seqLen, hcMult, hidden_, kernelSize, dilation, dtype, out, gout, MemorySegment.NULL);
+        }
+    }
+
+    private static void fusedInvalid(String lastError, Consumer<Fused> breakIt) {
+        try (Arena arena = Arena.ofConfined()) {
+            Fused call = new Fused(arena);
+            breakIt.accept(call);
+            assertEquals(engram_h.ENGRAM_STATUS_INVALID_ARGUMENT(), call.run(), lastError);
+            assertEquals(lastError, engram_h.engram_last_error().getString(0));
         }
     }
 
@@ -179,6 +213,67 @@ class GateAndShortConvArgumentsTest {
         try (Arena arena = Arena.ofConfined()) {
             Conv call = new Conv(arena);
             call.seqLen = 0;
+            assertEquals(expectedForValidEmptyCall(), call.run(), () -> engram_h.engram_last_error().getString(0));
+        }
+    }
+
+    @Test
+    void gateShortConvNullPointersAndAliasing() {
+        String f = "engram_gate_short_conv: ";
+        fusedInvalid(f + "null d_proj", c -> c.proj = MemorySegment.NULL);
+        fusedInvalid(f + "null d_key_bias", c -> c.kb = MemorySegment.NULL);
+        fusedInvalid(f + "null d_value_bias", c -> c.vb = MemorySegment.NULL);
+        fusedInvalid(f + "null d_hidden", c -> c.hidden = MemorySegment.NULL);
+        fusedInvalid(f + "null d_key_norm_w", c -> c.kw = MemorySegment.NULL);
+        fusedInvalid(f + "null d_query_norm_w", c -> c.qw = MemorySegment.NULL);
+        fusedInvalid(f + "null d_conv_norm_w", c -> c.normW = MemorySegment.NULL);
+        fusedInvalid(f + "null d_conv_w", c -> c.convW = MemorySegment.NULL);
+        fusedInvalid(f + "null d_out", c -> c.out = MemorySegment.NULL);
+        fusedInvalid(f + "d_out must not be d_proj (the conv reads neighbouring time steps)", c -> c.out = c.proj);
+        fusedInvalid(f + "d_out must not be d_hidden (the conv reads neighbouring time steps)",
+                c -> c.out = c.hidden);
+    }
+
+    @Test
+    void gateShortConvSizesDtypeEpsAlignment() {
+        String f = "engram_gate_short_conv: ";
+        fusedInvalid(f + "batch and seq_len must be >= 0", c -> c.batch = -1);
+        fusedInvalid(f + "batch and seq_len must be >= 0", c -> c.seqLen = -1);
+        fusedInvalid(f + "hc_mult must be in [1, 64], got 0", c -> c.hcMult = 0);
+        fusedInvalid(f + "hc_mult must be in [1, 64], got 65", c -> c.hcMult = 65);
+        fusedInvalid(f + "hidden must be in [1, 65536], got 0", c -> c.hidden_ = 0);
+        fusedInvalid(f + "hidden must be in [1, 65536], got 65537", c -> c.hidden_ = 65537);
+        fusedInvalid(f + "kernel_size must be in [1, 16], got 0", c -> c.kernelSize = 0);
+        fusedInvalid(f + "kernel_size must be in [1, 16], got 17", c -> c.kernelSize = 17);
+        fusedInvalid(f + "dilation must be >= 1, got 0", c -> c.dilation = 0);
+        fusedInvalid(f + "unknown dtype 2 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)", c -> c.dtype = 2);
+        fusedInvalid(f + "gate_eps must be finite and > 0", c -> c.gateEps = 0f);
+        fusedInvalid(f + "gate_eps must be finite and > 0", c -> c.gateEps = Float.NaN);
+        fusedInvalid(f + "conv_eps must be finite and > 0", c -> c.convEps = -1e-5f);
+        fusedInvalid(f + "conv_eps must be finite and > 0", c -> c.convEps = Float.POSITIVE_INFINITY);
+        fusedInvalid(f + "tensor pointers must be aligned to the dtype's 4-byte elements",
+                c -> c.convW = c.convW.asSlice(2));
+        fusedInvalid(f + "tensor pointers must be aligned to the dtype's 2-byte elements", c -> {
+            c.dtype = BF16;
+            c.normW = c.normW.asSlice(1);
+        });
+        fusedInvalid(f + "d_gate_out must be 4-byte aligned", c -> c.gout = c.gout.asSlice(2));
+        fusedInvalid(f + "batch * seq_len overflows int64", c -> {
+            c.batch = Long.MAX_VALUE / 2;
+            c.seqLen = 3;
+        });
+        fusedInvalid(f + "batch * seq_len * (hc_mult + 1) * hidden bytes overflows int64", c -> {
+            c.batch = Long.MAX_VALUE / 32;  // 96 bytes per token
+            c.seqLen = 1;
+        });
+    }
+
+    @Test
+    void gateShortConvWithoutTokensLaunchesNothing() {
+        try (Arena arena = Arena.ofConfined()) {
+            Fused call = new Fused(arena);
+            call.batch = 0;
+            call.gout = MemorySegment.NULL;  // optional
             assertEquals(expectedForValidEmptyCall(), call.run(), () -> engram_h.engram_last_error().getString(0));
         }
     }
