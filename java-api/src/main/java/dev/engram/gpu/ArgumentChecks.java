@@ -59,12 +59,28 @@ final class ArgumentChecks {
      * overlapping even when empty (both addresses are NULL then, and it is a mistake at any size).
      */
     static void requireNoOverlap(String op, DeviceArray out, String outName, DeviceArray in, String inName) {
-        long o = out.address().address(), i = in.address().address();
-        boolean overlap = out == in
-                || (out.byteSize() > 0 && in.byteSize() > 0 && o < i + in.byteSize() && i < o + out.byteSize());
-        if (overlap) {
+        if (overlaps(out, in)) {
             throw new IllegalArgumentException(op + ": " + outName + " must not overlap " + inName + " (" + outName
                     + " " + out + ", " + inName + " " + in + ")");
+        }
+    }
+
+    /** {@return whether two arrays share device bytes (the same object always counts, even empty)} */
+    static boolean overlaps(DeviceArray a, DeviceArray b) {
+        long x = a.address().address(), y = b.address().address();
+        return a == b || (a.byteSize() > 0 && b.byteSize() > 0 && x < y + b.byteSize() && y < x + a.byteSize());
+    }
+
+    /**
+     * The gate kernels' outputs: {@code out} must not overlap any input, and {@code gateOut} (may be null) neither
+     * an input nor {@code out}.
+     */
+    static void requireOutputsApart(String op, DeviceArray out, String outName, DeviceArray gateOut,
+                                    DeviceArray[] inputs, String[] inputNames) {
+        for (int k = 0; k < inputs.length; k++) requireNoOverlap(op, out, outName, inputs[k], inputNames[k]);
+        if (gateOut != null) {
+            for (int k = 0; k < inputs.length; k++) requireNoOverlap(op, gateOut, "gateOut", inputs[k], inputNames[k]);
+            requireNoOverlap(op, gateOut, "gateOut", out, outName);
         }
     }
 

@@ -280,7 +280,7 @@ public final class EngramLayer implements AutoCloseable {
             cublas.setStream(stream);
             cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
             if (events != null) events.record(2, stream);
-            if (fusedGateConv && !overlaps(out, hidden)) {
+            if (fusedGateConv && !ArgumentChecks.overlaps(out, hidden)) {
                 GateShortConv.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
                         params.queryNormWeight, (float) config.gateNormEps(), params.convNormWeight, params.convWeight,
                         (float) config.convNormEps(), batch, seqLen, g, h, config.kernelSize(), config.convDilation(),
@@ -300,11 +300,6 @@ public final class EngramLayer implements AutoCloseable {
         } finally {
             lastForwardDone.record(stream); // also after a failed launch: what was queued still uses the scratch
         }
-    }
-
-    private static boolean overlaps(DeviceArray a, DeviceArray b) {
-        long x = a.address().address(), y = b.address().address();
-        return a == b || (a.byteSize() > 0 && b.byteSize() > 0 && x < y + b.byteSize() && y < x + a.byteSize());
     }
 
     /**

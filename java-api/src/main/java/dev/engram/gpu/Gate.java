@@ -17,7 +17,7 @@ import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
-import static dev.engram.gpu.ArgumentChecks.requireNoOverlap;
+import static dev.engram.gpu.ArgumentChecks.requireOutputsApart;
 import static dev.engram.gpu.ArgumentChecks.requirePositiveFinite;
 import static dev.engram.gpu.ArgumentChecks.requireRange;
 
@@ -115,11 +115,7 @@ public final class Gate {
         if (gateOut != null) {
             requireCount(OP, gateOut, product(OP, tokens, hcMult), "gateOut", "tokens * hcMult = " + n + " * " + g);
         }
-        for (int k = 0; k < inputs.length; k++) requireNoOverlap(OP, valueOut, "valueOut", inputs[k], inputNames[k]);
-        if (gateOut != null) {
-            for (int k = 0; k < inputs.length; k++) requireNoOverlap(OP, gateOut, "gateOut", inputs[k], inputNames[k]);
-            requireNoOverlap(OP, gateOut, "gateOut", valueOut, "valueOut");
-        }
+        requireOutputsApart(OP, valueOut, "valueOut", gateOut, inputs, inputNames);
         long weights = (long) hcMult * hiddenSize;
         String weightFormula = "hcMult * hiddenSize = " + g + " * " + h;
         requireCount(OP, keyBias, weights, "keyBias", weightFormula);

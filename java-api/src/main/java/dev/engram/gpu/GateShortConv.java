@@ -18,7 +18,7 @@ import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
-import static dev.engram.gpu.ArgumentChecks.requireNoOverlap;
+import static dev.engram.gpu.ArgumentChecks.requireOutputsApart;
 import static dev.engram.gpu.ArgumentChecks.requirePositiveFinite;
 import static dev.engram.gpu.ArgumentChecks.requireRange;
 
@@ -127,11 +127,7 @@ public final class GateShortConv {
             requireCount(OP, gateOut, product(OP, tokens, hcMult), "gateOut",
                     n + " * hcMult = " + b + " * " + t + " * " + g);
         }
-        for (int k = 0; k < inputs.length; k++) requireNoOverlap(OP, out, "out", inputs[k], inputNames[k]);
-        if (gateOut != null) {
-            for (int k = 0; k < inputs.length; k++) requireNoOverlap(OP, gateOut, "gateOut", inputs[k], inputNames[k]);
-            requireNoOverlap(OP, gateOut, "gateOut", out, "out");
-        }
+        requireOutputsApart(OP, out, "out", gateOut, inputs, inputNames);
         long weights = (long) hcMult * hiddenSize;
         String weightFormula = "hcMult * hiddenSize = " + g + " * " + h;
         requireCount(OP, keyBias, weights, "keyBias", weightFormula);
