@@ -83,6 +83,8 @@ for step in "${steps[@]}"; do
                 dev.engram.bench.HostTableBench --threads "$(nproc)")
         run_step bench-host-1gib 240 "${hbench[@]}" --table-gib 1
         run_step bench-host-10gib 300 "${hbench[@]}" --table-gib 10
+        # 256-byte rows: how the two paths' balance moves with the row width (the default path is by table size).
+        run_step bench-host-10gib-fp32 300 "${hbench[@]}" --table-gib 10 --dtype fp32
         run_step bench-torch-host-table 240 "${baseline[@]}" --batch 4 --seq 4096 --dtype bf16 --table host
         run_step bench-host-90gib 580 "${hbench[@]}" --table-gib 90 --reps 15
         continue
