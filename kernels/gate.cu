@@ -20,7 +20,7 @@
 
 namespace {
 
-constexpr int kThreads = 128;
+constexpr int kThreads = engram::kGateThreads;
 constexpr int kWarps = kThreads / 32;
 constexpr int64_t kMaxBlocks = 1 << 20;
 

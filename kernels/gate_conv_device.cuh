@@ -64,6 +64,8 @@ __device__ __forceinline__ float gated_value_stored(float gate, float v, float b
 
 // ---- short conv ----
 
+// Threads per (token, branch) of engram_gate's block; the fused kernel replays its summation order.
+constexpr int kGateThreads = 128;
 constexpr int kConvTile = 32;  // time steps per block
 constexpr int kConvSub = 8;    // time steps per thread work item
 

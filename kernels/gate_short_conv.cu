@@ -79,11 +79,19 @@ gate_short_conv_kernel(const T* __restrict__ proj, const T* __restrict__ key_bia
                 const int64_t tok = tok0 + row;
                 const T* pk = proj + tok * proj_row + static_cast<int64_t>(g) * H;
                 const T* hq = hidden + tok * row_stride + static_cast<int64_t>(g) * H;
+                // The sums in engram_gate's order, so the gates are bit-identical to it: this warp plays
+                // each of gate.cu's warps in turn (threads w*32 + lane striding kGateThreads units), sums
+                // that warp's partials with the same butterfly, and adds the warps' sums in order.
                 float skk = 0.f, sqq = 0.f, skq = 0.f;
-                engram::gate_partial_sums<T, VEC>(pk, bk, hq, wk, wq, lane, 32, units, skk, sqq, skq);
-                skk = engram::warp_sum(skk);
-                sqq = engram::warp_sum(sqq);
-                skq = engram::warp_sum(skq);
+#pragma unroll
+                for (int w = 0; w < engram::kGateThreads / 32; ++w) {
+                    float pkk = 0.f, pqq = 0.f, pkq = 0.f;
+                    engram::gate_partial_sums<T, VEC>(pk, bk, hq, wk, wq, w * 32 + lane, engram::kGateThreads, units,
+                                                      pkk, pqq, pkq);
+                    skk += engram::warp_sum(pkk);
+                    sqq += engram::warp_sum(pqq);
+                    skq += engram::warp_sum(pkq);
+                }
                 gate = engram::gate_from_sums(skk, sqq, skq, inv_h, sqrt_h, p.gate.eps);
 
                 const T* pv = pv0 + row * proj_row;

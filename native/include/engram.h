@@ -230,7 +230,8 @@ engram_status_t engram_short_conv(const void* d_value, const void* d_norm_w, con
  *   d_out           = engram_short_conv(u, d_conv_norm_w, d_conv_w, conv_eps, ..)
  *   d_gate_out[i*G + g] = gate[i, g]                                      (only when d_gate_out != NULL)
  * round_dtype is the rounding to the storage dtype that engram_gate's d_value_out applies (identity for
- * FLOAT32, round-to-nearest-even for BFLOAT16), so the result is that of the two calls in sequence: u
+ * FLOAT32, round-to-nearest-even for BFLOAT16), so the result is that of the two calls in sequence (the
+ * gate sums are added in engram_gate's order, the conv's in engram_short_conv's): u
  * is rounded before the conv's RMSNorm, its taps and its residual read it. The arguments are those of
  * engram_gate (d_proj .. gate_eps, d_gate_out) and of engram_short_conv (d_conv_norm_w = its d_norm_w,
  * d_conv_w, conv_eps = its eps, batch, seq_len, kernel_size, dilation), with the same layouts.

@@ -35,7 +35,8 @@ import java.util.Objects;
  * <p><b>Fused gate + ShortConv (experimental, off by default).</b> With the system property
  * {@value #FUSED_GATE_CONV_PROPERTY}{@code =true} (read once, when this class is initialized), the gate and
  * ShortConv run as one kernel ({@link GateShortConv}) that never stores the gated value; the result is the
- * same up to fp32 summation order (bf16: at most one bf16 ulp of u). Forwards whose {@code out} overlaps
+ * same (the fused kernel repeats the two kernels' fp32 operations in their order; bit-identical in the CPU
+ * emulation of the kernels, not yet checked on a GPU). Forwards whose {@code out} overlaps
  * {@code hidden} keep the two kernels (the fused one still reads {@code hidden} while it writes {@code out}).
  * With {@link StageEvents}, the "gate" stage then times both and "short conv" is empty. Not yet measured on
  * a GPU, hence not the default.
