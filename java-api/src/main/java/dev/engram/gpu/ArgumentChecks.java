@@ -65,6 +65,17 @@ final class ArgumentChecks {
         }
     }
 
+    /** The gate's parameters: key bias and both norm weights {@code [G*H]}, value bias {@code [H]}. */
+    static void requireGateWeights(String op, DeviceArray keyBias, DeviceArray valueBias, DeviceArray keyNormWeight,
+                                   DeviceArray queryNormWeight, int hcMult, int hiddenSize) {
+        long weights = (long) hcMult * hiddenSize;
+        String weightFormula = "hcMult * hiddenSize = " + hcMult + " * " + hiddenSize;
+        requireCount(op, keyBias, weights, "keyBias", weightFormula);
+        requireCount(op, valueBias, hiddenSize, "valueBias", "hiddenSize");
+        requireCount(op, keyNormWeight, weights, "keyNormWeight", weightFormula);
+        requireCount(op, queryNormWeight, weights, "queryNormWeight", weightFormula);
+    }
+
     /** {@return whether two arrays share device bytes (the same object always counts, even empty)} */
     static boolean overlaps(DeviceArray a, DeviceArray b) {
         long x = a.address().address(), y = b.address().address();

@@ -17,6 +17,7 @@ import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
+import static dev.engram.gpu.ArgumentChecks.requireGateWeights;
 import static dev.engram.gpu.ArgumentChecks.requireOutputsApart;
 import static dev.engram.gpu.ArgumentChecks.requirePositiveFinite;
 import static dev.engram.gpu.ArgumentChecks.requireRange;
@@ -116,12 +117,7 @@ public final class Gate {
             requireCount(OP, gateOut, product(OP, tokens, hcMult), "gateOut", "tokens * hcMult = " + n + " * " + g);
         }
         requireOutputsApart(OP, valueOut, "valueOut", gateOut, inputs, inputNames);
-        long weights = (long) hcMult * hiddenSize;
-        String weightFormula = "hcMult * hiddenSize = " + g + " * " + h;
-        requireCount(OP, keyBias, weights, "keyBias", weightFormula);
-        requireCount(OP, valueBias, hiddenSize, "valueBias", "hiddenSize");
-        requireCount(OP, keyNormWeight, weights, "keyNormWeight", weightFormula);
-        requireCount(OP, queryNormWeight, weights, "queryNormWeight", weightFormula);
+        requireGateWeights(OP, keyBias, valueBias, keyNormWeight, queryNormWeight, hcMult, hiddenSize);
         if (tokens == 0) {
             return; // empty buffers have NULL addresses; the C ABI would launch nothing anyway
         }

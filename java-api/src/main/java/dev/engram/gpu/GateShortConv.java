@@ -18,6 +18,7 @@ import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
+import static dev.engram.gpu.ArgumentChecks.requireGateWeights;
 import static dev.engram.gpu.ArgumentChecks.requireOutputsApart;
 import static dev.engram.gpu.ArgumentChecks.requirePositiveFinite;
 import static dev.engram.gpu.ArgumentChecks.requireRange;
@@ -128,13 +129,9 @@ public final class GateShortConv {
                     n + " * hcMult = " + b + " * " + t + " * " + g);
         }
         requireOutputsApart(OP, out, "out", gateOut, inputs, inputNames);
+        requireGateWeights(OP, keyBias, valueBias, keyNormWeight, queryNormWeight, hcMult, hiddenSize);
         long weights = (long) hcMult * hiddenSize;
-        String weightFormula = "hcMult * hiddenSize = " + g + " * " + h;
-        requireCount(OP, keyBias, weights, "keyBias", weightFormula);
-        requireCount(OP, valueBias, hiddenSize, "valueBias", "hiddenSize");
-        requireCount(OP, keyNormWeight, weights, "keyNormWeight", weightFormula);
-        requireCount(OP, queryNormWeight, weights, "queryNormWeight", weightFormula);
-        requireCount(OP, convNormWeight, weights, "convNormWeight", weightFormula);
+        requireCount(OP, convNormWeight, weights, "convNormWeight", "hcMult * hiddenSize = " + g + " * " + h);
         requireCount(OP, convWeight, weights * kernelSize, "convWeight",
                 "hcMult * hiddenSize * kernelSize = " + g + " * " + h + " * " + kernelSize);
         if (tokens == 0) {
