@@ -90,8 +90,10 @@ engram_status_t engram_ngram_hash_host(const int64_t* compressed_ids, int64_t ba
  * Every id is checked before the first byte is copied: INVALID_ARGUMENT and nothing written for a
  * bad id, a null pointer (other than out_first_bad), negative sizes, row_bytes < 1, heads < 1, a
  * head whose rows leave the table, or sizes in bytes that overflow int64. Rows are prefetched
- * ahead of the copy (random rows are latency bound). Single-threaded and reentrant: callers split
- * tokens across their own threads, one call per range. Needs no CUDA.
+ * ahead of the copy (random rows are latency bound). Where out is 16-byte aligned and row_bytes a
+ * multiple of 16 (x86-64), out is written with streaming stores, fenced before the return: it is
+ * meant for a DMA to the GPU, not for this CPU's cache. Single-threaded and reentrant: callers
+ * split tokens across their own threads, one call per range. Needs no CUDA.
  */
 engram_status_t engram_host_gather_rows(const void* table, int64_t table_rows, int64_t row_bytes,
                                         const int64_t* hash_ids, int64_t tokens, int32_t heads,

@@ -2,43 +2,17 @@
 // Random rows of a large table are latency bound, not bandwidth bound: one core waiting on one
 // cache miss at a time gets ~4 GB/s. Prefetching the rows a fixed distance ahead keeps many misses
 // in flight per core (measured on the 2-core dev VM, 128-byte rows from a 4 GiB table: 4.1 GB/s
-// plain memcpy per row, 6.4 GB/s prefetched).
+// plain memcpy per row, 6.4 GB/s prefetched). The copy loop is in host_row_copy.h.
 #include <cstdint>
-#include <cstring>
 #include <string>
 
 #include "engram_error.h"
+#include "host_row_copy.h"
 
 namespace {
 
-constexpr int64_t kPrefetchRows = 16;  // rows ahead; 8..32 all measured within a few percent
-constexpr int64_t kPrefetchLines = 4;  // cache lines per row; the hardware prefetcher takes wider rows' tails
-
 engram_status_t bad(const std::string& what) {
     return engram::fail(ENGRAM_STATUS_INVALID_ARGUMENT, "engram_host_gather_rows: " + what);
-}
-
-inline const unsigned char* row_at(const unsigned char* table, const int64_t* offsets, int64_t heads,
-                                   const int64_t* ids, int64_t r, int64_t row_bytes) {
-    return table + (offsets[r % heads] + ids[r]) * row_bytes;
-}
-
-inline void prefetch_row(const unsigned char* row, int64_t row_bytes) {
-    for (int64_t line = 0; line < kPrefetchLines && line * 64 < row_bytes; ++line) {
-        __builtin_prefetch(row + line * 64, 0, 0);
-    }
-}
-
-// kRowBytes > 0: a compile-time row size, so memcpy becomes a few vector moves; 0: row_bytes at run time.
-template <int64_t kRowBytes>
-void copy_rows(const unsigned char* table, const int64_t* offsets, int64_t heads, const int64_t* ids,
-               int64_t rows, int64_t row_bytes, unsigned char* out) {
-    const int64_t rb = kRowBytes > 0 ? kRowBytes : row_bytes;
-    for (int64_t r = 0; r < rows && r < kPrefetchRows; ++r) prefetch_row(row_at(table, offsets, heads, ids, r, rb), rb);
-    for (int64_t r = 0; r < rows; ++r) {
-        if (r + kPrefetchRows < rows) prefetch_row(row_at(table, offsets, heads, ids, r + kPrefetchRows, rb), rb);
-        std::memcpy(out + r * rb, row_at(table, offsets, heads, ids, r, rb), static_cast<size_t>(rb));
-    }
 }
 
 }  // namespace
@@ -73,14 +47,9 @@ ENGRAM_API engram_status_t engram_host_gather_rows(const void* table, int64_t ta
         }
         if (++h == heads) h = 0;
     }
-    const auto* src = static_cast<const unsigned char*>(table);
-    auto* dst = static_cast<unsigned char*>(out);
-    switch (row_bytes) {  // bf16 and fp32 rows of the usual head dims 32/64/128
-        case 64: copy_rows<64>(src, row_offsets, heads, hash_ids, rows, row_bytes, dst); break;
-        case 128: copy_rows<128>(src, row_offsets, heads, hash_ids, rows, row_bytes, dst); break;
-        case 256: copy_rows<256>(src, row_offsets, heads, hash_ids, rows, row_bytes, dst); break;
-        case 512: copy_rows<512>(src, row_offsets, heads, hash_ids, rows, row_bytes, dst); break;
-        default: copy_rows<0>(src, row_offsets, heads, hash_ids, rows, row_bytes, dst); break;
-    }
+    const engram::RowStores stores = engram::streaming_stores_fit(out, row_bytes) ? engram::RowStores::kStreaming
+                                                                                  : engram::RowStores::kCached;
+    engram::copy_hashed_rows(static_cast<const unsigned char*>(table), row_offsets, heads, hash_ids, rows, row_bytes,
+                             static_cast<unsigned char*>(out), stores);
     return engram::ok();
 }

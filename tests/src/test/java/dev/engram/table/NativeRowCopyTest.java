@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The native row copy ({@code engram_host_gather_rows}) against the Java copy, byte for byte, for every row width
- * the native side special-cases and some it does not; and the native function's own checks, called directly.
+ * the native side special-cases and some it does not, into 16-byte aligned destinations (streaming stores) and
+ * misaligned ones (cached stores); and the native function's own checks, called directly.
  */
 class NativeRowCopyTest {
     private static final int LAYER = 15;
@@ -58,7 +59,8 @@ class NativeRowCopyTest {
             RandomRows.fill(table, 3, 1.0, 2);
             long bytes = CpuRowGather.outputBytes(table, layer, tokens);
             MemorySegment expected = arena.allocate(bytes);
-            MemorySegment actual = arena.allocate(bytes);
+            // 64-byte aligned: rows of whole 16-byte units take the native streaming-store copy.
+            MemorySegment actual = arena.allocate(bytes, 64);
             actual.fill((byte) 0x7F); // poison: an unwritten byte shows
             java.gather(table, layer, hash, expected);
             nat.gather(table, layer, hash, actual);
@@ -75,6 +77,12 @@ class NativeRowCopyTest {
             actual.fill((byte) 0x7F);
             nat.gather(table, layer, unaligned, tokens, actual);
             assertEquals(-1, actual.mismatch(expected), "unaligned INT64 segment ids");
+
+            // A destination 8 bytes off 16-byte alignment takes the cached-store copy.
+            MemorySegment misaligned = arena.allocate(bytes + 8, 64).asSlice(8, bytes);
+            misaligned.fill((byte) 0x7F);
+            nat.gather(table, layer, hash, misaligned);
+            assertEquals(-1, misaligned.mismatch(expected), "destination not 16-byte aligned");
         }
     }
 
