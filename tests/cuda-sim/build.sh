@@ -67,7 +67,7 @@ link_rt=(-L"$tmp" -l:libcudart.so.13 -Wl,-rpath,'$ORIGIN' -Wl,--no-undefined)
 "$cc" -std=c11 "${common[@]}" -shared -Wl,-soname,libcublas.so.13 "$here"/src/{cublas,gemm}.c \
   -o "$tmp/libcublas.so.13" "${link_rt[@]}" -lm &
 pids+=($!)
-"$cxx" -std=c++17 "${common[@]}" "${engram_inc[@]}" -DENGRAM_VERSION_STRING="\"$version+cuda-sim\"" -shared \
+"$cxx" -std=c++17 "${common[@]}" "${engram_inc[@]}" -DENGRAM_VERSION_STRING="\"$version\"" -shared \
   -Wl,-soname,libengram.so "$here"/src/{engram_entry,kernels}.cpp \
   "$root"/native/src/{engram_status,engram_hash_host,engram_host_gather,engram_hashed_gather_args,engram_gate_conv_args}.cpp \
   -x c++ "$root/kernels/cuda_runtime_info.cu" -x none -o "$tmp/libengram.so" "${link_rt[@]}" -lm &
@@ -80,4 +80,4 @@ pids=($!)
 pids+=($!)
 for p in "${pids[@]}"; do wait "$p" || { echo "cuda-sim build: self-checks failed to build" >&2; exit 1; }; done
 mv "$tmp"/* "$out/"
-echo "cuda-sim build: built $out/{libcudart.so.13,libcublas.so.13,libengram.so} (libengram $version+cuda-sim)"
+echo "cuda-sim build: built $out/{libcudart.so.13,libcublas.so.13,libengram.so} (simulated; libengram $version)"
