@@ -8,8 +8,8 @@
 # includes every @RequiresGpu class (dev.engram.gpu.*GpuTest, CudaGpuTest, CublasGpuTest) and the tests
 # whose path changes when a GPU is usable (CLI demo, GPU status, binding symbol checks), with
 # -Dengram.requireGpu=true under several schedules; the mutation check (mutants.py). Fails on a failing
-# or skipped test, on any "SIM RACE", "SIM HAZARD" or "SIM FAULT" line, and when a run did not go
-# through the simulator.
+# or skipped test, on any "SIM RACE", "SIM HAZARD" or "SIM FAULT" line, on device/pinned memory, streams,
+# events or cuBLAS handles still alive at exit, and when a run did not go through the simulator.
 #
 # Needs: `mvn -B verify` (or `mvn -B test-compile`) run first in this checkout, Maven (the JUnit console
 # launcher is fetched like tests/make-bundle.sh does), a JDK 22+ (JAVA_HOME), cc/c++, python3.
@@ -25,9 +25,9 @@ runs="${SIM_RUNS:-lazy rr random:2026+fused}"
 t_start=$SECONDS
 
 echo "=================================================================================================="
-echo "== SIMULATED CUDA ON THE CPU (tests/cuda-sim), NOT A GPU RUN: the GPU test classes run against a"
-echo "== CPU stand-in for cudart, cuBLAS and libengram's kernels. Checks the Java side's ordering, buffer"
-echo "== lifetimes and FFM calls; says nothing about GPU correctness, GPU memory model or speed."
+echo "== SIMULATED CUDA ON THE CPU (tests/cuda-sim), NOT A GPU RUN: the test suite, GPU tests included, runs"
+echo "== against CPU stand-ins for cudart, cuBLAS and libengram's kernels. Checks the Java side's ordering,"
+echo "== buffer lifetimes and FFM calls; says nothing about GPU correctness, GPU memory model or speed."
 echo "=================================================================================================="
 
 die() { echo "cuda-sim run: $*" >&2; exit 1; }
@@ -103,6 +103,12 @@ for run in $runs; do
   [[ "${skipped:-1}" == 0 ]] || problem="$problem; skipped tests"
   ((sim_lines == 0)) || problem="$problem; $sim_lines simulator report(s)"
   [[ -n "$sim_summary" ]] || problem="$problem; no SIM SUMMARY line: the run did not go through the simulator"
+  # Everything the suite allocated or created is released by the time the JVM exits (a native-side leak check).
+  [[ -z "$sim_summary" || "$sim_summary" == *"left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events" ]] \
+    || problem="$problem; memory, streams or events left at exit"
+  if grep -q '^SIM CUBLAS SUMMARY' "$log" && ! grep -q '^SIM CUBLAS SUMMARY: 0 cuBLAS handles left at exit' "$log"; then
+    problem="$problem; cuBLAS handles left at exit"
+  fi
   if [[ -n "$problem" ]]; then
     echo "cuda-sim run $name FAILED (${problem#; }); from $log:"
     grep -E '^SIM (RACE|HAZARD|FAULT)' "$log" | head -n 20 | sed 's/^/    /' || true

@@ -5,7 +5,8 @@
 #     uses, a pageable upload read by a non-blocking stream, an early read of an async copy's target, a
 #     kernel given pageable memory, a destroyed stream) must each be reported, their correct twins must
 #     not be, event timing must be positive and monotonic, and the simulated kernels and GEMM must match
-#     plain references (fused gate + ShortConv bit-identical to gate then ShortConv);
+#     plain references (fused gate + ShortConv bit-identical to gate then ShortConv); the exit summaries
+#     must count what a case leaves alive (run.sh's leak check reads them);
 #  2. argument parity: selfcheck/argcheck_probe calls the simulated and the real (Maven-built) libengram
 #     with ~40 bad or launch-free argument sets; status codes and messages must be identical.
 # Usage: selfcheck.sh [REAL_LIBENGRAM] (default: the one Maven built under bindings/target/classes).
@@ -31,6 +32,21 @@ for schedule in lazy rr eager random:7; do
       failed+=("$c/$schedule")
     fi
   done
+done
+# The exit summaries count what was left alive (run.sh's leak check relies on them).
+for c in leaks no_leaks; do
+  want="left at exit: 1 device allocations (64 bytes), 1 pinned (64 bytes), 0 registered (0 bytes), 1 streams, 1 events"
+  want_blas="1 cuBLAS handles left at exit"
+  if [[ "$c" == no_leaks ]]; then
+    want="left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events"
+    want_blas="0 cuBLAS handles left at exit"
+  fi
+  log="$out/selfcheck.$c.lazy.log"
+  if ! grep -qF "$want" "$log" || ! grep -qF "$want_blas" "$log"; then
+    echo "sim_selfcheck $c: the exit summaries do not say \"$want\" and \"$want_blas\":"
+    grep SUMMARY "$log" | sed 's/^/    /'
+    failed+=("$c/summary")
+  fi
 done
 echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
 

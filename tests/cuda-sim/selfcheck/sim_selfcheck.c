@@ -25,6 +25,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s);
 cudaError_t cudaStreamSynchronize(cudaStream_t s);
 cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flags);
 cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
 cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
 cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b);
@@ -531,6 +532,27 @@ static int case_gemm(void) {
     return failures;
 }
 
+/* Creates one of everything; with `release`, releases it all. selfcheck.sh reads the exit summaries. */
+static int leaks(int release) {
+    cudaStream_t s = stream();
+    cudaEvent_t e = event(cudaEventDisableTiming);
+    float* d = dmalloc(16);
+    float* h = pinned(16);
+    void* blas;
+    expect(cublasCreate_v2(&blas) == 0, "cublasCreate");
+    if (release) {
+        expect(cublasDestroy_v2(blas) == 0, "cublasDestroy");
+        ck(cudaFreeHost(h), "cudaFreeHost");
+        ck(cudaFree(d), "cudaFree");
+        ck(cudaEventDestroy(e), "cudaEventDestroy");
+        ck(cudaStreamDestroy(s), "cudaStreamDestroy");
+    }
+    return failures;
+}
+
+static int case_leaks(void) { return leaks(0); }
+static int case_no_leaks(void) { return leaks(1); }
+
 int main(int argc, char** argv) {
     static const struct {
         const char* name;
@@ -543,6 +565,7 @@ int main(int argc, char** argv) {
         {"early_host_read", case_early_host_read}, {"event_timing", case_event_timing},
         {"bad_pointer", case_bad_pointer},   {"destroyed_stream", case_destroyed_stream},
         {"kernels", case_kernels},           {"gemm", case_gemm},
+        {"leaks", case_leaks},               {"no_leaks", case_no_leaks},
     };
     if (argc != 2) {
         printf("usage: sim_selfcheck CASE; cases:");

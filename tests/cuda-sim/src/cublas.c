@@ -37,6 +37,14 @@ typedef struct Handle {
 /* cudart entry points of the simulated runtime this library is linked against. */
 extern int cudaDeviceSynchronize(void);
 
+static long live_handles; /* created and not destroyed; printed at exit (a leak check) */
+
+static void summary(void) {
+    fprintf(stderr, "SIM CUBLAS SUMMARY: %ld cuBLAS handles left at exit\n", live_handles);
+}
+
+__attribute__((constructor)) static void init(void) { atexit(summary); }
+
 static Handle* handle_of(void* h, const char* call) {
     Handle* x = h;
     if (!x) return NULL;
@@ -57,6 +65,7 @@ SIM_EXPORT int cublasCreate_v2(void** out) {
     if (!h) return ST_ALLOC_FAILED;
     h->magic = HANDLE_MAGIC;
     *out = h;
+    __atomic_add_fetch(&live_handles, 1, __ATOMIC_RELAXED);
     return ST_SUCCESS;
 }
 
@@ -65,6 +74,7 @@ SIM_EXPORT int cublasDestroy_v2(void* handle) {
     if (!h) return ST_NOT_INITIALIZED;
     cudaDeviceSynchronize(); /* cuBLAS documents that destroying a handle synchronizes the device */
     h->destroyed = 1;        /* kept, so a later use is reported instead of crashing */
+    __atomic_sub_fetch(&live_handles, 1, __ATOMIC_RELAXED);
     return ST_SUCCESS;
 }
 

@@ -63,14 +63,21 @@ SIM_EXPORT void sim_get_counts(sim_counts* out) {
 }
 
 static const char* schedule_at_start;
+static long live_events;
 
 static void summary(void) {
     /* At exit other threads may still hold the lock: nothing here takes it. */
+    size_t dev_bytes, pinned_bytes, reg_bytes;
+    size_t dev = mem_live(MEM_DEVICE, &dev_bytes), pinned = mem_live(MEM_PINNED, &pinned_bytes);
+    size_t reg = mem_live(MEM_REGISTERED, &reg_bytes);
+    long streams = 0;
+    for (int i = 1; i < queue_stream_count(); i++) streams += !queue_stream_at(i)->destroyed;
     fprintf(stderr,
             "SIM SUMMARY: simulated CUDA on the CPU, not a GPU run: schedule %s, %ld operations run, %ld races, "
-            "%ld hazards, %ld faults, %.3f ms simulated time\n",
+            "%ld hazards, %ld faults, %.3f ms simulated time; left at exit: %zu device allocations (%zu bytes), "
+            "%zu pinned (%zu bytes), %zu registered (%zu bytes), %ld streams, %ld events\n",
             schedule_at_start, sim_count.ops, sim_count.races, sim_count.hazards, sim_count.faults,
-            queue_clock_ns() / 1e6);
+            queue_clock_ns() / 1e6, dev, dev_bytes, pinned, pinned_bytes, reg, reg_bytes, streams, live_events);
 }
 
 __attribute__((constructor)) static void banner(void) {
@@ -398,6 +405,7 @@ static long queue_copy(Stream* s, void* dst, const void* src, size_t n, int kind
 static void host_waits_for(Stream* s, long pos) {
     queue_force(s, pos);
     order_host_sync(&s->vc);
+    queue_progress(); /* eager streams waiting for what just ran go on */
 }
 
 SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in) {
@@ -600,6 +608,7 @@ SIM_EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t* out, unsigned int f
     if (!e) return done(cudaErrorMemoryAllocation);
     e->magic = SIM_EVENT_MAGIC;
     e->timing = !(flags & cudaEventDisableTiming);
+    live_events++;
     *out = (cudaEvent_t)e;
     return done(cudaSuccess);
 }
@@ -609,6 +618,7 @@ SIM_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t ev) {
     Event* e = live_event(ev, "cudaEventDestroy");
     if (!e) return done(cudaErrorInvalidResourceHandle);
     e->destroyed = 1; /* kept, so later use of the handle is reported, not a crash */
+    live_events--;
     return done(cudaSuccess);
 }
 
@@ -638,6 +648,7 @@ SIM_EXPORT cudaError_t cudaEventSynchronize(cudaEvent_t ev) {
     if (e->s) {
         queue_force(e->s, e->pos);
         order_host_sync(&e->vc);
+        queue_progress();
     }
     return done(sim_sticky);
 }

@@ -67,3 +67,14 @@ void mem_remove(Alloc* a) {
 }
 
 size_t mem_device_bytes(void) { return device_bytes; }
+
+size_t mem_live(int kind, size_t* bytes) {
+    size_t n = 0, b = 0;
+    for (size_t i = 0; i < nallocs; i++) {
+        if (allocs[i].kind != kind) continue;
+        n++;
+        b += allocs[i].n;
+    }
+    if (bytes) *bytes = b;
+    return n;
+}

@@ -115,5 +115,6 @@ int mem_is_device(const void* p, size_t n);      /* inside one cudaMalloc alloca
 void mem_add(void* p, size_t n, int kind);
 void mem_remove(Alloc* a);
 size_t mem_device_bytes(void);
+size_t mem_live(int kind, size_t* bytes);        /* live allocations of a kind (and their bytes) */
 
 #endif /* SIM_RUNTIME_H */
