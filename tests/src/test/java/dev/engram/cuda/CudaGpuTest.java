@@ -98,6 +98,31 @@ class CudaGpuTest {
         }
     }
 
+    /**
+     * DeviceArray's contract that the synchronous copies are fences for work on non-blocking streams, with no other
+     * synchronization on purpose: copyFrom returns with the data on the device (a pageable cudaMemcpy alone may
+     * return before its DMA lands), so a stream may read it at once; copyTo waits for queued writes to its source
+     * (a bare cudaMemcpy on the legacy stream would not).
+     */
+    @Test
+    void synchronousCopiesAreFencesForNonBlockingStreams() {
+        int n = 1 << 16;
+        float[] values = new float[n];
+        for (int i = 0; i < n; i++) values[i] = i * 0.25f;
+        try (CudaStream stream = CudaStream.create();
+             DeviceBuffer a = DeviceBuffer.allocate(n, DType.FLOAT32);
+             DeviceBuffer b = DeviceBuffer.allocate(n, DType.FLOAT32)) {
+            a.copyFrom(values);
+            b.copyFromAsync(a, stream);
+            float[] back = new float[n];
+            b.copyTo(back);
+            assertArrayEquals(values, back);
+            b.zeroAsync(stream);
+            b.copyTo(back);
+            assertArrayEquals(new float[n], back);
+        }
+    }
+
     @Test
     void sliceCopiesTouchOnlyTheirRange() {
         long[] all = new long[100];

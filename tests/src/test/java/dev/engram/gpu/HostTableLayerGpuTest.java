@@ -150,6 +150,58 @@ class HostTableLayerGpuTest {
         }
     }
 
+    /**
+     * The double buffering without host synchronization between steps: every step's prefetch is issued before the
+     * previous step's forward, all inputs are uploaded before and all outputs read after the pipeline, so each staging
+     * slot is refilled (with other ids) while work queued on it may still be in flight, and only the layer's own waits
+     * keep the steps apart. Every step must equal the device-table layer bit for bit.
+     */
+    @Test
+    void pipelinedStepsWithoutHostSynchronizationKeepTheirRows() {
+        NgramHashMapping mapping = mapping();
+        EngramConfig c = mapping.config();
+        EngramWeights w = RandomWeights.create(c, mapping.layer(LAYER), SEED + 40, 0.2);
+        int[][] shapes = {{2, 30}, {1, 1}, {3, 17}, {4, 32}, {1, 9}, {2, 64}};
+        int steps = shapes.length;
+        for (HostGatherPath path : HostGatherPath.values()) {
+            List<DeviceBuffer> buffers = new java.util.ArrayList<>();
+            try (EngramLayer device = EngramLayer.create(mapping, LAYER, w, DType.FLOAT32, 256);
+                 HostTable table = EmbeddingTables.fromWeights(w, DType.FLOAT32, PinnedHostMemory.allocated(), 2);
+                 HostTableLayer host = HostTableLayer.create(mapping, LAYER, w.dense(), table, path, 256, 2);
+                 CudaStream stream = CudaStream.create()) {
+                EngramLayerGpuVsCpuTest.Inputs[] in = new EngramLayerGpuVsCpuTest.Inputs[steps];
+                DeviceBuffer[] ids = new DeviceBuffer[steps], hidden = new DeviceBuffer[steps];
+                DeviceBuffer[] outHost = new DeviceBuffer[steps], outDevice = new DeviceBuffer[steps];
+                for (int k = 0; k < steps; k++) {
+                    int tokens = shapes[k][0] * shapes[k][1], act = tokens * c.hcMult() * c.hiddenSize();
+                    in[k] = EngramLayerGpuVsCpuTest.Inputs.random(mapping, tokens, act, SEED + 50 + k);
+                    buffers.add(ids[k] = DeviceBuffer.allocate(tokens, DType.INT64));
+                    buffers.add(hidden[k] = DeviceBuffer.allocate(act, DType.FLOAT32));
+                    buffers.add(outHost[k] = EngramLayerGpuVsCpuTest.poisoned(act, DType.FLOAT32));
+                    buffers.add(outDevice[k] = EngramLayerGpuVsCpuTest.poisoned(act, DType.FLOAT32));
+                    ids[k].copyFrom(in[k].ids());
+                    hidden[k].copyFrom(in[k].hidden());
+                }
+                Cuda.deviceSynchronize();
+                Prefetch next = host.prefetch(in[0].ids(), shapes[0][0], shapes[0][1]);
+                for (int k = 0; k < steps; k++) {
+                    Prefetch current = next;
+                    if (k + 1 < steps) next = host.prefetch(in[k + 1].ids(), shapes[k + 1][0], shapes[k + 1][1]);
+                    host.forward(current, hidden[k], outHost[k], stream);
+                }
+                for (int k = 0; k < steps; k++) {
+                    device.forward(ids[k], shapes[k][0], shapes[k][1], hidden[k], outDevice[k], stream);
+                }
+                stream.synchronize();
+                for (int k = 0; k < steps; k++) {
+                    assertBitsEqual(outDevice[k], outHost[k], DType.FLOAT32, path + " pipelined step " + k);
+                }
+            } finally {
+                buffers.forEach(DeviceBuffer::close);
+            }
+        }
+    }
+
     @Test
     void handlesAreUsedOnceAndGoStaleWhenTheirSlotIsReused() {
         NgramHashMapping mapping = mapping();

@@ -1,0 +1,64 @@
+/* The CUDA runtime types the simulator's cudart (tests/cuda-sim/src) is written against.
+ *
+ * With the CUDA toolkit's headers (build.sh passes -DSIM_REAL_CUDA_HEADERS and the toolkit's include
+ * directory) this is the real cuda_runtime_api.h, so the compiler checks every simulated entry point
+ * against the real prototype. Without a toolkit, the few types and values below stand in for it (same
+ * values as CUDA 13's driver_types.h). */
+#ifndef SIM_CUDA_TYPES_H
+#define SIM_CUDA_TYPES_H
+
+#ifdef SIM_REAL_CUDA_HEADERS
+#include <cuda_runtime_api.h>
+#else
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cudaError {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInsufficientDriver = 35,
+    cudaErrorNoDevice = 100,
+    cudaErrorInvalidDevice = 101,
+    cudaErrorInvalidResourceHandle = 400,
+    cudaErrorNotReady = 600,
+    cudaErrorIllegalAddress = 700,
+    cudaErrorHostMemoryAlreadyRegistered = 712,
+    cudaErrorHostMemoryNotRegistered = 713,
+    cudaErrorUnknown = 999
+} cudaError_t;
+
+enum cudaMemcpyKind {
+    cudaMemcpyHostToHost = 0,
+    cudaMemcpyHostToDevice = 1,
+    cudaMemcpyDeviceToHost = 2,
+    cudaMemcpyDeviceToDevice = 3,
+    cudaMemcpyDefault = 4
+};
+
+enum cudaDeviceAttr {
+    cudaDevAttrMultiProcessorCount = 16,
+    cudaDevAttrComputeCapabilityMajor = 75,
+    cudaDevAttrComputeCapabilityMinor = 76
+};
+
+typedef struct CUstream_st* cudaStream_t;
+typedef struct CUevent_st* cudaEvent_t;
+
+#define cudaHostRegisterDefault 0x00
+#define cudaHostRegisterPortable 0x01
+#define cudaHostRegisterMapped 0x02
+#define cudaStreamDefault 0x00
+#define cudaStreamNonBlocking 0x01
+#define cudaEventDefault 0x00
+#define cudaEventDisableTiming 0x02
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIM_REAL_CUDA_HEADERS */
+
+#endif /* SIM_CUDA_TYPES_H */

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Self-checks of the CUDA simulator (simulated CUDA on the CPU, NOT a GPU run), after build.sh:
+#  1. selfcheck/sim_selfcheck.c's cases in every schedule: planted ordering bugs (a missing stream wait,
+#     a pinned staging buffer rewritten before its copy was waited for, a free of memory queued work
+#     uses, a pageable upload read by a non-blocking stream, an early read of an async copy's target, a
+#     kernel given pageable memory, a destroyed stream) must each be reported, their correct twins must
+#     not be, event timing must be positive and monotonic, and the simulated kernels and GEMM must match
+#     plain references (fused gate + ShortConv bit-identical to gate then ShortConv); the exit summaries
+#     must count what a case leaves alive (run.sh's leak check reads them);
+#  2. argument parity: selfcheck/argcheck_probe calls the simulated and the real (Maven-built) libengram
+#     with ~40 bad or launch-free argument sets; status codes and messages must be identical.
+# Usage: selfcheck.sh [REAL_LIBENGRAM] (default: the one Maven built under bindings/target/classes).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="${SIM_BUILD_DIR:-$root/build/cuda-sim}"
+real="${1:-$root/bindings/target/classes/native/linux-x86_64/libengram.so}"
+[[ -x "$out/sim_selfcheck" ]] || { echo "selfcheck.sh: no $out/sim_selfcheck; run tests/cuda-sim/build.sh" >&2; exit 1; }
+
+failed=()
+cases="$("$out/sim_selfcheck" 2>/dev/null | sed -n 's/^usage: sim_selfcheck CASE; cases: //p' || true)"
+[[ -n "$cases" ]] || { echo "selfcheck.sh: sim_selfcheck lists no cases" >&2; exit 1; }
+n=0
+for schedule in lazy rr eager random:7; do
+  for c in $cases; do
+    n=$((n + 1))
+    log="$out/selfcheck.$c.${schedule/:/_}.log"
+    if ! SIM_SCHEDULE="$schedule" "$out/sim_selfcheck" "$c" >"$log" 2>&1; then
+      echo "sim_selfcheck $c (schedule $schedule) FAILED:"
+      sed 's/^/    /' "$log"
+      failed+=("$c/$schedule")
+    fi
+  done
+done
+# The exit summaries count what was left alive (run.sh's leak check relies on them).
+for c in leaks no_leaks; do
+  want="left at exit: 1 device allocations (64 bytes), 1 pinned (64 bytes), 0 registered (0 bytes), 1 streams, 1 events"
+  want_blas="1 cuBLAS handles left at exit"
+  if [[ "$c" == no_leaks ]]; then
+    want="left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events"
+    want_blas="0 cuBLAS handles left at exit"
+  fi
+  log="$out/selfcheck.$c.lazy.log"
+  if ! grep -qF "$want" "$log" || ! grep -qF "$want_blas" "$log"; then
+    echo "sim_selfcheck $c: the exit summaries do not say \"$want\" and \"$want_blas\":"
+    grep SUMMARY "$log" | sed 's/^/    /'
+    failed+=("$c/summary")
+  fi
+done
+echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
+
+if [[ -f "$real" ]]; then
+  "$out/argcheck_probe" "$out/libengram.so" >"$out/argcheck.sim.txt" 2>/dev/null
+  "$out/argcheck_probe" "$real" >"$out/argcheck.real.txt"
+  filter=(cat)
+  if ! grep -q "^built_with_cuda 1" "$out/argcheck.real.txt"; then
+    # A libengram built without nvcc answers launch-free calls NOT_BUILT_WITH_CUDA: compare the rejections only.
+    filter=(grep -v -e "no tokens" -e "^built_with_cuda")
+    echo "cuda-sim argument parity: $real was built without CUDA; comparing the rejected calls only"
+  fi
+  if diff <("${filter[@]}" "$out/argcheck.sim.txt") <("${filter[@]}" "$out/argcheck.real.txt") >"$out/argcheck.diff"; then
+    echo "cuda-sim argument parity: $(grep -c . "$out/argcheck.real.txt") calls answer identically in the simulated and the real libengram"
+  else
+    echo "cuda-sim argument parity FAILED: the simulated libengram answers differently from $real:"
+    sed 's/^/    /' "$out/argcheck.diff"
+    failed+=(argcheck)
+  fi
+else
+  echo "cuda-sim argument parity: SKIPPED, no real libengram at $real (build it with mvn -B verify)"
+fi
+
+((${#failed[@]} == 0))

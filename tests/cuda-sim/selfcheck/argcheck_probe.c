@@ -1,0 +1,112 @@
+/* argcheck_probe LIBENGRAM.so: calls the kernel entry points of the given libengram with bad (and
+ * launch-free) arguments and prints each call's status and last-error text, one line per case.
+ * selfcheck.sh runs it against the simulator's libengram and the real one Maven built, and requires
+ * identical output: the simulated entry points reject exactly what the real ones reject. No call here
+ * launches anything (every case fails its check or has no tokens), so the real library needs no GPU. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "engram.h"
+
+typedef engram_status_t (*gather_fn)(const int64_t*, int64_t, int64_t, const int64_t*, int64_t, int64_t,
+                                     const int64_t*, int32_t, const int64_t*, const int64_t*, int32_t, const void*,
+                                     int64_t, int32_t, int32_t, void*, int64_t*, void*);
+typedef engram_status_t (*gate_fn)(const void*, const void*, const void*, const void*, const void*, const void*,
+                                   float, int64_t, int32_t, int32_t, int32_t, void*, float*, void*);
+typedef engram_status_t (*conv_fn)(const void*, const void*, const void*, float, int64_t, int64_t, int32_t, int32_t,
+                                   int32_t, int32_t, int32_t, void*, void*);
+typedef engram_status_t (*fused_fn)(const void*, const void*, const void*, const void*, const void*, const void*,
+                                    float, const void*, const void*, float, int64_t, int64_t, int32_t, int32_t,
+                                    int32_t, int32_t, int32_t, void*, float*, void*);
+typedef const char* (*text_fn)(void);
+
+static text_fn last_error;
+
+static void show(const char* what, engram_status_t st) { printf("%-44s %d %s\n", what, (int)st, last_error()); }
+
+static void* sym(void* lib, const char* name) {
+    void* f = dlsym(lib, name);
+    if (!f) {
+        printf("missing symbol %s\n", name);
+        exit(2);
+    }
+    return f;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: argcheck_probe LIBENGRAM.so\n");
+        return 2;
+    }
+    void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "argcheck_probe: cannot load %s: %s\n", argv[1], dlerror());
+        return 3;
+    }
+    last_error = (text_fn)sym(lib, "engram_last_error");
+    printf("built_with_cuda %d\n", ((int32_t(*)(void))sym(lib, "engram_built_with_cuda"))());
+    gather_fn gather = (gather_fn)sym(lib, "engram_hashed_gather");
+    gate_fn gate = (gate_fn)sym(lib, "engram_gate");
+    conv_fn conv = (conv_fn)sym(lib, "engram_short_conv");
+    fused_fn fused = (fused_fn)sym(lib, "engram_gate_short_conv");
+
+    /* Never dereferenced: device pointers only need to be non-null and aligned here. */
+    const void* P = (const void*)(uintptr_t)0x100000;
+    void* Q = (void*)(uintptr_t)0x200000;
+    void* R = (void*)(uintptr_t)0x300000;
+    const void* odd = (const void*)(uintptr_t)0x100002;
+    const int64_t* ids = (const int64_t*)P;
+    int64_t mult[17] = {1, 3, 5, 7}, mod[4] = {7, 11, 13, 17}, off[4] = {0, 7, 18, 31}, bad_mod[2] = {7, 0};
+    int64_t far_off[2] = {0, 100};
+    const float E = 0x1p-23f;
+
+    show("gather null ids", gather(NULL, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather null table", gather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, NULL, 48, 8, 0, Q, NULL, NULL));
+    show("gather negative batch", gather(ids, -1, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather overflowing tokens", gather(ids, INT64_MAX, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather max_ngram 1", gather(ids, 1, 4, NULL, 0, 0, mult, 1, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather max_ngram 17", gather(ids, 1, 4, NULL, 0, 0, mult, 17, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather 65 heads", gather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 33, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather dtype 2", gather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 2, Q, NULL, NULL));
+    show("gather misaligned ids", gather((const int64_t*)odd, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather misaligned table", gather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, odd, 48, 8, 0, Q, NULL, NULL));
+    show("gather head_dim 0", gather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 0, 0, Q, NULL, NULL));
+    show("gather modulus 0", gather(ids, 1, 4, NULL, 0, 0, mult, 3, bad_mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather rows outside the table", gather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, far_off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather negative lut_size", gather(ids, 1, 4, ids, -1, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("gather no tokens", gather(ids, 0, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+
+    show("gate null proj", gate(NULL, P, P, P, P, P, E, 4, 2, 8, 0, Q, NULL, NULL));
+    show("gate null value_out", gate(P, P, P, P, P, P, E, 4, 2, 8, 0, NULL, NULL, NULL));
+    show("gate negative tokens", gate(P, P, P, P, P, P, E, -1, 2, 8, 0, Q, NULL, NULL));
+    show("gate hc_mult 65", gate(P, P, P, P, P, P, E, 4, 65, 8, 0, Q, NULL, NULL));
+    show("gate hidden 0", gate(P, P, P, P, P, P, E, 4, 2, 0, 0, Q, NULL, NULL));
+    show("gate dtype 7", gate(P, P, P, P, P, P, E, 4, 2, 8, 7, Q, NULL, NULL));
+    show("gate eps 0", gate(P, P, P, P, P, P, 0.f, 4, 2, 8, 0, Q, NULL, NULL));
+    show("gate misaligned hidden", gate(P, P, P, odd, P, P, E, 4, 2, 8, 0, Q, NULL, NULL));
+    show("gate misaligned gate_out", gate(P, P, P, P, P, P, E, 4, 2, 8, 1, Q, (float*)odd, NULL));
+    show("gate overflowing tokens", gate(P, P, P, P, P, P, E, INT64_MAX / 8, 2, 8, 0, Q, NULL, NULL));
+    show("gate no tokens", gate(P, P, P, P, P, P, E, 0, 2, 8, 0, Q, NULL, NULL));
+
+    show("conv null value", conv(NULL, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("conv in place", conv(Q, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("conv kernel 17", conv(P, P, P, 1e-5f, 1, 4, 2, 8, 17, 1, 0, Q, NULL));
+    show("conv dilation 0", conv(P, P, P, 1e-5f, 1, 4, 2, 8, 4, 0, 0, Q, NULL));
+    show("conv eps nan", conv(P, P, P, 0.f / 0.f, 1, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("conv misaligned conv_w", conv(P, P, odd, 1e-5f, 1, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("conv negative seq_len", conv(P, P, P, 1e-5f, 1, -4, 2, 8, 4, 1, 0, Q, NULL));
+    show("conv no tokens", conv(P, P, P, 1e-5f, 3, 0, 2, 8, 4, 1, 0, Q, NULL));
+
+    show("fused null conv_w", fused(P, P, P, P, P, P, E, P, NULL, 1e-5f, 1, 4, 2, 8, 4, 1, 0, Q, NULL, NULL));
+    show("fused out is proj", fused(Q, P, P, P, P, P, E, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, Q, NULL, NULL));
+    show("fused out is hidden", fused(P, P, P, R, P, P, E, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, R, NULL, NULL));
+    show("fused conv eps inf", fused(P, P, P, P, P, P, E, P, P, 1.f / 0.f, 1, 4, 2, 8, 4, 1, 0, Q, NULL, NULL));
+    show("fused gate eps negative", fused(P, P, P, P, P, P, -E, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, Q, NULL, NULL));
+    show("fused kernel 0", fused(P, P, P, P, P, P, E, P, P, 1e-5f, 1, 4, 2, 8, 0, 1, 0, Q, NULL, NULL));
+    show("fused misaligned out", fused(P, P, P, P, P, P, E, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, (void*)odd, NULL, NULL));
+    show("fused no tokens", fused(P, P, P, P, P, P, E, P, P, 1e-5f, 0, 4, 2, 8, 4, 1, 0, Q, NULL, NULL));
+    return 0;
+}

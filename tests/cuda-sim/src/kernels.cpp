@@ -1,0 +1,349 @@
+// CPU bodies of the simulated libengram kernels (kernels.h says what they are and are not).
+// Per output they replay the CUDA kernels' fp32 arithmetic in the kernels' order:
+//   gate (kernels/gate.cu): thread t of 128 sums units t, t+128, .. (VEC elements each) with fmaf, each
+//     warp's 32 partials are added by the xor butterfly, the 4 warp sums in order; gate_from_sums;
+//     value = round_dtype(gate * (v + b)).
+//   short conv (kernels/short_conv.cu): a row's sum of squares in 32 lane partials over units, butterfly,
+//     inverse RMS; per channel acc = fmaf(w[c,k] * inv[row], x, acc) over taps k in order; out =
+//     x + SiLU(norm_w * acc), rounded to the dtype.
+//   fused (kernels/gate_short_conv.cu): the gate as above, u = round_dtype(gate * (v + b)) recomputed
+//     wherever it is read, then the conv on u.
+//   gather (kernels/hashed_gather.cu): kernels/ngram_hash.cuh's hash, rows copied, NaN rows and hash
+//     id -1 for ids outside the compression table.
+// The tiles and shared-memory slots of the kernels do not change any output's arithmetic, so each
+// output is computed directly; work is split over sim_parallel_for by independent outputs.
+#include "kernels.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "ngram_hash.cuh"
+#include "sim.h"
+
+namespace sim {
+namespace {
+
+constexpr int kGateThreads = 128;  // engram::kGateThreads
+constexpr int kLanes = 32;
+
+struct F32 {
+    using type = float;
+    static float load(const void* p, int64_t i) { return static_cast<const float*>(p)[i]; }
+    static void store(void* p, int64_t i, float v) { static_cast<float*>(p)[i] = v; }
+    static float round(float v) { return v; }
+};
+
+struct Bf16 {
+    static float widen(uint16_t b) {
+        uint32_t u = static_cast<uint32_t>(b) << 16;
+        float f;
+        std::memcpy(&f, &u, 4);
+        return f;
+    }
+    static uint16_t narrow(float f) {  // __float2bfloat16_rn: round to nearest even, NaN stays NaN
+        uint32_t u;
+        std::memcpy(&u, &f, 4);
+        if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x7FFFFFu)) return static_cast<uint16_t>((u >> 16) | 0x40);
+        u += 0x7FFFu + ((u >> 16) & 1u);
+        return static_cast<uint16_t>(u >> 16);
+    }
+    static float load(const void* p, int64_t i) { return widen(static_cast<const uint16_t*>(p)[i]); }
+    static void store(void* p, int64_t i, float v) { static_cast<uint16_t*>(p)[i] = narrow(v); }
+    static float round(float v) { return widen(narrow(v)); }
+};
+
+// __shfl_xor_sync butterfly over one warp's 32 values (x[l] += x[l ^ o] for o = 16 .. 1); lane 0's sum.
+float warp_sum(float* x) {
+    for (int o = 16; o > 0; o >>= 1) {
+        float y[kLanes];
+        for (int l = 0; l < kLanes; ++l) y[l] = x[l] + x[l ^ o];
+        std::memcpy(x, y, sizeof y);
+    }
+    return x[0];
+}
+
+// engram::gate_from_sums
+float gate_from_sums(float skk, float sqq, float skq, float inv_h, float sqrt_h, float eps) {
+    const float rk = 1.0f / std::sqrt(skk * inv_h + eps);
+    const float rq = 1.0f / std::sqrt(sqq * inv_h + eps);
+    const float dot = skq * rk * rq / sqrt_h;
+    const float sign = static_cast<float>((dot > 0.f) - (dot < 0.f));
+    const float s = sign * std::sqrt(std::fmax(std::fabs(dot), 1e-6f));
+    return 1.0f / (1.0f + std::exp(-s));
+}
+
+// The gate of one (token, branch): pk = its key projection, hq = its hidden row, bk/wk/wq = branch g's
+// key bias and norm weights; H = units * vec elements.
+template <class T>
+float gate_of(const void* pk, const void* bk, const void* hq, const void* wk, const void* wq, int units, int vec,
+              float inv_h, float sqrt_h, float eps) {
+    float pkk[kGateThreads], pqq[kGateThreads], pkq[kGateThreads];
+    for (int t = 0; t < kGateThreads; ++t) {
+        float skk = 0.f, sqq = 0.f, skq = 0.f;
+        for (int u = t; u < units; u += kGateThreads) {
+            for (int i = u * vec; i < (u + 1) * vec; ++i) {
+                const float kk = T::load(pk, i) + T::load(bk, i);
+                const float q = T::load(hq, i);
+                skk = std::fma(kk, kk, skk);
+                sqq = std::fma(q, q, sqq);
+                skq = std::fma(kk * T::load(wk, i), q * T::load(wq, i), skq);
+            }
+        }
+        pkk[t] = skk;
+        pqq[t] = sqq;
+        pkq[t] = skq;
+    }
+    float skk = 0.f, sqq = 0.f, skq = 0.f;
+    for (int w = 0; w < kGateThreads / kLanes; ++w) {
+        skk += warp_sum(pkk + w * kLanes);
+        sqq += warp_sum(pqq + w * kLanes);
+        skq += warp_sum(pkq + w * kLanes);
+    }
+    return gate_from_sums(skk, sqq, skq, inv_h, sqrt_h, eps);
+}
+
+// Inverse RMS of one row of H = units * vec values x(i), as a warp of 32 lanes sums it.
+template <class Load>
+float row_inv_rms(Load x, int units, int vec, float inv_h, float eps) {
+    float part[kLanes];
+    for (int l = 0; l < kLanes; ++l) {
+        float ss = 0.f;
+        for (int u = l; u < units; u += kLanes)
+            for (int i = u * vec; i < (u + 1) * vec; ++i) {
+                const float v = x(i);
+                ss = std::fma(v, v, ss);
+            }
+        part[l] = ss;
+    }
+    return 1.0f / std::sqrt(warp_sum(part) * inv_h + eps);
+}
+
+// One output row (b, t, g) of the conv: x(row, i) is the conv input of time step row >= 0 of this
+// sequence and branch, inv[row] its inverse RMS; c0 = g * H.
+template <class T, class Load>
+void conv_row(Load x, const float* inv, const void* norm_w, const void* conv_w, int64_t c0, int H, int K,
+              int64_t dil, int64_t t, void* out, int64_t out_off) {
+    for (int i = 0; i < H; ++i) {
+        const int64_t c = c0 + i;
+        float acc = 0.f;
+        for (int k = 0; k < K; ++k) {
+            const int64_t row = t - (K - 1 - k) * dil;
+            if (row < 0) continue;
+            acc = std::fma(T::load(conv_w, c * K + k) * inv[row], x(row, i), acc);
+        }
+        const float y = T::load(norm_w, c) * acc;
+        const float xt = x(t, i);
+        T::store(out, out_off + i, xt + y / (1.0f + std::exp(-y)));
+    }
+}
+
+// ---------------------------------------------------------------- gate
+
+template <class T>
+void gate_items(void* ctx, int64_t begin, int64_t end) {
+    const GateArgs& a = *static_cast<const GateArgs*>(ctx);
+    const int G = a.p.hc_mult, H = a.p.hidden, es = a.p.elem_bytes;
+    const float inv_h = 1.0f / static_cast<float>(H), sqrt_h = std::sqrt(static_cast<float>(H));
+    const char* proj = static_cast<const char*>(a.proj);
+    for (int64_t item = begin; item < end; ++item) {
+        const int64_t tok = item / G;
+        const int g = static_cast<int>(item - tok * G);
+        const char* pk = proj + (tok * (G + 1) + g) * static_cast<int64_t>(H) * es;
+        const char* pv = proj + (tok * (G + 1) + G) * static_cast<int64_t>(H) * es;
+        const int64_t goff = static_cast<int64_t>(g) * H * es;
+        const float gate = gate_of<T>(pk, static_cast<const char*>(a.key_bias) + goff,
+                                      static_cast<const char*>(a.hidden) + item * H * es,
+                                      static_cast<const char*>(a.key_w) + goff, static_cast<const char*>(a.query_w) + goff,
+                                      H / a.vec, a.vec, inv_h, sqrt_h, a.p.eps);
+        if (a.gate_out) a.gate_out[item] = gate;
+        for (int i = 0; i < H; ++i) T::store(a.value_out, item * H + i, gate * (T::load(pv, i) + T::load(a.value_bias, i)));
+    }
+}
+
+// ---------------------------------------------------------------- short conv
+
+struct ConvJob {
+    const ConvArgs* a;
+    std::vector<float> inv;  // [B, T, G]
+};
+
+template <class T>
+void conv_inv(void* ctx, int64_t begin, int64_t end) {
+    ConvJob& j = *static_cast<ConvJob*>(ctx);
+    const ConvArgs& a = *j.a;
+    const int H = a.p.hidden;
+    for (int64_t r = begin; r < end; ++r) {  // r = (b * T + t) * G + g: rows are contiguous in value
+        const int64_t base = r * H;
+        j.inv[r] = row_inv_rms([&](int i) { return T::load(a.value, base + i); }, H / a.vec, a.vec,
+                               1.0f / static_cast<float>(H), a.p.eps);
+    }
+}
+
+template <class T>
+void conv_rows(void* ctx, int64_t begin, int64_t end) {
+    ConvJob& j = *static_cast<ConvJob*>(ctx);
+    const ConvArgs& a = *j.a;
+    const int G = a.p.hc_mult, H = a.p.hidden, K = a.p.kernel_size;
+    const int64_t T_len = a.p.seq_len;
+    std::vector<float> inv(T_len);
+    for (int64_t bg = begin; bg < end; ++bg) {  // one (b, g): its whole sequence
+        const int64_t b = bg / G;
+        const int g = static_cast<int>(bg % G);
+        for (int64_t t = 0; t < T_len; ++t) inv[t] = j.inv[(b * T_len + t) * G + g];
+        auto x = [&](int64_t row, int i) { return T::load(a.value, ((b * T_len + row) * G + g) * H + i); };
+        for (int64_t t = 0; t < T_len; ++t)
+            conv_row<T>(x, inv.data(), a.norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.dilation, t, a.out,
+                        ((b * T_len + t) * G + g) * H);
+    }
+}
+
+// ---------------------------------------------------------------- fused gate + short conv
+
+struct GateConvJob {
+    const GateConvArgs* a;
+    std::vector<float> gate, inv;  // [B * T * G]: per row (token, branch)
+};
+
+template <class T>
+void fused_rows_prepare(void* ctx, int64_t begin, int64_t end) {
+    GateConvJob& j = *static_cast<GateConvJob*>(ctx);
+    const GateConvArgs& a = *j.a;
+    const int G = a.p.gate.hc_mult, H = a.p.gate.hidden, es = a.p.gate.elem_bytes;
+    const float inv_h = 1.0f / static_cast<float>(H), sqrt_h = std::sqrt(static_cast<float>(H));
+    const char* proj = static_cast<const char*>(a.proj);
+    for (int64_t item = begin; item < end; ++item) {  // item = token * G + g
+        const int64_t tok = item / G;
+        const int g = static_cast<int>(item - tok * G);
+        const int64_t goff = static_cast<int64_t>(g) * H * es;
+        const float gate = gate_of<T>(proj + (tok * (G + 1) + g) * static_cast<int64_t>(H) * es,
+                                      static_cast<const char*>(a.key_bias) + goff,
+                                      static_cast<const char*>(a.hidden) + item * H * es,
+                                      static_cast<const char*>(a.key_w) + goff, static_cast<const char*>(a.query_w) + goff,
+                                      H / a.vec, a.vec, inv_h, sqrt_h, a.p.gate.eps);
+        const char* pv = proj + (tok * (G + 1) + G) * static_cast<int64_t>(H) * es;
+        j.gate[item] = gate;
+        j.inv[item] = row_inv_rms([&](int i) { return T::round(gate * (T::load(pv, i) + T::load(a.value_bias, i))); },
+                                  H / a.vec, a.vec, inv_h, a.p.conv.eps);
+    }
+}
+
+template <class T>
+void fused_rows(void* ctx, int64_t begin, int64_t end) {
+    GateConvJob& j = *static_cast<GateConvJob*>(ctx);
+    const GateConvArgs& a = *j.a;
+    const int G = a.p.conv.hc_mult, H = a.p.conv.hidden, K = a.p.conv.kernel_size, es = a.p.conv.elem_bytes;
+    const int64_t T_len = a.p.conv.seq_len;
+    const char* proj = static_cast<const char*>(a.proj);
+    std::vector<float> inv(T_len), gates(T_len);
+    for (int64_t bg = begin; bg < end; ++bg) {
+        const int64_t b = bg / G;
+        const int g = static_cast<int>(bg % G);
+        for (int64_t t = 0; t < T_len; ++t) {
+            inv[t] = j.inv[(b * T_len + t) * G + g];
+            gates[t] = j.gate[(b * T_len + t) * G + g];
+        }
+        auto u = [&](int64_t row, int i) {
+            const char* pv = proj + ((b * T_len + row) * (G + 1) + G) * static_cast<int64_t>(H) * es;
+            return T::round(gates[row] * (T::load(pv, i) + T::load(a.value_bias, i)));
+        };
+        for (int64_t t = 0; t < T_len; ++t)
+            conv_row<T>(u, inv.data(), a.conv_norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.conv.dilation,
+                        t, a.out, ((b * T_len + t) * G + g) * H);
+    }
+}
+
+// ---------------------------------------------------------------- hashed gather
+
+void gather_tokens(void* ctx, int64_t begin, int64_t end) {
+    const GatherArgs& a = *static_cast<const GatherArgs*>(ctx);
+    const engram::HashedGatherParams& p = a.p;
+    const int64_t row_bytes = static_cast<int64_t>(p.head_dim) * p.elem_bytes;
+    for (int64_t i = begin; i < end; ++i) {
+        const int64_t t = i % p.seq_len;
+        int64_t tok[engram::kGatherMaxNgram];
+        bool bad[engram::kGatherMaxNgram];
+        for (int k = 0; k < p.max_ngram; ++k) {
+            int64_t v = p.pad_id;
+            bad[k] = false;
+            if (t - k >= 0) {
+                v = a.raw_ids[i - k];
+                if (a.lut != nullptr && v >= 0) {
+                    if (v < p.lut_size) {
+                        v = a.lut[v];
+                    } else {
+                        bad[k] = true;  // id outside the table: NaN rows, hash id -1
+                        v = 0;
+                    }
+                }
+            }
+            tok[k] = v;
+        }
+        for (int h = 0; h < p.heads; ++h) {
+            const int n = h / p.heads_per_ngram + 2;
+            int64_t mix = 0;
+            bool is_bad = false;
+            for (int k = 0; k < n; ++k) {
+                mix ^= engram::wrapping_mul(tok[k], p.multipliers[k]);
+                is_bad |= bad[k];
+            }
+            const int64_t hash = is_bad ? -1 : engram::floor_mod(mix, p.moduli[h]);
+            if (a.hash_ids) a.hash_ids[i * p.heads + h] = hash;
+            char* dst = static_cast<char*>(a.out) + (i * p.heads + h) * row_bytes;
+            if (is_bad) {
+                for (int c = 0; c < p.head_dim; ++c) {
+                    if (p.elem_bytes == 4) F32::store(dst, c, NAN);
+                    else static_cast<uint16_t*>(static_cast<void*>(dst))[c] = 0x7fc0;
+                }
+            } else {
+                std::memcpy(dst, static_cast<const char*>(a.table) + (p.row_offsets[h] + hash) * row_bytes,
+                            static_cast<size_t>(row_bytes));
+            }
+        }
+    }
+}
+
+template <class T>
+void run_conv_typed(ConvArgs* a) {
+    ConvJob j{a, std::vector<float>(static_cast<size_t>(a->p.batch * a->p.seq_len * a->p.hc_mult))};
+    sim_parallel_for(static_cast<int64_t>(j.inv.size()), 64, conv_inv<T>, &j);
+    sim_parallel_for(a->p.batch * a->p.hc_mult, 1, conv_rows<T>, &j);
+}
+
+template <class T>
+void run_fused_typed(GateConvArgs* a) {
+    const size_t rows = static_cast<size_t>(a->p.conv.batch * a->p.conv.seq_len * a->p.conv.hc_mult);
+    GateConvJob j{a, std::vector<float>(rows), std::vector<float>(rows)};
+    sim_parallel_for(static_cast<int64_t>(rows), 16, fused_rows_prepare<T>, &j);
+    if (a->gate_out) std::memcpy(a->gate_out, j.gate.data(), rows * sizeof(float));
+    sim_parallel_for(a->p.conv.batch * a->p.conv.hc_mult, 1, fused_rows<T>, &j);
+}
+
+}  // namespace
+
+void run_hashed_gather(void* arg) {
+    GatherArgs* a = static_cast<GatherArgs*>(arg);
+    sim_parallel_for(a->p.tokens, 256, gather_tokens, a);
+}
+
+void run_gate(void* arg) {
+    GateArgs* a = static_cast<GateArgs*>(arg);
+    const int64_t items = a->p.tokens * a->p.hc_mult;
+    if (a->p.dtype == ENGRAM_DTYPE_FLOAT32) sim_parallel_for(items, 16, gate_items<F32>, a);
+    else sim_parallel_for(items, 16, gate_items<Bf16>, a);
+}
+
+void run_short_conv(void* arg) {
+    ConvArgs* a = static_cast<ConvArgs*>(arg);
+    if (a->p.dtype == ENGRAM_DTYPE_FLOAT32) run_conv_typed<F32>(a);
+    else run_conv_typed<Bf16>(a);
+}
+
+void run_gate_short_conv(void* arg) {
+    GateConvArgs* a = static_cast<GateConvArgs*>(arg);
+    if (a->p.conv.dtype == ENGRAM_DTYPE_FLOAT32) run_fused_typed<F32>(a);
+    else run_fused_typed<Bf16>(a);
+}
+
+}  // namespace sim

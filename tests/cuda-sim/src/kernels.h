@@ -1,0 +1,54 @@
+// CPU re-implementations of libengram's four kernels (kernels/*.cu), run by the simulated launches in
+// engram_entry.cpp. NOT the kernels themselves (kernels/emu runs those): the same fp32 operations in
+// the same order per output (fmaf where the kernels call fmaf, the gate's 128-thread partial sums and
+// warp butterflies, the conv's 32-lane row sums, rounding to the storage dtype where the kernels store),
+// so results are self-consistent (the fused kernel's bits equal gate then conv when both take the
+// same vector width) but not bit-identical to a GPU: expf/sqrtf differ and nvcc may contract a*b+c.
+#pragma once
+
+#include <cstdint>
+
+#include "gate_conv.h"
+#include "hashed_gather.h"
+
+namespace sim {
+
+struct GatherArgs {
+    const int64_t* raw_ids;
+    const int64_t* lut;
+    const void* table;
+    void* out;
+    int64_t* hash_ids;
+    engram::HashedGatherParams p;
+};
+
+struct GateArgs {
+    const void *proj, *key_bias, *value_bias, *hidden, *key_w, *query_w;
+    void* value_out;
+    float* gate_out;
+    int vec;  // elements per unit: 4 (fp32) or 8 (bf16) on the kernels' 16-byte path, else 1
+    engram::GateParams p;
+};
+
+struct ConvArgs {
+    const void *value, *norm_w, *conv_w;
+    void* out;
+    int vec;
+    engram::ShortConvParams p;
+};
+
+struct GateConvArgs {
+    const void *proj, *key_bias, *value_bias, *hidden, *key_w, *query_w, *conv_norm_w, *conv_w;
+    void* out;
+    float* gate_out;
+    int vec;
+    engram::GateShortConvParams p;
+};
+
+// sim_fn bodies: arg points to the struct above.
+void run_hashed_gather(void* arg);
+void run_gate(void* arg);
+void run_short_conv(void* arg);
+void run_gate_short_conv(void* arg);
+
+}  // namespace sim

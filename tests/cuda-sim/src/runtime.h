@@ -1,0 +1,120 @@
+/* Private to the simulator's libcudart.so.13: streams, events, allocations and the happens-before
+ * bookkeeping shared by queue.c, order.c, memory.c and cudart.c. Every function here expects the
+ * global lock (sim_lock) to be held. */
+#ifndef SIM_RUNTIME_H
+#define SIM_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sim.h"
+#include "sim_cuda_types.h"
+
+#define SIM_EXPORT __attribute__((visibility("default")))
+
+/* Vector clocks: one component per stream slot (slots of destroyed, fully synchronized streams are
+ * reused, so only streams alive at the same time need distinct slots). */
+#define SIM_MAX_SLOTS 256
+typedef struct VClock {
+    uint32_t c[SIM_MAX_SLOTS];
+} VClock;
+
+enum { OP_FN, OP_WAIT, OP_RECORD };
+
+struct Stream;
+struct Event;
+
+typedef struct Op {
+    int kind;
+    int fault;              /* OP_FN whose memory was not device-accessible: fails when run */
+    sim_fn fn;
+    void* arg;
+    const char* name;
+    double cost_ns;
+    struct Stream* ws;      /* OP_WAIT: wait until ws has run its operation wpos */
+    long wpos;
+    struct Event* ev;       /* OP_RECORD */
+} Op;
+
+#define SIM_STREAM_MAGIC 0x5354524du
+#define SIM_EVENT_MAGIC 0x45564e54u
+
+typedef struct Stream {
+    uint32_t magic;
+    int id;        /* creation order, 0 = legacy default stream; printed in reports */
+    int slot;      /* vector clock component */
+    int blocking;  /* created without cudaStreamNonBlocking: synchronizes with the legacy stream */
+    int eager;
+    int destroyed;
+    Op* ops;
+    long n, cap, done;
+    VClock vc;     /* happens-before knowledge of the stream's next operation */
+} Stream;
+
+typedef struct Event {
+    uint32_t magic;
+    int timing;
+    int destroyed;
+    Stream* s;     /* latest record, NULL when never recorded */
+    long pos;
+    VClock vc;
+    Stream* stamped_s; /* the record whose simulated time time_ns holds */
+    long stamped_pos;
+    double time_ns;
+} Event;
+
+/* ---- lock, errors, counters (cudart.c) ---- */
+void sim_lock(void);
+void sim_unlock(void);
+cudaError_t sim_set_error(cudaError_t e); /* records this thread's last error, returns e */
+extern cudaError_t sim_sticky;            /* set by a failed operation; every later call returns it */
+extern sim_counts sim_count;
+void sim_report(const char* kind, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- streams and scheduling (queue.c) ---- */
+Stream* queue_legacy(void);
+Stream* queue_stream(void* handle);           /* NULL -> legacy; a handle we never made aborts */
+Stream* queue_new_stream(int blocking);
+long queue_push(Stream* s, Op op);            /* appends, returns its position; applies legacy-stream sync */
+void queue_progress(void);                    /* runs what eager streams can run */
+void queue_force(Stream* s, long upto);       /* runs s (and what it waits for) through position upto */
+void queue_force_all(void);
+int queue_event_done(const Event* e);
+double queue_clock_ns(void);
+int queue_stream_count(void);
+Stream* queue_stream_at(int i);
+
+/* ---- happens-before, races, hazards (order.c) ---- */
+extern VClock order_host;                     /* what the host has synchronized with */
+int order_alloc_slot(void);
+void order_join(VClock* into, const VClock* from);
+/* Gives the operation just queued on s (at position pos) its tick, reports races of its ranges with
+ * other streams' operations and records them. */
+void order_access(Stream* s, const char* name, long pos, const sim_range* r, int nr);
+void order_host_sync(const VClock* learned);  /* the host now knows these operations completed */
+/* The host frees/unpins [p, p+n): reports operations it has not synchronized with that use it, and
+ * forgets the range. */
+void order_release(const void* p, size_t n, const char* what);
+/* Guards a pinned host source of a queued copy: the host must not write it before synchronizing. */
+void order_guard(const void* p, size_t n, uint64_t sum, const Stream* s, const char* name);
+/* Whether operations the host has not synchronized with touch [p, p+n). */
+int order_in_use(const void* p, size_t n);
+uint64_t order_checksum(const void* p, size_t n);
+
+/* ---- allocations (memory.c) ---- */
+enum { MEM_DEVICE = 1, MEM_PINNED = 2, MEM_REGISTERED = 3 };
+typedef struct Alloc {
+    char* p;
+    size_t n;
+    int kind;
+} Alloc;
+Alloc* mem_find(const void* p);                 /* the allocation containing p, or NULL */
+int mem_contains(const void* p, size_t n);       /* [p, p+n) inside one allocation of any kind */
+int mem_is_pinned(const void* p, size_t n);      /* inside one pinned or registered allocation */
+int mem_is_device(const void* p, size_t n);      /* inside one cudaMalloc allocation */
+void mem_add(void* p, size_t n, int kind);
+void mem_remove(Alloc* a);
+size_t mem_device_bytes(void);
+size_t mem_live(int kind, size_t* bytes);        /* live allocations of a kind (and their bytes) */
+
+#endif /* SIM_RUNTIME_H */
