@@ -83,18 +83,18 @@ for step in "${steps[@]}"; do
         [[ -x "$t" ]] || { echo "no self-test binaries in $bundle/selftest" | tee -a "$out/session.log"; failed+=(selftest); break; }
         run_step "$(basename "$t")" 120 env LD_LIBRARY_PATH="$bundle/selftest:${LD_LIBRARY_PATH:-}" "$t"
       done ;;
-    hosttable90)
-      java="$(bundle_java)"
-      run_step bench-host-90gib 580 "${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx16g \
-        -cp "$bundle/bench/benchmarks.jar" dev.engram.bench.HostTableBench --threads "$(nproc)" --table-gib 90 --reps 15 ;;
-    bench|hosttable)
+    bench|hosttable|hosttable90)
       java="$(bundle_java)"
       jbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx24g -cp "$bundle/bench/benchmarks.jar"
               dev.engram.bench.GpuForwardBench)
       baseline=(python3 "$root/bench/baseline/torch_engram_baseline.py")
+      hbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$bundle/bench/benchmarks.jar"
+              dev.engram.bench.HostTableBench --threads "$(nproc)")
+      if [[ "$step" == hosttable90 ]]; then
+        run_step bench-host-90gib 580 "${hbench[@]}" --table-gib 90 --reps 15
+        continue
+      fi
       if [[ "$step" == hosttable ]]; then
-        hbench=("${java:-java}" --enable-native-access=ALL-UNNAMED -Xmx16g -cp "$bundle/bench/benchmarks.jar"
-                dev.engram.bench.HostTableBench --threads "$(nproc)")
         run_step bench-host-1gib 240 "${hbench[@]}" --table-gib 1
         run_step bench-host-10gib 300 "${hbench[@]}" --table-gib 10
         # 256-byte rows: how the two paths' balance moves with the row width (the default path is by table size).

@@ -211,21 +211,44 @@ SIM_EXPORT cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
 
 /* ---------------------------------------------------------------- memory */
 
-SIM_EXPORT cudaError_t cudaMalloc(void** p, size_t n) {
-    if (!p) return sim_set_error(cudaErrorInvalidValue);
-    sim_lock();
-    STICKY_CHECK();
+/* cudaMalloc and cudaMallocHost: contents poisoned (0xFF reads as NaN / -1, never as plausible zeros),
+ * the allocation tracked. Caller holds the lock. */
+static cudaError_t allocate_tracked(void** p, size_t n, size_t align, int kind) {
     if (n == 0) {
         *p = NULL;
         return done(cudaSuccess);
     }
-    if (n > SIM_DEVICE_BYTES - mem_device_bytes()) return done(cudaErrorMemoryAllocation);
-    void* m = aligned_alloc(256, (n + 255) / 256 * 256);
+    if (kind == MEM_DEVICE && n > SIM_DEVICE_BYTES - mem_device_bytes()) return done(cudaErrorMemoryAllocation);
+    void* m = aligned_alloc(align, (n + align - 1) / align * align);
     if (!m) return done(cudaErrorMemoryAllocation);
-    memset(m, 0xFF, n); /* uninitialized device memory reads as NaN / -1, never as plausible zeros */
-    mem_add(m, n, MEM_DEVICE);
+    memset(m, 0xFF, n);
+    mem_add(m, n, kind);
     *p = m;
     return done(cudaSuccess);
+}
+
+/* cudaFree, cudaFreeHost and cudaHostUnregister of the live allocation starting at p: order_release reports
+ * queued work the host has not synchronized with, then that work runs (the simulator must not free memory
+ * queued work still uses), then the memory is poisoned and freed (owned) or only untracked (registered).
+ * Caller holds the lock. */
+static cudaError_t release_tracked(void* p, const char* call, int owned) {
+    Alloc* a = mem_find(p);
+    order_release(a->p, a->n, call);
+    queue_force_all();
+    a = mem_find(p); /* running queued work may have changed the table */
+    if (owned) {
+        memset(a->p, 0xEE, a->n);
+        free(a->p);
+    }
+    mem_remove(a);
+    return done(sim_sticky);
+}
+
+SIM_EXPORT cudaError_t cudaMalloc(void** p, size_t n) {
+    if (!p) return sim_set_error(cudaErrorInvalidValue);
+    sim_lock();
+    STICKY_CHECK();
+    return allocate_tracked(p, n, 256, MEM_DEVICE);
 }
 
 SIM_EXPORT cudaError_t cudaFree(void* p) {
@@ -237,29 +260,14 @@ SIM_EXPORT cudaError_t cudaFree(void* p) {
         sim_report("FAULT", "cudaFree(%p): not the start of a live cudaMalloc allocation", p);
         return done(cudaErrorInvalidValue);
     }
-    order_release(a->p, a->n, "cudaFree");
-    queue_force_all(); /* the simulator must not free memory queued work still uses */
-    a = mem_find(p);
-    memset(a->p, 0xEE, a->n);
-    free(a->p);
-    mem_remove(a);
-    return done(sim_sticky);
+    return release_tracked(p, "cudaFree", 1);
 }
 
 SIM_EXPORT cudaError_t cudaMallocHost(void** p, size_t n) {
     if (!p) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
     STICKY_CHECK();
-    if (n == 0) {
-        *p = NULL;
-        return done(cudaSuccess);
-    }
-    void* m = aligned_alloc(4096, (n + 4095) / 4096 * 4096);
-    if (!m) return done(cudaErrorMemoryAllocation);
-    memset(m, 0xFF, n);
-    mem_add(m, n, MEM_PINNED);
-    *p = m;
-    return done(cudaSuccess);
+    return allocate_tracked(p, n, 4096, MEM_PINNED);
 }
 
 SIM_EXPORT cudaError_t cudaFreeHost(void* p) {
@@ -271,12 +279,7 @@ SIM_EXPORT cudaError_t cudaFreeHost(void* p) {
         sim_report("FAULT", "cudaFreeHost(%p): not the start of a live cudaMallocHost allocation", p);
         return done(cudaErrorInvalidValue);
     }
-    order_release(a->p, a->n, "cudaFreeHost");
-    queue_force_all();
-    a = mem_find(p);
-    free(a->p);
-    mem_remove(a);
-    return done(sim_sticky);
+    return release_tracked(p, "cudaFreeHost", 1);
 }
 
 SIM_EXPORT cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags) {
@@ -295,10 +298,7 @@ SIM_EXPORT cudaError_t cudaHostUnregister(void* p) {
     STICKY_CHECK();
     Alloc* a = p ? mem_find(p) : NULL;
     if (!a || a->kind != MEM_REGISTERED || a->p != p) return done(cudaErrorHostMemoryNotRegistered);
-    order_release(a->p, a->n, "cudaHostUnregister");
-    queue_force_all();
-    mem_remove(mem_find(p));
-    return done(sim_sticky);
+    return release_tracked(p, "cudaHostUnregister", 0);
 }
 
 SIM_EXPORT cudaError_t cudaHostGetDevicePointer(void** device, void* host, unsigned int flags) {
