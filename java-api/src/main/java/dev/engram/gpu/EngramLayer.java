@@ -32,9 +32,9 @@ import java.util.Objects;
  * arithmetic is fp32. Results match {@link dev.engram.reference.ReferenceEngramLayer} to fp32 rounding
  * (FLOAT32) or to bf16 storage rounding (BFLOAT16).
  *
- * <p><b>Fused gate + ShortConv (experimental, off by default).</b> With the system property
- * {@value #FUSED_GATE_CONV_PROPERTY}{@code =true} (read once, when this class is initialized), the gate and
- * ShortConv run as one kernel ({@link GateShortConv}) that never stores the gated value; the result is the
+ * <p><b>Fused gate + ShortConv (experimental, off by default).</b> With {@link #setFusedGateConv(boolean)}
+ * on a layer (whose default is the system property {@value #FUSED_GATE_CONV_PROPERTY}, read once when this
+ * class is initialized), the gate and ShortConv run as one kernel ({@link GateShortConv}) that never stores the gated value; the result is the
  * same (the fused kernel repeats the two kernels' fp32 operations in their order; bit-identical in the CPU
  * emulation of the kernels, not yet checked on a GPU). Forwards whose {@code out} overlaps
  * {@code hidden} keep the two kernels (the fused one still reads {@code hidden} while it writes {@code out}).
@@ -50,7 +50,7 @@ public final class EngramLayer implements AutoCloseable {
     private static final String OP = "EngramLayer.forward";
     /** The system property that switches the forward to the fused gate + ShortConv kernel (default false). */
     public static final String FUSED_GATE_CONV_PROPERTY = "engram.fusedGateConv";
-    private static volatile boolean fusedGateConv = Boolean.getBoolean(FUSED_GATE_CONV_PROPERTY);
+    private static final boolean FUSED_GATE_CONV_DEFAULT = Boolean.getBoolean(FUSED_GATE_CONV_PROPERTY);
     private final NgramHashMapping mapping;
     private final LayerHashing hashing;
     private final EngramConfig config;
@@ -58,6 +58,7 @@ public final class EngramLayer implements AutoCloseable {
     private final LayerParameters params;
     private final LayerWorkspace workspace;
     private final Cublas cublas;
+    private boolean fusedGateConv = FUSED_GATE_CONV_DEFAULT;
     private final CudaEvent lastForwardDone;
     private boolean closed;
 
@@ -165,15 +166,28 @@ public final class EngramLayer implements AutoCloseable {
     }
 
     /**
-     * {@return whether forwards use the fused gate + ShortConv kernel} ({@value #FUSED_GATE_CONV_PROPERTY}, read
-     * once when this class was initialized; forwards whose {@code out} overlaps {@code hidden} never do)
+     * {@return the fused gate + ShortConv setting new layers start with}: the system property
+     * {@value #FUSED_GATE_CONV_PROPERTY}, read once when this class was initialized
      */
-    public static boolean fusedGateConv() {
+    public static boolean fusedGateConvDefault() {
+        return FUSED_GATE_CONV_DEFAULT;
+    }
+
+    /**
+     * {@return whether this layer's forwards use the fused gate + ShortConv kernel} (forwards whose {@code out}
+     * overlaps {@code hidden} never do)
+     */
+    public boolean fusedGateConv() {
         return fusedGateConv;
     }
 
-    /** For tests: switches the fused gate + ShortConv on or off for forwards queued from now on, in every layer. */
-    static void setFusedGateConv(boolean on) {
+    /**
+     * Switches the fused gate + ShortConv kernel on or off for this layer's forwards queued from now on (both give
+     * the same result; the switch is for measuring). Like the forward, not thread-safe.
+     *
+     * @param on whether to use the fused kernel
+     */
+    public void setFusedGateConv(boolean on) {
         fusedGateConv = on;
     }
 

@@ -57,14 +57,11 @@ class EngramLayerFusedGpuTest {
                 for (int i = 0; i < act; i++) hiddenD[i] = in.hidden()[i];
                 double[] expected = new ReferenceEngramLayer(mapping, 1, w).forward(in.ids(), hiddenD, b, t);
                 float[] two, one;
-                boolean before = EngramLayer.fusedGateConv();
                 try (EngramLayer layer = EngramLayer.create(mapping, 1, w, dtype, tokens)) {
-                    EngramLayer.setFusedGateConv(false);
+                    layer.setFusedGateConv(false);
                     two = layer.forward(in.ids(), in.hidden(), b, t);
-                    EngramLayer.setFusedGateConv(true);
+                    layer.setFusedGateConv(true);
                     one = layer.forward(in.ids(), in.hidden(), b, t);
-                } finally {
-                    EngramLayer.setFusedGateConv(before);
                 }
                 String what = "fused EngramLayer " + dtype + " B=" + b + " T=" + t;
                 boolean f32 = dtype == DType.FLOAT32;
@@ -85,16 +82,15 @@ class EngramLayerFusedGpuTest {
         int b = 2, t = 64, tokens = b * t, act = tokens * c.hcMult() * c.hiddenSize();
         EngramWeights w = RandomWeights.create(c, mapping.layer(1), SEED + 50, 0.3);
         EngramLayerGpuVsCpuTest.Inputs in = EngramLayerGpuVsCpuTest.Inputs.random(mapping, tokens, act, SEED + 51);
-        boolean before = EngramLayer.fusedGateConv();
         try (EngramLayer layer = EngramLayer.create(mapping, 1, w, DType.FLOAT32, tokens);
              CudaStream s = CudaStream.create();
              StageEvents events = new StageEvents();
              DeviceBuffer ids = DeviceBuffer.allocate(tokens, DType.INT64);
              DeviceBuffer h = DeviceBuffer.allocate(act, DType.FLOAT32);
              DeviceBuffer o = DeviceBuffer.allocate(act, DType.FLOAT32)) {
-            EngramLayer.setFusedGateConv(false);
+            layer.setFusedGateConv(false);
             float[] expected = layer.forward(in.ids(), in.hidden(), b, t);
-            EngramLayer.setFusedGateConv(true);
+            layer.setFusedGateConv(true);
             ids.copyFrom(in.ids());
             h.copyFrom(in.hidden());
             Cuda.deviceSynchronize();
@@ -110,8 +106,6 @@ class EngramLayerFusedGpuTest {
                 assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(inPlace[i]),
                         "in-place forward with the fused kernel on differs from the two kernels at " + i);
             }
-        } finally {
-            EngramLayer.setFusedGateConv(before);
         }
     }
 
