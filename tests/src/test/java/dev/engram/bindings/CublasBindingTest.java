@@ -33,8 +33,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * library_types.h; every symbol resolves in the loaded libcublas.so.13 (where it can be loaded). What cannot
  * run is skipped with the reason.
  *
- * <p>Prototypes are cut out of cublas_api.h by name (only the exported {@code CUBLASAPI} declarations, not
- * the C++ {@code static inline} overload of cublasGemmEx), stripped of {@code CUBLASWINAPI}, and parsed by
+ * <p>Prototypes are cut out of cublas_api.h by name (only the exported declarations, marked {@code CUBLASAPI}
+ * and/or {@code CUBLASWINAPI}, not the C++ {@code static inline} overload of cublasGemmEx; see
+ * {@link #prototype}), stripped of {@code CUBLASWINAPI}, and parsed by
  * {@link CHeader} with the header's enum and handle typedefs declared up front; that each of those typedefs
  * is what the headers say (an enum, a struct pointer) is checked too.
  */
@@ -88,14 +89,23 @@ class CublasBindingTest {
                 .collect(Collectors.toCollection(TreeSet::new));
     }
 
-    /** The one {@code CUBLASAPI ... name(...);} declaration of the header, undecorated; null when absent. */
+    /**
+     * The one exported declaration {@code [CUBLASAPI] ret [CUBLASWINAPI] name(...);} of the header, undecorated;
+     * null when absent. CUDA 12's cublas_api.h marks each with {@code CUBLASAPI ... CUBLASWINAPI}; CUDA 13's with
+     * {@code CUBLASWINAPI} alone (seen on the H200 machine, 2026-12-04). A declaration needs at least one of the
+     * two, which leaves out the C++ {@code static inline} overload of cublasGemmEx (neither, and a body).
+     */
     static String prototype(String text, String name) {
-        Matcher m = Pattern.compile("^\\s*CUBLASAPI\\s+([^;(]*?)\\b" + Pattern.quote(name) + "\\s*\\(([^;]*)\\)\\s*;",
-                Pattern.MULTILINE).matcher(text);
-        if (!m.find()) return null;
-        String ret = m.group(1).replaceAll("\\bCUBLASWINAPI\\b", " ");
-        String found = ret.trim() + " " + name + "(" + m.group(2).trim() + ");";
-        if (m.find()) throw new AssertionError("two CUBLASAPI declarations of " + name);
+        Matcher m = Pattern.compile("^[ \\t]*(CUBLASAPI\\s+)?((?:\\w+[ \\t*]+?)+?)(CUBLASWINAPI\\s+)?" + Pattern.quote(name)
+                + "\\s*\\(([^;{}]*?)\\)\\s*;", Pattern.MULTILINE).matcher(text);
+        String found = null;
+        while (m.find()) {
+            if (m.group(1) == null && m.group(3) == null) continue; // not an exported declaration
+            String ret = m.group(2).replaceAll("\\bCUBLASWINAPI\\b", " ").trim();
+            if (ret.matches(".*\\b(static|inline)\\b.*")) continue;
+            if (found != null) throw new AssertionError("two exported declarations of " + name);
+            found = ret + " " + name + "(" + m.group(4).trim() + ");";
+        }
         return found;
     }
 
@@ -125,7 +135,7 @@ class CublasBindingTest {
         List<String> problems = new ArrayList<>();
         for (String name : boundFunctions()) {
             String p = prototype(source, name);
-            if (p == null) problems.add(name + ": no CUBLASAPI prototype in cublas_api.h");
+            if (p == null) problems.add(name + ": no exported prototype in cublas_api.h");
             else decls.append(p).append('\n');
         }
         CHeader h = CHeader.parse(decls.toString());
