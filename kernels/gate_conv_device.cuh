@@ -68,6 +68,15 @@ __device__ __forceinline__ float gated_value_stored(float gate, float v, float b
 constexpr int kGateThreads = 128;
 constexpr int kConvTile = 32;  // time steps per block
 constexpr int kConvSub = 8;    // time steps per thread work item
+// The conv kernels' launch bounds. By default only the block size, which leaves the register count to
+// ptxas (117 for bf16 ShortConv: 4 blocks of 128 threads per SM). -DENGRAM_CONV_MIN_BLOCKS=N asks for N
+// blocks per SM (at most 65536 / (128 N) registers): a build option, so that the GPU session can time
+// register caps against the default (tests/gpu-session.sh conv-variants).
+#ifdef ENGRAM_CONV_MIN_BLOCKS
+#define ENGRAM_CONV_LAUNCH_BOUNDS(threads) __launch_bounds__(threads, ENGRAM_CONV_MIN_BLOCKS)
+#else
+#define ENGRAM_CONV_LAUNCH_BOUNDS(threads) __launch_bounds__(threads)
+#endif
 
 // The rows (time steps) one block's tile of tt <= kConvTile steps starting at t0 reads, numbered by
 // slot. With dilation <= kConvTile they form the window t0-(K-1)*dil .. t0+tt-1 (slot = row - window

@@ -31,7 +31,7 @@ constexpr int kTile = engram::kConvTile;
 constexpr int64_t kMaxBlocks = 1 << 20;
 
 template <typename T, int VEC>
-__global__ void __launch_bounds__(kThreads)
+__global__ void ENGRAM_CONV_LAUNCH_BOUNDS(kThreads)
 gate_short_conv_kernel(const T* __restrict__ proj, const T* __restrict__ key_bias, const T* __restrict__ value_bias,
                        const T* __restrict__ hidden, const T* __restrict__ key_w, const T* __restrict__ query_w,
                        const T* __restrict__ conv_norm_w, const T* __restrict__ conv_w, T* __restrict__ out,

@@ -30,7 +30,7 @@ constexpr int kTile = engram::kConvTile;  // time steps per block
 constexpr int64_t kMaxBlocks = 1 << 20;
 
 template <typename T, int VEC>
-__global__ void __launch_bounds__(kThreads)
+__global__ void ENGRAM_CONV_LAUNCH_BOUNDS(kThreads)
 short_conv_kernel(const T* __restrict__ value, const T* __restrict__ norm_w, const T* __restrict__ conv_w,
                   T* __restrict__ out, const engram::ShortConvParams p) {
     __shared__ float s_inv[engram::kConvMaxKernel * kTile];

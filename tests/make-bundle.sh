@@ -13,6 +13,9 @@
 #   build-info.properties                       engram.expectCuda=true|false, from this build's CMake cache
 #   bench/benchmarks.jar                        JMH benchmarks + dev.engram.bench.GpuForwardBench (self-contained)
 #   selftest/                                   the C++ kernel self-tests and the libengram.so they link (CUDA builds)
+#   variants/conv-mbN/libengram.so              sm_90 builds with -DENGRAM_CONV_MIN_BLOCKS=N, for N in
+#                                               $ENGRAM_CONV_VARIANTS (default "5 6 8"; "" for none): register caps
+#                                               of the conv kernels that gpu-session.sh's conv-variants step times
 #   jre.tar.gz                                  a jlink'ed runtime (unpacked by run-without-maven.sh); its modules
 #                                               can be changed with ENGRAM_JLINK_MODULES (jdk.zipfs is needed:
 #                                               the JUnit launcher scans the test jar through the zip file system)
@@ -86,6 +89,19 @@ if [[ "$expect_cuda" == true ]]; then
   mkdir -p "$bundle/selftest"
   cp "$root/bindings/target/cmake/engram_kernel_selftest" "$root/bindings/target/cmake/engram_gate_conv_selftest" \
      "$root/bindings/target/classes/native/linux-x86_64/libengram.so" "$bundle/selftest/"
+fi
+
+variants="${ENGRAM_CONV_VARIANTS-5 6 8}"
+if [[ "$expect_cuda" == true && -n "$variants" ]]; then
+  for n in $variants; do
+    echo "make-bundle.sh: libengram.so variant with -DENGRAM_CONV_MIN_BLOCKS=$n (sm_90)"
+    vb="$root/build/conv-variants/mb$n"
+    cmake -S "$root" -B "$vb" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90-real \
+      -DCMAKE_CUDA_FLAGS="-DENGRAM_CONV_MIN_BLOCKS=$n" -DENGRAM_LIBRARY_OUTPUT_DIR="$vb/lib" >/dev/null
+    cmake --build "$vb" --target engram -- -j2 >/dev/null
+    mkdir -p "$bundle/variants/conv-mb$n"
+    cp "$vb/lib/libengram.so" "$bundle/variants/conv-mb$n/"
+  done
 fi
 
 echo "make-bundle.sh: jlink runtime ($modules)"
