@@ -34,12 +34,13 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.engram.bench.GpuForwardBench \
- *      [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--reps 50] [--warmup 10] [--layer 1] [--compressed-vocab 99000]
- *      [--fused]
+ *      [--shapes 4x4096,64x16 | --batch 4 --seq 4096] [--modes unfused,fused | --fused] [--dtype bf16|fp32]
+ *      [--reps 50] [--warmup 10] [--warmup-ms 300] [--layer 1] [--compressed-vocab 99000]
  * </pre>
- * {@code --fused} sets {@code engram.fusedGateConv=true} before the layer is created, so the gate and ShortConv
- * run as one kernel ({@link EngramLayer#fusedGateConv()}); the gate and conv stages are then reported as one,
- * "gate+conv" ({@code gate_short_conv_ms} in the JSON, which both modes print for the A/B comparison).
+ * One layer (sized for the largest shape) is timed at every shape in every mode, one JSON line each. In the
+ * {@code fused} mode ({@code --fused} is {@code --modes fused}) the gate and ShortConv run as one kernel
+ * ({@link EngramLayer#setFusedGateConv}); the two stages are then reported as one, "gate+conv"
+ * ({@code gate_short_conv_ms} in the JSON, which both modes print for the A/B comparison).
  */
 public final class GpuForwardBench {
     /** Input sets rotate so that together they exceed the H100's 50 MB L2 at least this many times over. */
@@ -49,8 +50,12 @@ public final class GpuForwardBench {
 
     public static void main(String[] argv) {
         Map<String, String> a = parse(argv);
-        int batch = Integer.parseInt(a.getOrDefault("batch", "4"));
-        int seq = Integer.parseInt(a.getOrDefault("seq", "4096"));
+        List<int[]> shapes = new ArrayList<>();
+        for (String shape : a.getOrDefault("shapes", a.getOrDefault("batch", "4") + "x" + a.getOrDefault("seq", "4096")).split(",")) {
+            String[] bt = shape.split("x");
+            if (bt.length != 2) throw new IllegalArgumentException("--shapes takes BxT[,BxT...], got '" + shape + "'");
+            shapes.add(new int[] {Integer.parseInt(bt[0]), Integer.parseInt(bt[1])});
+        }
         DType dtype = switch (a.getOrDefault("dtype", "bf16")) {
             case "bf16" -> DType.BFLOAT16;
             case "fp32" -> DType.FLOAT32;
@@ -58,12 +63,16 @@ public final class GpuForwardBench {
         };
         int reps = Integer.parseInt(a.getOrDefault("reps", "50"));
         int warmup = Integer.parseInt(a.getOrDefault("warmup", "10"));
+        long warmupNanos = Long.parseLong(a.getOrDefault("warmup-ms", "300")) * 1_000_000L;
         int layerId = Integer.parseInt(a.getOrDefault("layer", "1"));
         long vocab = Long.parseLong(a.getOrDefault("compressed-vocab", "99000"));
-        boolean fused = a.containsKey("fused");
-        if (fused) System.setProperty(EngramLayer.FUSED_GATE_CONV_PROPERTY, "true"); // read when EngramLayer initializes
-        if (EngramLayer.fusedGateConv() != fused) {
-            throw new IllegalStateException("EngramLayer was initialized before --fused took effect");
+        List<Boolean> modes = new ArrayList<>();
+        for (String m : a.getOrDefault("modes", a.containsKey("fused") ? "fused" : "unfused").split(",")) {
+            switch (m) {
+                case "unfused" -> modes.add(false);
+                case "fused" -> modes.add(true);
+                default -> throw new IllegalArgumentException("--modes takes unfused and/or fused, got '" + m + "'");
+            }
         }
 
         GpuStatus status = Engram.gpuStatus();
@@ -75,47 +84,77 @@ public final class GpuForwardBench {
         device.makeCurrent();
         EngramConfig config = EngramConfig.referenceDefault().withCompressedVocabSize(vocab);
         NgramHashMapping mapping = NgramHashMapping.forCompressedIds(config);
-        int tokens = Math.multiplyExact(batch, seq);
-        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
-        long activations = (long) tokens * g * h;
+        int maxTokens = shapes.stream().mapToInt(bt -> Math.multiplyExact(bt[0], bt[1])).max().orElseThrow();
 
         long t0 = System.nanoTime();
         EngramWeights weights = RandomWeights.create(config, mapping.layer(layerId), 1);
-        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, tokens)) {
+        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, maxTokens)) {
             weights = null; // the float32 table on the heap can go
-            System.out.printf(Locale.ROOT, "GpuForwardBench: %s, %s, B=%d T=%d (%d tokens), layer %d, table %,d rows x %d,"
-                            + " %.2f GiB on the device, setup %.1f s%n", device, dtype, batch, seq, tokens, layerId,
-                    layer.hashing().totalRows(), config.headDim(), layer.deviceBytes() / (double) (1L << 30),
-                    (System.nanoTime() - t0) / 1e9);
-            long setBytes = activations * 2 * dtype.byteSize();
-            int sets = (int) Math.max(2, Math.min(16, (ROTATION_BYTES + setBytes - 1) / setBytes));
-            List<DeviceBuffer> owned = new ArrayList<>();
-            try (CudaStream stream = CudaStream.create(); StageEvents events = new StageEvents();
-                 CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
-                DeviceBuffer[][] in = new DeviceBuffer[sets][];
-                for (int s = 0; s < sets; s++) in[s] = inputSet(owned, tokens, activations, vocab, dtype, 100 + s);
-                Cuda.deviceSynchronize();
-                for (int w = 0; w < warmup; w++) forward(layer, in[w % sets], batch, seq, stream, null);
-                stream.synchronize();
-
-                double[][] stageMs = new double[StageEvents.STAGES.size()][reps];
-                double[] totalMs = new double[reps];
-                for (int r = 0; r < reps; r++) {
-                    forward(layer, in[r % sets], batch, seq, stream, events);
-                    float[] ms = events.stageMillis();
-                    for (int s = 0; s < ms.length; s++) stageMs[s][r] = ms[s];
-                    totalMs[r] = events.totalMillis();
+            System.out.printf(Locale.ROOT, "GpuForwardBench: %s, %s, layer %d, table %,d rows x %d, %.2f GiB on the device,"
+                            + " setup %.1f s%n", device, dtype, layerId, layer.hashing().totalRows(), config.headDim(),
+                    layer.deviceBytes() / (double) (1L << 30), (System.nanoTime() - t0) / 1e9);
+            double copyGBps = CopyCeiling.deviceToDeviceGBps(1L << 30, 20);
+            StageEvents[] events = new StageEvents[reps]; // one set per timed forward
+            try (CudaStream stream = CudaStream.create(); CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
+                for (int r = 0; r < reps; r++) events[r] = new StageEvents();
+                for (int[] bt : shapes) {
+                    for (boolean fused : modes) {
+                        layer.setFusedGateConv(fused);
+                        measure(layer, config, dtype, bt[0], bt[1], vocab, reps, warmup, warmupNanos, stream, events,
+                                start, end, copyGBps, device.toString(), fused);
+                    }
                 }
-                start.record(stream);
-                for (int r = 0; r < reps; r++) forward(layer, in[r % sets], batch, seq, stream, null);
-                end.record(stream);
-                end.synchronize();
-                double backToBack = CudaEvent.elapsedMillis(start, end) / reps;
-                double copyGBps = CopyCeiling.deviceToDeviceGBps(1L << 30, 20);
-                report(config, dtype, batch, seq, reps, sets, stageMs, totalMs, backToBack, copyGBps, device.toString(), fused);
             } finally {
-                owned.forEach(DeviceBuffer::close);
+                for (StageEvents e : events) if (e != null) e.close();
             }
+        }
+    }
+
+    /** Times one shape in one mode: fresh rotating input sets, warm-up, per-stage events, back-to-back rate. */
+    private static void measure(EngramLayer layer, EngramConfig config, DType dtype, int batch, int seq, long vocab,
+                                int reps, int warmup, long warmupNanos, CudaStream stream, StageEvents[] events, CudaEvent start,
+                                CudaEvent end, double copyGBps, String device, boolean fused) {
+        int tokens = Math.multiplyExact(batch, seq);
+        long activations = (long) tokens * config.hcMult() * config.hiddenSize();
+        long setBytes = activations * 2 * dtype.byteSize();
+        int sets = (int) Math.max(2, Math.min(16, (ROTATION_BYTES + setBytes - 1) / setBytes));
+        List<DeviceBuffer> owned = new ArrayList<>();
+        try {
+            DeviceBuffer[][] in = new DeviceBuffer[sets][];
+            for (int s = 0; s < sets; s++) in[s] = inputSet(owned, tokens, activations, vocab, dtype, 100 + s);
+            Cuda.deviceSynchronize();
+            // At least --warmup forwards and --warmup-ms of them: an idle GPU's clocks take a while to ramp up.
+            long warmEnd = System.nanoTime() + warmupNanos;
+            for (int w = 0; w < warmup || System.nanoTime() < warmEnd; w++) {
+                forward(layer, in[w % sets], batch, seq, stream, null);
+                if (w % 16 == 15) stream.synchronize(); // keep the host from queueing far ahead
+            }
+            stream.synchronize();
+
+            // Per-stage times with every forward queued before any is read: the host stays ahead of the GPU, so
+            // an interval holds its kernels and not the GPU idling while the host queues the next launch (which
+            // per-forward synchronization measured too: up to 30 us per stage on the H200, 2026-12-04).
+            double[][] stageMs = new double[StageEvents.STAGES.size()][reps];
+            double[] totalMs = new double[reps];
+            for (int r = 0; r < reps; r++) forward(layer, in[r % sets], batch, seq, stream, events[r]);
+            for (int r = 0; r < reps; r++) {
+                float[] ms = events[r].stageMillis();
+                for (int s = 0; s < ms.length; s++) stageMs[s][r] = ms[s];
+                totalMs[r] = events[r].totalMillis();
+            }
+            start.record(stream);
+            long host0 = System.nanoTime();
+            for (int r = 0; r < reps; r++) forward(layer, in[r % sets], batch, seq, stream, null);
+            double hostEnqueueUs = (System.nanoTime() - host0) / 1e3 / reps; // the host's cost of queueing one
+            end.record(stream);
+            end.synchronize();
+            double backToBack = CudaEvent.elapsedMillis(start, end) / reps;
+            System.out.printf(Locale.ROOT, "B=%d T=%d (%d tokens), %s gate + ShortConv:%n", batch, seq, tokens,
+                    fused ? "fused" : "unfused");
+            report(config, dtype, batch, seq, reps, sets, stageMs, totalMs, backToBack, hostEnqueueUs, copyGBps, device,
+                    fused);
+        } finally {
+            owned.forEach(DeviceBuffer::close);
         }
     }
 
@@ -146,7 +185,8 @@ public final class GpuForwardBench {
     }
 
     private static void report(EngramConfig c, DType dtype, int batch, int seq, int reps, int sets, double[][] stageMs,
-                               double[] totalMs, double backToBackMs, double copyGBps, String device, boolean fused) {
+                               double[] totalMs, double backToBackMs, double hostEnqueueUs, double copyGBps, String device,
+                               boolean fused) {
         int tokens = batch * seq;
         int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
         double payloadBytes = (double) tokens * e * dtype.byteSize();           // table rows read
@@ -159,7 +199,8 @@ public final class GpuForwardBench {
         // Fused, u never goes to memory: proj and hidden are read, y written.
         double fusedBytes = gateBytes + convBytes - 2 * act;
         double[] med = new double[stageMs.length];
-        System.out.printf(Locale.ROOT, "per stage, CUDA events, median of %d (min in brackets), %d rotating input sets:%n", reps, sets);
+        System.out.printf(Locale.ROOT, "per stage, CUDA events around %d forwards queued back to back, median (min in brackets),"
+                + " %d rotating input sets:%n", reps, sets);
         for (int s = 0; s < stageMs.length; s++) med[s] = median(stageMs[s]);
         for (int s = 0; s < stageMs.length; s++) {
             if (fused && s == 3) continue; // empty: the fused kernel ran in the "gate" stage
@@ -184,6 +225,8 @@ public final class GpuForwardBench {
         System.out.printf(Locale.ROOT, "  %-12s %8.4f ms [%8.4f]  %,.0f tokens/s%n", "total", total, min(totalMs), tokens / (total * 1e-3));
         System.out.printf(Locale.ROOT, "  %-12s %8.4f ms per forward over %d back-to-back forwards, %,.0f tokens/s%n",
                 "back-to-back", backToBackMs, reps, tokens / (backToBackMs * 1e-3));
+        System.out.printf(Locale.ROOT, "  %-12s %8.1f us per forward to queue on the host (back-to-back is host-bound when this"
+                + " is close to it)%n", "host enqueue", hostEnqueueUs);
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("impl", "engram-jvm");
         json.put("device", device);
@@ -201,6 +244,7 @@ public final class GpuForwardBench {
         json.put("gate_short_conv_ms", med[2] + med[3]);
         json.put("total_ms", total);
         json.put("back_to_back_ms", backToBackMs);
+        json.put("host_enqueue_us", hostEnqueueUs);
         json.put("gather_payload_gbps", payloadBytes / (med[0] * 1e-3) / 1e9);
         json.put("gemm_tflops", gemmFlops / (med[1] * 1e-3) / 1e12);
         json.put("d2d_copy_gbps", copyGBps);
@@ -242,8 +286,9 @@ public final class GpuForwardBench {
                 continue;
             }
             if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
-                throw new IllegalArgumentException("usage: GpuForwardBench [--batch B] [--seq T] [--dtype bf16|fp32] [--reps R]"
-                        + " [--warmup W] [--layer ID] [--compressed-vocab V] [--fused]; got '" + argv[i] + "'");
+                throw new IllegalArgumentException("usage: GpuForwardBench [--shapes BxT,... | --batch B --seq T]"
+                        + " [--modes unfused,fused | --fused] [--dtype bf16|fp32] [--reps R] [--warmup W] [--warmup-ms MS] [--layer ID]"
+                        + " [--compressed-vocab V]; got '" + argv[i] + "'");
             }
             m.put(argv[i].substring(2), argv[++i]);
         }

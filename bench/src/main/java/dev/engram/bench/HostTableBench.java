@@ -53,6 +53,13 @@ import java.util.SplittableRandom;
  * </pre>
  */
 public final class HostTableBench {
+    /**
+     * Untimed repetitions before a host path is timed: the JIT compiles the hash and the gather's Java side during
+     * these (3 were too few on the H200 machine, 2026-12-04: the first 4x4096 CPU prefetch took 7.2 ms, the same one
+     * in the sweep after it 1.8 ms).
+     */
+    private static final int WARMUP_REPS = 20;
+
     private HostTableBench() {}
 
     public static void main(String[] argv) {
@@ -115,9 +122,9 @@ public final class HostTableBench {
                                     int reps, long payload, double memcpyGBps) {
         long[][] ids = randomIds(4, batch * seq, 99_000, 11);
         double[] ms = new double[reps];
-        for (int r = -3; r < reps; r++) {
+        for (int r = -WARMUP_REPS; r < reps; r++) {
             long t = System.nanoTime();
-            Prefetch p = layer.prefetch(ids[(r + 3) % ids.length], batch, seq);
+            Prefetch p = layer.prefetch(ids[(r + WARMUP_REPS) % ids.length], batch, seq);
             p.ready().synchronize();
             if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
         }
@@ -135,7 +142,7 @@ public final class HostTableBench {
         try (CpuRowGather gather = new CpuRowGather(threads);
              PinnedHostBuffer dst = PinnedHostBuffer.allocate(payload)) {
             double[] ms = new double[reps];
-            for (int r = -3; r < reps; r++) {
+            for (int r = -WARMUP_REPS; r < reps; r++) {
                 long t = System.nanoTime();
                 gather.gather(table, mapping.layer(layerId), hash, dst.segment());
                 if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
