@@ -7,8 +7,7 @@
 
 namespace {
 engram_status_t cuda_fail(const char* call, cudaError_t err) {
-    return engram::fail(ENGRAM_STATUS_CUDA_ERROR,
-                        std::string(call) + " failed: " + cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+    return engram::fail_cuda(std::string(call) + " failed", err, cudaGetErrorName(err), cudaGetErrorString(err));
 }
 }  // namespace
 

@@ -130,8 +130,8 @@ ENGRAM_API engram_status_t engram_gate(const void* d_proj, const void* d_key_bia
                                                d_query_norm_w, d_value_out, d_gate_out, p, s);
     }
     if (err != cudaSuccess) {
-        return engram::fail(ENGRAM_STATUS_CUDA_ERROR, std::string("engram_gate: kernel launch failed: ") +
-                                                          cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+        return engram::fail_cuda("engram_gate: kernel launch failed", err, cudaGetErrorName(err),
+                                 cudaGetErrorString(err));
     }
     return engram::ok();
 }

@@ -185,8 +185,8 @@ ENGRAM_API engram_status_t engram_gate_short_conv(const void* d_proj, const void
                                                d_query_norm_w, d_conv_norm_w, d_conv_w, d_out, d_gate_out, p, s);
     }
     if (err != cudaSuccess) {
-        return engram::fail(ENGRAM_STATUS_CUDA_ERROR, std::string("engram_gate_short_conv: kernel launch failed: ") +
-                                                          cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+        return engram::fail_cuda("engram_gate_short_conv: kernel launch failed", err, cudaGetErrorName(err),
+                                 cudaGetErrorString(err));
     }
     return engram::ok();
 }

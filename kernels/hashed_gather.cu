@@ -176,8 +176,8 @@ ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_
         err = launch<uint16_t>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
     }
     if (err != cudaSuccess) {
-        return engram::fail(ENGRAM_STATUS_CUDA_ERROR, std::string("engram_hashed_gather: kernel launch failed: ") +
-                                                          cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+        return engram::fail_cuda("engram_hashed_gather: kernel launch failed", err, cudaGetErrorName(err),
+                                 cudaGetErrorString(err));
     }
     return engram::ok();
 }

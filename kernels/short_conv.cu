@@ -131,8 +131,8 @@ ENGRAM_API engram_status_t engram_short_conv(const void* d_value, const void* d_
                     : launch<__nv_bfloat16, 1>(d_value, d_norm_w, d_conv_w, d_out, p, s);
     }
     if (err != cudaSuccess) {
-        return engram::fail(ENGRAM_STATUS_CUDA_ERROR, std::string("engram_short_conv: kernel launch failed: ") +
-                                                          cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+        return engram::fail_cuda("engram_short_conv: kernel launch failed", err, cudaGetErrorName(err),
+                                 cudaGetErrorString(err));
     }
     return engram::ok();
 }

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change; the Java side compares it at load time. */
-#define ENGRAM_ABI_VERSION 2
+#define ENGRAM_ABI_VERSION 3
 
 typedef int32_t engram_status_t;
 
@@ -40,6 +40,12 @@ const char* engram_status_string(engram_status_t status);
 
 /* Text of the last failure on the calling thread ("" if none); valid until the next call on it. */
 const char* engram_last_error(void);
+
+/*
+ * The cudaError_t of the last failure on the calling thread when it was ENGRAM_STATUS_CUDA_ERROR
+ * (e.g. 9, cudaErrorInvalidConfiguration, for a kernel launch), else 0; reset like engram_last_error().
+ */
+int32_t engram_last_cuda_error(void);
 
 /* 1 when the library was compiled with CUDA (nvcc found at build time), else 0. */
 int32_t engram_built_with_cuda(void);

@@ -5,22 +5,30 @@
 
 namespace {
 thread_local std::string last_error;
+thread_local int last_cuda_error = 0;
 }
 
 namespace engram {
 
 engram_status_t fail(engram_status_t status, const char* message) {
     last_error = message;
+    last_cuda_error = 0;
     return status;
 }
 
 engram_status_t fail(engram_status_t status, const std::string& message) {
-    last_error = message;
-    return status;
+    return fail(status, message.c_str());
+}
+
+engram_status_t fail_cuda(const std::string& what, int cuda_error, const char* error_name, const char* error_text) {
+    last_error = what + ": " + error_name + ": " + error_text;
+    last_cuda_error = cuda_error;
+    return ENGRAM_STATUS_CUDA_ERROR;
 }
 
 engram_status_t ok() {
     last_error.clear();
+    last_cuda_error = 0;
     return ENGRAM_STATUS_SUCCESS;
 }
 
@@ -42,3 +50,5 @@ ENGRAM_API const char* engram_status_string(engram_status_t status) {
 }
 
 ENGRAM_API const char* engram_last_error(void) { return last_error.c_str(); }
+
+ENGRAM_API int32_t engram_last_cuda_error(void) { return last_cuda_error; }

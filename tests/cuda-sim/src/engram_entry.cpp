@@ -38,8 +38,8 @@ engram_status_t launched(const char* name, int enqueue_status) {
     (void)enqueue_status;  // also this thread's last error, read next, as after a real launch
     cudaError_t err = cudaGetLastError();
     if (err != cudaSuccess) {
-        return engram::fail(ENGRAM_STATUS_CUDA_ERROR, std::string(name) + ": kernel launch failed: " +
-                                                          cudaGetErrorName(err) + ": " + cudaGetErrorString(err));
+        return engram::fail_cuda(std::string(name) + ": kernel launch failed", err, cudaGetErrorName(err),
+                                 cudaGetErrorString(err));
     }
     return engram::ok();
 }

@@ -1,7 +1,7 @@
 package dev.engram;
 
+import dev.engram.cuda.CudaException;
 import dev.engram.nativelib.EngramNative;
-import dev.engram.nativelib.EngramNativeException;
 import dev.engram.nativelib.NativeLibraryLoader;
 import dev.engram.nativelib.NativeLibraryStatus;
 
@@ -18,7 +18,7 @@ public final class Engram {
 
     /**
      * {@return the version of the loaded libengram, e.g. {@code "0.1.0"}}
-     * @throws dev.engram.nativelib.NativeLibraryException when libengram cannot be loaded (with the reason)
+     * @throws dev.engram.NativeLibraryException when libengram cannot be loaded (with the reason)
      */
     public static String version() {
         return EngramNative.version();
@@ -58,6 +58,8 @@ public final class Engram {
             int runtime = 0;
             try {
                 runtime = EngramNative.cudaRuntimeVersion();
+            } catch (CudaException e) {
+                reasons.add("CUDA runtime unusable: cudaRuntimeGetVersion failed: " + cudaError(e));
             } catch (EngramNativeException e) {
                 reasons.add("CUDA runtime unusable: " + e.lastError());
             }
@@ -67,6 +69,8 @@ public final class Engram {
                 if (devices < 1) {
                     reasons.add("no CUDA device: cudaGetDeviceCount reported " + devices + " devices");
                 }
+            } catch (CudaException e) {
+                reasons.add("no CUDA device: cudaGetDeviceCount failed: " + cudaError(e));
             } catch (EngramNativeException e) {
                 reasons.add("no CUDA device: " + e.lastError());
             }
@@ -75,5 +79,10 @@ public final class Engram {
             reasons.add("GPU probe failed: " + e);
             return new GpuStatus(false, reasons, 0, 0);
         }
+    }
+
+    /** "cudaErrorNoDevice (100): no CUDA-capable device is detected" */
+    private static String cudaError(CudaException e) {
+        return e.errorName() + " (" + e.code() + "): " + e.errorString();
     }
 }

@@ -1,7 +1,7 @@
 package dev.engram;
 
 import dev.engram.nativelib.EngramNative;
-import dev.engram.nativelib.EngramNativeException;
+import dev.engram.cuda.CudaException;
 import dev.engram.nativelib.NativeLibraryLoader;
 import org.junit.jupiter.api.Test;
 
@@ -41,14 +41,16 @@ class GpuStatusTest {
         int devices;
         try {
             devices = EngramNative.cudaDeviceCount();
-        } catch (EngramNativeException e) {
-            // No GPU or no driver: the status must say so, with CUDA's own words.
+        } catch (CudaException e) {
+            // No GPU or no driver: a CudaException like any CUDA call's, and the status says so in CUDA's words.
             assertEquals("engram_cuda_device_count", e.call());
-            assertEquals("ENGRAM_STATUS_CUDA_ERROR", e.statusName());
-            assertTrue(e.lastError().startsWith("cudaGetDeviceCount failed: cudaError"), e.lastError());
+            assertTrue(e.errorName().startsWith("cudaError"), e.errorName());
+            assertEquals(e.code(), e.error().number(), "a cudaError_t this runtime reports is in CudaError: " + e);
+            assertTrue(e.getMessage().contains("[cudaGetDeviceCount failed: " + e.errorName()), e.getMessage());
             assertFalse(status.available(), status::describe);
             assertEquals(0, status.deviceCount());
-            assertTrue(status.reasons().contains("no CUDA device: " + e.lastError()), status::describe);
+            assertTrue(status.reasons().contains("no CUDA device: cudaGetDeviceCount failed: " + e.errorName() + " ("
+                    + e.code() + "): " + e.errorString()), status::describe);
             assertTrue(status.describe().startsWith("GPU unavailable"), status::describe);
             return;
         }

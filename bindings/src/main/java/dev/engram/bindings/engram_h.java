@@ -79,10 +79,10 @@ public class engram_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int ENGRAM_ABI_VERSION = (int)2L;
+    private static final int ENGRAM_ABI_VERSION = (int)3L;
     /**
      * {@snippet lang=c :
-     * #define ENGRAM_ABI_VERSION 2
+     * #define ENGRAM_ABI_VERSION 3
      * }
      */
     public static int ENGRAM_ABI_VERSION() {
@@ -361,6 +361,62 @@ public class engram_h {
                 traceDowncall("engram_last_error");
             }
             return (MemorySegment)mh$.invokeExact();
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class engram_last_cuda_error {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT    );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_last_cuda_error");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t engram_last_cuda_error()
+     * }
+     */
+    public static FunctionDescriptor engram_last_cuda_error$descriptor() {
+        return engram_last_cuda_error.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t engram_last_cuda_error()
+     * }
+     */
+    public static MethodHandle engram_last_cuda_error$handle() {
+        return engram_last_cuda_error.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t engram_last_cuda_error()
+     * }
+     */
+    public static MemorySegment engram_last_cuda_error$address() {
+        return engram_last_cuda_error.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t engram_last_cuda_error()
+     * }
+     */
+    public static int engram_last_cuda_error() {
+        var mh$ = engram_last_cuda_error.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_last_cuda_error");
+            }
+            return (int)mh$.invokeExact();
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -53,7 +53,7 @@ public final class Cublas implements AutoCloseable {
      * ({@code CUBLAS_DEFAULT_MATH}, set explicitly), bound to the legacy default stream.
      *
      * @return the new handle
-     * @throws dev.engram.nativelib.NativeLibraryException when {@code libcublas.so.13} cannot be found or loaded
+     * @throws dev.engram.NativeLibraryException when {@code libcublas.so.13} cannot be found or loaded
      *         (naming where it was looked for)
      * @throws CublasException when cuBLAS cannot create a handle (e.g. no GPU: {@code CUBLAS_STATUS_NOT_INITIALIZED})
      */

@@ -1,5 +1,7 @@
 package dev.engram.cuda;
 
+import dev.engram.EngramException;
+
 /**
  * A cuBLAS call returned an error. Carries the call's name, the numeric {@code cublasStatus_t}, and
  * cuBLAS's own name and description of it ({@code cublasGetStatusName}/{@code cublasGetStatusString}),
@@ -7,7 +9,7 @@ package dev.engram.cuda;
  *
  * <p>Thrown only by {@link Cublas#check(String, int)}, the one place every cuBLAS return code goes through.
  */
-public final class CublasException extends RuntimeException {
+public final class CublasException extends EngramException {
     private static final long serialVersionUID = 1L;
 
     private final String call;
@@ -32,6 +34,11 @@ public final class CublasException extends RuntimeException {
     /** {@return the cuBLAS function that failed, e.g. {@code "cublasGemmEx"}} */
     public String call() {
         return call;
+    }
+
+    /** {@return the status as an enum constant ({@link CublasStatus#UNRECOGNIZED} for one it does not list)} */
+    public CublasStatus error() {
+        return CublasStatus.of(status);
     }
 
     /** {@return the numeric {@code cublasStatus_t}} */

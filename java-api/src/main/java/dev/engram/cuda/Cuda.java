@@ -25,7 +25,7 @@ public final class Cuda {
     /**
      * Loads the CUDA runtime if needed.
      *
-     * @throws dev.engram.nativelib.NativeLibraryException when {@code libcudart.so.13} cannot be found
+     * @throws dev.engram.NativeLibraryException when {@code libcudart.so.13} cannot be found
      */
     public static void ensureLoaded() {
         if (!loaded) {
@@ -51,6 +51,18 @@ public final class Cuda {
         ensureLoaded();
         cuda_runtime_h.cudaGetLastError();
         throw new CudaException(call, code, errorName(code), errorString(code));
+    }
+
+    /**
+     * {@return the exception for a CUDA error that libengram reported} (a kernel launch, a device query), so that
+     * it arrives as the same {@link CudaException} a cudart call's error does
+     * @param call   the libengram function, e.g. {@code "engram_gate"}
+     * @param code   {@code engram_last_cuda_error()} right after it failed
+     * @param detail {@code engram_last_error()} right after it failed
+     */
+    public static CudaException reportedByLibengram(String call, int code, String detail) {
+        ensureLoaded();
+        return new CudaException(call, code, errorName(code), errorString(code), detail);
     }
 
     /** {@return {@code cudaGetErrorName(code)}, e.g. {@code "cudaErrorMemoryAllocation"}; works without a GPU} @param code a {@code cudaError_t} */

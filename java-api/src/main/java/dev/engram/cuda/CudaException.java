@@ -1,13 +1,15 @@
 package dev.engram.cuda;
 
+import dev.engram.EngramException;
+
 /**
- * A CUDA runtime call returned an error. Carries the call's name, the numeric {@code cudaError_t}, and
- * the runtime's own name and description of it ({@code cudaGetErrorName}/{@code cudaGetErrorString}),
- * e.g. {@code "cudaMalloc failed: cudaErrorMemoryAllocation (2): out of memory"}.
- *
- * <p>Thrown only by {@link Cuda#check(String, int)}, the one place every cudart return code goes through.
+ * A CUDA runtime error, whether a cudart call returned it (e.g. {@code cudaMalloc}) or a libengram kernel
+ * launch reported it: the same type either way. Carries the call's name, the {@link CudaError} and its number,
+ * the runtime's own name and description ({@code cudaGetErrorName}/{@code cudaGetErrorString}), e.g.
+ * {@code "cudaMalloc failed: cudaErrorMemoryAllocation (2): out of memory"}, and for a launch libengram's
+ * text of what it was doing.
  */
-public final class CudaException extends RuntimeException {
+public final class CudaException extends EngramException {
     private static final long serialVersionUID = 1L;
 
     private final String call;
@@ -16,22 +18,38 @@ public final class CudaException extends RuntimeException {
     private final String errorString;
 
     /**
-     * @param call        the CUDA runtime function that failed, e.g. {@code "cudaMalloc"}
-     * @param code        its {@code cudaError_t} return value
+     * @param call        the function that failed, e.g. {@code "cudaMalloc"} or {@code "engram_gate"}
+     * @param code        the {@code cudaError_t}
      * @param errorName   {@code cudaGetErrorName(code)}, e.g. {@code "cudaErrorMemoryAllocation"}
      * @param errorString {@code cudaGetErrorString(code)}, e.g. {@code "out of memory"}
      */
     public CudaException(String call, int code, String errorName, String errorString) {
-        super(call + " failed: " + errorName + " (" + code + "): " + errorString);
+        this(call, code, errorName, errorString, "");
+    }
+
+    /**
+     * @param call        the function that failed
+     * @param code        the {@code cudaError_t}
+     * @param errorName   {@code cudaGetErrorName(code)}
+     * @param errorString {@code cudaGetErrorString(code)}
+     * @param detail      more context (libengram's last-error text), or {@code ""}
+     */
+    public CudaException(String call, int code, String errorName, String errorString, String detail) {
+        super(call + " failed: " + errorName + " (" + code + "): " + errorString + (detail.isEmpty() ? "" : " [" + detail + "]"));
         this.call = call;
         this.code = code;
         this.errorName = errorName;
         this.errorString = errorString;
     }
 
-    /** {@return the CUDA runtime function that failed, e.g. {@code "cudaMalloc"}} */
+    /** {@return the function that failed, e.g. {@code "cudaMalloc"} or {@code "engram_hashed_gather"}} */
     public String call() {
         return call;
+    }
+
+    /** {@return the error as an enum constant ({@link CudaError#UNRECOGNIZED} for a code it does not list)} */
+    public CudaError error() {
+        return CudaError.of(code);
     }
 
     /** {@return the numeric {@code cudaError_t}} */

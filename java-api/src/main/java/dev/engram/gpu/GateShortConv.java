@@ -71,7 +71,8 @@ public final class GateShortConv {
      * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype, an element
      *         count that does not match its shape formula, or overlapping output memory
      * @throws IllegalStateException    when a buffer or the stream is closed
-     * @throws dev.engram.nativelib.EngramNativeException when libengram rejects the call or the launch fails
+     * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+     * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      */
     public static void enqueue(DeviceArray proj, DeviceArray keyBias, DeviceArray valueBias, DeviceArray hidden,
                                DeviceArray keyNormWeight, DeviceArray queryNormWeight, float gateEps,

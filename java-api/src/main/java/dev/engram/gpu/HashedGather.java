@@ -65,7 +65,8 @@ public final class HashedGather {
      * @param stream          the stream to queue on
      * @throws IllegalArgumentException naming the problem, for a wrong dtype, element count or shape
      * @throws IllegalStateException    when a buffer or the stream is closed
-     * @throws dev.engram.nativelib.EngramNativeException when libengram rejects the call or the launch fails
+     * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+     * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      *         (e.g. limits of {@code engram.h}: max n-gram 16, at most 64 heads, head dim at most 65536)
      */
     public static void enqueue(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,

@@ -67,7 +67,8 @@ public final class ShortConv {
      * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype, an element
      *         count that does not match its shape formula, or {@code out} overlapping an input
      * @throws IllegalStateException    when a buffer or the stream is closed
-     * @throws dev.engram.nativelib.EngramNativeException when libengram rejects the call or the launch fails
+     * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+     * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      */
     public static void enqueue(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight, float eps,
                                int batch, int seqLen, int hcMult, int hiddenSize, int kernelSize, int dilation,

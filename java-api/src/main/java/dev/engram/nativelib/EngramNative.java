@@ -1,6 +1,10 @@
 package dev.engram.nativelib;
 
+import dev.engram.EngramNativeException;
+import dev.engram.NativeLibraryException;
 import dev.engram.bindings.engram_h;
+import dev.engram.cuda.Cuda;
+import dev.engram.cuda.CudaException;
 import dev.engram.hash.NgramHasher;
 
 import java.lang.foreign.Arena;
@@ -13,7 +17,8 @@ import java.util.Objects;
  *
  * <p>Every method loads the library first ({@link NativeLibraryLoader#require()}, so a missing
  * library is a {@link NativeLibraryException}), and every status-returning downcall goes through
- * {@link #check(String, int)}, which turns a failure into an {@link EngramNativeException}. Array
+ * {@link #check(String, int)}, which turns a failure into a {@link CudaException} (a CUDA error) or an
+ * {@link EngramNativeException} (anything else). Array
  * arguments are validated in Java before anything reaches native code.
  */
 public final class EngramNative {
@@ -24,17 +29,21 @@ public final class EngramNative {
      *
      * @param call   the C function that returned {@code status}, e.g. {@code "engram_ngram_hash_host"}
      * @param status its return value
-     * @throws EngramNativeException unless {@code status} is {@code ENGRAM_STATUS_SUCCESS}, with the
-     *         status name and the calling thread's {@code engram_last_error} text (read immediately, on
-     *         the thread that made the call, since the text is thread-local)
+     * @throws CudaException         for {@code ENGRAM_STATUS_CUDA_ERROR}: the {@code cudaError_t} libengram recorded
+     *         ({@code engram_last_cuda_error}), as any CUDA call's error
+     * @throws EngramNativeException for any other status but {@code ENGRAM_STATUS_SUCCESS}, with the status name
+     *         and the {@code engram_last_error} text (both read at once, on the calling thread: they are
+     *         thread-local)
      */
     public static void check(String call, int status) {
         if (status == engram_h.ENGRAM_STATUS_SUCCESS()) {
             return;
         }
-        String name = cString(engram_h.engram_status_string(status));
         String lastError = cString(engram_h.engram_last_error());
-        throw new EngramNativeException(call, status, name, lastError);
+        if (status == engram_h.ENGRAM_STATUS_CUDA_ERROR()) {
+            throw Cuda.reportedByLibengram(call, engram_h.engram_last_cuda_error(), lastError);
+        }
+        throw new EngramNativeException(call, status, cString(engram_h.engram_status_string(status)), lastError);
     }
 
     /** {@return libengram's version, {@code "major.minor.patch"} (e.g. {@code "0.1.0"})} */
@@ -58,6 +67,7 @@ public final class EngramNative {
     /**
      * {@return the CUDA runtime version libengram runs against, e.g. {@code 13000}; needs no GPU}
      * @throws EngramNativeException {@code ENGRAM_STATUS_NOT_BUILT_WITH_CUDA} for a library built without CUDA
+     * @throws CudaException         when the runtime cannot report its version
      */
     public static int cudaRuntimeVersion() {
         NativeLibraryLoader.require();
@@ -70,8 +80,8 @@ public final class EngramNative {
 
     /**
      * {@return the number of visible CUDA devices}
-     * @throws EngramNativeException {@code ENGRAM_STATUS_CUDA_ERROR} naming the CUDA error on a machine
-     *         without a GPU or driver; {@code ENGRAM_STATUS_NOT_BUILT_WITH_CUDA} without CUDA
+     * @throws CudaException         naming the CUDA error on a machine without a GPU or driver
+     * @throws EngramNativeException {@code ENGRAM_STATUS_NOT_BUILT_WITH_CUDA} for a library built without CUDA
      */
     public static int cudaDeviceCount() {
         NativeLibraryLoader.require();

@@ -1,5 +1,6 @@
 package dev.engram.nativelib;
 
+import dev.engram.NativeLibraryException;
 import dev.engram.bindings.engram_h;
 
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package dev.engram.bindings;
 
-import dev.engram.nativelib.NativeLibraryException;
+import dev.engram.NativeLibraryException;
 import dev.engram.nativelib.NativeLibraryLoader;
 import org.junit.jupiter.api.Test;
 

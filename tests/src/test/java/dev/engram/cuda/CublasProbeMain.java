@@ -1,6 +1,6 @@
 package dev.engram.cuda;
 
-import dev.engram.nativelib.NativeLibraryException;
+import dev.engram.NativeLibraryException;
 
 /** Run in a fresh JVM by CublasWithoutGpuTest: creates a cuBLAS handle twice and prints what happened. */
 public final class CublasProbeMain {

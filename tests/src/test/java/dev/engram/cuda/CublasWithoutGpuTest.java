@@ -1,7 +1,7 @@
 package dev.engram.cuda;
 
 import dev.engram.bindings.cublas_h;
-import dev.engram.nativelib.NativeLibraryException;
+import dev.engram.NativeLibraryException;
 import dev.engram.testing.ForkedJvm;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;

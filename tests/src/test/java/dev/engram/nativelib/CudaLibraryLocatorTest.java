@@ -1,5 +1,6 @@
 package dev.engram.nativelib;
 
+import dev.engram.NativeLibraryException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

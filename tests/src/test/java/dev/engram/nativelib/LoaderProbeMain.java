@@ -1,5 +1,6 @@
 package dev.engram.nativelib;
 
+import dev.engram.NativeLibraryException;
 import dev.engram.Engram;
 import dev.engram.GpuStatus;
 

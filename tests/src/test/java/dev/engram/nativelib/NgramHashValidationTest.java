@@ -1,5 +1,6 @@
 package dev.engram.nativelib;
 
+import dev.engram.EngramNativeException;
 import dev.engram.bindings.engram_h;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;

@@ -5,7 +5,7 @@ import dev.engram.bindings.engram_h;
 import dev.engram.cuda.DType;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
-import dev.engram.nativelib.EngramNativeException;
+import dev.engram.EngramNativeException;
 import dev.engram.nativelib.NativeLibraryLoader;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

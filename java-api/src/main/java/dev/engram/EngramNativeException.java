@@ -1,14 +1,15 @@
-package dev.engram.nativelib;
+package dev.engram;
 
 /**
- * A libengram entry point returned a status other than {@code ENGRAM_STATUS_SUCCESS}.
+ * A libengram entry point returned a status other than {@code ENGRAM_STATUS_SUCCESS} and other than
+ * {@code ENGRAM_STATUS_CUDA_ERROR} (a CUDA error is a {@link dev.engram.cuda.CudaException}, whoever reports it).
  *
  * <p>Carries the C function's name, the status code, its name from {@code engram_status_string}
  * and the thread's {@code engram_last_error} text, e.g.
  * {@code engram_ngram_hash_host failed: ENGRAM_STATUS_INVALID_ARGUMENT: engram_ngram_hash_host: every modulus must be > 0}.
- * Created only by {@link EngramNative#check(String, int)}.
+ * Created only by libengram's status check.
  */
-public final class EngramNativeException extends RuntimeException {
+public final class EngramNativeException extends EngramException {
     private static final long serialVersionUID = 1L;
 
     /** The C function that failed. */
@@ -20,7 +21,13 @@ public final class EngramNativeException extends RuntimeException {
     /** engram_last_error() right after the call. */
     private final String lastError;
 
-    EngramNativeException(String call, int status, String statusName, String lastError) {
+    /**
+     * @param call       the C function that failed
+     * @param status     its {@code engram_status_t}
+     * @param statusName {@code engram_status_string(status)}
+     * @param lastError  {@code engram_last_error()} right after the call
+     */
+    public EngramNativeException(String call, int status, String statusName, String lastError) {
         super(call + " failed: " + statusName + ": " + (lastError.isEmpty() ? "(no error text)" : lastError));
         this.call = call;
         this.status = status;
@@ -31,6 +38,11 @@ public final class EngramNativeException extends RuntimeException {
     /** {@return the C function that failed, e.g. {@code "engram_cuda_device_count"}} */
     public String call() {
         return call;
+    }
+
+    /** {@return the status as an enum constant} */
+    public EngramStatus error() {
+        return EngramStatus.of(status);
     }
 
     /** {@return the {@code engram_status_t} value the function returned} */
