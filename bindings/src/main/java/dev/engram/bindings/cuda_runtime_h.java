@@ -12,7 +12,7 @@
 // size_t -> C_LONG; every pointer, cudaStream_t and cudaEvent_t (opaque struct pointers) -> C_POINTER.
 // The bound names are the plain exports of libcudart.so.13 (legacy default stream semantics): in
 // cuda_runtime_api.h, cudaMemcpy, cudaMemcpyAsync, cudaMemsetAsync, cudaStreamSynchronize,
-// cudaStreamWaitEvent and cudaEventRecord are #defined to their _ptds/_ptsz variants only when
+// cudaStreamWaitEvent, cudaStreamGetDevice and cudaEventRecord are #defined to their _ptds/_ptsz variants only when
 // CUDA_API_PER_THREAD_DEFAULT_STREAM is defined, which is not the case here. cudaEventElapsedTime in
 // CUDA 13 is the plain symbol (float *ms, cudaEvent_t start, cudaEvent_t end); no _v2 alias exists.
 //
@@ -269,6 +269,42 @@ public class cuda_runtime_h {
      */
     public static int cudaEventDisableTiming() {
         return cudaEventDisableTiming;
+    }
+    private static final int cudaMemoryTypeUnregistered = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaMemoryType.cudaMemoryTypeUnregistered = 0
+     * }
+     */
+    public static int cudaMemoryTypeUnregistered() {
+        return cudaMemoryTypeUnregistered;
+    }
+    private static final int cudaMemoryTypeHost = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaMemoryType.cudaMemoryTypeHost = 1
+     * }
+     */
+    public static int cudaMemoryTypeHost() {
+        return cudaMemoryTypeHost;
+    }
+    private static final int cudaMemoryTypeDevice = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaMemoryType.cudaMemoryTypeDevice = 2
+     * }
+     */
+    public static int cudaMemoryTypeDevice() {
+        return cudaMemoryTypeDevice;
+    }
+    private static final int cudaMemoryTypeManaged = (int)3L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaMemoryType.cudaMemoryTypeManaged = 3
+     * }
+     */
+    public static int cudaMemoryTypeManaged() {
+        return cudaMemoryTypeManaged;
     }
 
     private static class cudaGetErrorName {
@@ -1322,6 +1358,65 @@ public class cuda_runtime_h {
         }
     }
 
+    private static class cudaPointerGetAttributes {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaPointerGetAttributes");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr)
+     * }
+     */
+    public static FunctionDescriptor cudaPointerGetAttributes$descriptor() {
+        return cudaPointerGetAttributes.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr)
+     * }
+     */
+    public static MethodHandle cudaPointerGetAttributes$handle() {
+        return cudaPointerGetAttributes.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr)
+     * }
+     */
+    public static MemorySegment cudaPointerGetAttributes$address() {
+        return cudaPointerGetAttributes.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *ptr)
+     * }
+     */
+    public static int cudaPointerGetAttributes(MemorySegment attributes, MemorySegment ptr) {
+        var mh$ = cudaPointerGetAttributes.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaPointerGetAttributes", attributes, ptr);
+            }
+            return (int)mh$.invokeExact(attributes, ptr);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cudaMemcpy {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_runtime_h.C_INT,
@@ -1676,6 +1771,65 @@ public class cuda_runtime_h {
                 traceDowncall("cudaStreamSynchronize", stream);
             }
             return (int)mh$.invokeExact(stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaStreamGetDevice {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaStreamGetDevice");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamGetDevice(cudaStream_t hStream, int *device)
+     * }
+     */
+    public static FunctionDescriptor cudaStreamGetDevice$descriptor() {
+        return cudaStreamGetDevice.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamGetDevice(cudaStream_t hStream, int *device)
+     * }
+     */
+    public static MethodHandle cudaStreamGetDevice$handle() {
+        return cudaStreamGetDevice.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamGetDevice(cudaStream_t hStream, int *device)
+     * }
+     */
+    public static MemorySegment cudaStreamGetDevice$address() {
+        return cudaStreamGetDevice.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamGetDevice(cudaStream_t hStream, int *device)
+     * }
+     */
+    public static int cudaStreamGetDevice(MemorySegment hStream, MemorySegment device) {
+        var mh$ = cudaStreamGetDevice.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaStreamGetDevice", hStream, device);
+            }
+            return (int)mh$.invokeExact(hStream, device);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

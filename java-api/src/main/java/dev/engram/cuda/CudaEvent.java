@@ -9,17 +9,36 @@ import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * An owned CUDA event ({@code cudaEvent_t}); {@link #close()} destroys it (idempotently). Use after
- * close is an {@link IllegalStateException}.
+ * A CUDA event ({@code cudaEvent_t}): owned when made by {@link #create()} ({@link #close()} destroys it,
+ * idempotently), or a non-owning view of another stack's event ({@link #wrap(MemorySegment)}; closing the view
+ * never destroys the event). Use after close is an {@link IllegalStateException}.
  */
 public final class CudaEvent implements AutoCloseable {
     private final MemorySegment handle;
     private final boolean timing;
+    private final boolean owned;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private CudaEvent(MemorySegment handle, boolean timing) {
+    private CudaEvent(MemorySegment handle, boolean timing, boolean owned) {
         this.handle = handle;
         this.timing = timing;
+        this.owned = owned;
+    }
+
+    /**
+     * A non-owning view of an event another stack created, e.g. to make this library's stream wait for the
+     * other stack's work ({@link CudaStream#waitEvent}) or to signal it. Whether it records timing is not known
+     * here: {@link #elapsedMillis} lets CUDA decide.
+     *
+     * @param handle the {@code cudaEvent_t}, not {@code NULL}
+     * @return the view
+     * @throws IllegalArgumentException for a {@code NULL} handle
+     */
+    public static CudaEvent wrap(MemorySegment handle) {
+        Objects.requireNonNull(handle, "handle");
+        if (handle.address() == 0) throw new IllegalArgumentException("CudaEvent.wrap: NULL handle");
+        Cuda.ensureLoaded();
+        return new CudaEvent(MemorySegment.ofAddress(handle.address()), true, false);
     }
 
     /** {@return a new event that records timing ({@code cudaEventDefault}), usable with {@link #elapsedMillis}} */
@@ -38,7 +57,7 @@ public final class CudaEvent implements AutoCloseable {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
             int flags = timing ? cuda_runtime_h.cudaEventDefault() : cuda_runtime_h.cudaEventDisableTiming();
             Cuda.check("cudaEventCreateWithFlags", cuda_runtime_h.cudaEventCreateWithFlags(out, flags));
-            return new CudaEvent(out.get(ValueLayout.ADDRESS, 0), timing);
+            return new CudaEvent(out.get(ValueLayout.ADDRESS, 0), timing, true);
         }
     }
 
@@ -53,7 +72,7 @@ public final class CudaEvent implements AutoCloseable {
         return handle;
     }
 
-    /** {@return whether this event records timing} */
+    /** {@return whether this event records timing (assumed for a wrapped event)} */
     public boolean timing() {
         return timing;
     }
@@ -97,16 +116,17 @@ public final class CudaEvent implements AutoCloseable {
         }
     }
 
-    /** Destroys the event ({@code cudaEventDestroy}); later calls do nothing. */
+    /** Destroys an owned event ({@code cudaEventDestroy}) or marks a view closed; later calls do nothing. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (closed.compareAndSet(false, true) && owned) {
             Cuda.check("cudaEventDestroy", cuda_runtime_h.cudaEventDestroy(handle));
         }
     }
 
     @Override
     public String toString() {
-        return "CudaEvent[0x" + Long.toHexString(handle.address()) + (closed.get() ? ", closed]" : "]");
+        return "CudaEvent[0x" + Long.toHexString(handle.address()) + (owned ? "" : ", wrapped")
+                + (closed.get() ? ", closed]" : "]");
     }
 }

@@ -8,7 +8,9 @@ import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
 /**
- * Typed device memory: an owning {@link DeviceBuffer} or a non-owning {@link DeviceSlice} of one.
+ * Typed device memory: an owning {@link DeviceBuffer}, a non-owning {@link DeviceView} of memory someone else
+ * allocated ({@link #wrap}), or a {@link DeviceSlice} of either. Every array records the device its memory
+ * belongs to ({@link #device()}).
  *
  * <p>The device address is a zero-length {@link MemorySegment} that Java never dereferences; it is only
  * passed to native calls. Every copy checks its arguments (dtype, element count, native host memory)
@@ -24,15 +26,42 @@ import java.util.Objects;
  * copies use {@code cudaMemcpyAsync} on the given stream and need host memory that stays alive until the
  * stream is synchronized (pinned memory, {@link PinnedHostBuffer}, to really overlap).
  */
-public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
+public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice, DeviceView {
+    /** {@link #device()} of memory that every device can use: empty arrays and mapped pinned host memory. */
+    public static final int ANY_DEVICE = -1;
+
     private final long address;
     private final long elementCount;
     private final DType dtype;
+    private final int device;
 
-    DeviceArray(long address, long elementCount, DType dtype) {
+    DeviceArray(long address, long elementCount, DType dtype, int device) {
         this.address = address;
         this.elementCount = elementCount;
         this.dtype = dtype;
+        this.device = device;
+    }
+
+    /**
+     * A non-owning view of device memory that another stack allocated (its tensors, its memory pool), for use
+     * without copies: {@code EngramLayer.forward} and the kernel wrappers take it like a {@link DeviceBuffer}.
+     * Checked once, here, with {@code cudaPointerGetAttributes}: the first and the last byte must be device
+     * memory of one device (or managed memory), or pinned host memory mapped into the device's address space;
+     * the view records that device. (A range that ends inside a neighbouring allocation of the same device cannot
+     * be told from one allocation this way; one that ends in no allocation can.) Closing the view never frees the
+     * memory; the caller keeps it alive while the view is in use.
+     *
+     * @param address  the device address (for mapped pinned memory, the host address or its device alias)
+     * @param elements number of elements, {@code >= 0}
+     * @param dtype    element type
+     * @return the view
+     * @throws IllegalArgumentException for a NULL or misaligned address, a negative or overflowing size, host
+     *         memory that is not pinned and mapped, freed or unknown memory, or a range whose last byte is not
+     *         in the same kind of memory on the same device (too many elements for the allocation)
+     * @throws CudaException            when the runtime cannot be asked (e.g. no driver)
+     */
+    public static DeviceView wrap(MemorySegment address, long elements, DType dtype) {
+        return DeviceView.create(address, elements, dtype);
     }
 
     /** The raw device address, without a liveness check. */
@@ -40,8 +69,25 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
         return address;
     }
 
-    /** The buffer that owns this memory (itself for a DeviceBuffer). */
-    abstract DeviceBuffer owner();
+    /** The buffer or view whose lifetime this memory shares (itself for a DeviceBuffer or DeviceView). */
+    abstract DeviceArray owner();
+
+    /** Whether the owning buffer or view is closed. */
+    abstract boolean released();
+
+    /** @throws IllegalStateException when the owning buffer or view is closed */
+    final void checkOpen() {
+        if (released()) throw new IllegalStateException(owner() + " is closed");
+    }
+
+    /**
+     * {@return the device this memory belongs to: the device current when a {@link DeviceBuffer} was allocated,
+     * the one {@code cudaPointerGetAttributes} names for a {@link DeviceView}; {@link #ANY_DEVICE} for memory
+     * every device can use (empty arrays, mapped pinned host memory)}
+     */
+    public final int device() {
+        return device;
+    }
 
     /** {@return the element type} */
     public final DType dtype() {
@@ -63,7 +109,7 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
      * @throws IllegalStateException when the owning buffer is closed
      */
     public final MemorySegment address() {
-        owner().checkOpen();
+        checkOpen();
         return MemorySegment.ofAddress(address);
     }
 
@@ -75,12 +121,12 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
      * @throws IllegalStateException    when the owning buffer is closed
      */
     public final DeviceSlice slice(long offsetElements, long count) {
-        owner().checkOpen();
+        checkOpen();
         if (offsetElements < 0 || count < 0 || offsetElements > elementCount || count > elementCount - offsetElements) {
             throw new IllegalArgumentException("slice [" + offsetElements + ", +" + count + ") out of range for "
                     + this);
         }
-        return new DeviceSlice(owner(), address + offsetElements * dtype.byteSize(), count, dtype);
+        return new DeviceSlice(owner(), address + offsetElements * dtype.byteSize(), count, dtype, device);
     }
 
     // ---- host -> device ----
@@ -265,7 +311,7 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
     }
 
     private void checkHostArray(DType arrayType, int length, String op) {
-        owner().checkOpen();
+        checkOpen();
         if (arrayType != dtype) {
             throw new IllegalArgumentException(op + ": dtype mismatch, host array holds " + arrayType + ", device memory is " + this);
         }
@@ -276,7 +322,7 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
 
     private void checkHostSegment(MemorySegment host, String op) {
         Objects.requireNonNull(host, "host segment");
-        owner().checkOpen();
+        checkOpen();
         if (!host.isNative()) {
             throw new IllegalArgumentException(op + ": host segment must be native (off-heap), got a heap segment");
         }
@@ -289,6 +335,7 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice {
     @Override
     public String toString() {
         return getClass().getSimpleName() + "[" + elementCount + " x " + dtype + ", " + byteSize() + " bytes, 0x"
-                + Long.toHexString(address) + (owner().isClosed() ? ", closed]" : "]");
+                + Long.toHexString(address) + (device == ANY_DEVICE ? "" : ", device " + device)
+                + (released() ? ", closed]" : "]");
     }
 }

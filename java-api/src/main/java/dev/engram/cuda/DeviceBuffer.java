@@ -23,12 +23,12 @@ public final class DeviceBuffer extends DeviceArray implements AutoCloseable {
 
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private DeviceBuffer(long address, long elementCount, DType dtype) {
-        super(address, elementCount, dtype);
+    private DeviceBuffer(long address, long elementCount, DType dtype, int device) {
+        super(address, elementCount, dtype, device);
     }
 
     /**
-     * Allocates device memory on the current device.
+     * Allocates device memory on the current device, which the buffer records ({@link #device()}).
      *
      * @param elements number of elements, {@code >= 0}
      * @param dtype    element type
@@ -40,9 +40,10 @@ public final class DeviceBuffer extends DeviceArray implements AutoCloseable {
         Objects.requireNonNull(dtype, "dtype");
         long bytes = dtype.bytesFor(elements);
         if (bytes == 0) {
-            return new DeviceBuffer(0, 0, dtype);
+            return new DeviceBuffer(0, 0, dtype, ANY_DEVICE);
         }
         Cuda.ensureLoaded();
+        int device = DeviceScope.currentDevice();
         long address;
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
@@ -50,7 +51,7 @@ public final class DeviceBuffer extends DeviceArray implements AutoCloseable {
             address = out.get(ValueLayout.ADDRESS, 0).address();
         }
         LIVE_BYTES.addAndGet(bytes);
-        return new DeviceBuffer(address, elements, dtype);
+        return new DeviceBuffer(address, elements, dtype, device);
     }
 
     /** {@return bytes currently allocated by open DeviceBuffers in this JVM (tests assert it returns to zero)} */
@@ -59,19 +60,18 @@ public final class DeviceBuffer extends DeviceArray implements AutoCloseable {
     }
 
     @Override
-    DeviceBuffer owner() {
+    DeviceArray owner() {
         return this;
+    }
+
+    @Override
+    boolean released() {
+        return closed.get();
     }
 
     /** {@return whether this buffer has been closed} */
     public boolean isClosed() {
         return closed.get();
-    }
-
-    void checkOpen() {
-        if (closed.get()) {
-            throw new IllegalStateException(this + " is closed");
-        }
     }
 
     /**
@@ -89,7 +89,9 @@ public final class DeviceBuffer extends DeviceArray implements AutoCloseable {
             return;
         }
         LIVE_BYTES.addAndGet(-bytes);
-        Cuda.check("cudaFree", cuda_runtime_h.cudaFree(rawAddress()));
+        try (DeviceScope scope = DeviceScope.enter(device())) { // its own device, whichever the caller's is
+            Cuda.check("cudaFree", cuda_runtime_h.cudaFree(rawAddress()));
+        }
     }
 
     private MemorySegment rawAddress() {

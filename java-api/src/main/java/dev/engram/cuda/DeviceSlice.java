@@ -1,19 +1,25 @@
 package dev.engram.cuda;
 
 /**
- * A non-owning view of part of a {@link DeviceBuffer} (from {@link DeviceArray#slice(long, long)}). It is
- * not closeable; it becomes unusable ({@link IllegalStateException}) when its owning buffer is closed.
+ * A non-owning view of part of a {@link DeviceBuffer} or {@link DeviceView} (from
+ * {@link DeviceArray#slice(long, long)}), on the same device. It is not closeable; it becomes unusable
+ * ({@link IllegalStateException}) when the buffer or view it was cut from is closed.
  */
 public final class DeviceSlice extends DeviceArray {
-    private final DeviceBuffer owner;
+    private final DeviceArray owner;
 
-    DeviceSlice(DeviceBuffer owner, long address, long elementCount, DType dtype) {
-        super(address, elementCount, dtype);
+    DeviceSlice(DeviceArray owner, long address, long elementCount, DType dtype, int device) {
+        super(address, elementCount, dtype, device);
         this.owner = owner;
     }
 
     @Override
-    DeviceBuffer owner() {
+    DeviceArray owner() {
         return owner;
+    }
+
+    @Override
+    boolean released() {
+        return owner.released();
     }
 }

@@ -125,6 +125,29 @@ class CudaRuntimeBindingTest {
     }
 
     @Test
+    void cudaPointerAttributesMatchesDriverTypesH() throws IOException {
+        Path driverTypes = header.resolveSibling("driver_types.h");
+        assumeTrue(Files.isRegularFile(driverTypes), "no " + driverTypes);
+        Matcher body = Pattern.compile("struct\\s+__device_builtin__\\s+cudaPointerAttributes\\s*\\{(.*?)\\};", Pattern.DOTALL)
+                .matcher(Files.readString(driverTypes));
+        assertTrue(body.find(), "struct cudaPointerAttributes in " + driverTypes);
+        List<String> declared = new ArrayList<>();
+        Matcher field = Pattern.compile("(?m)^\\s*(enum\\s+\\w+|int|void\\s*\\*)\\s*(\\w+)\\s*;")
+                .matcher(body.group(1).replaceAll("(?s)/\\*.*?\\*/", ""));
+        while (field.find()) {
+            String kind = field.group(1).startsWith("void") ? "pointer" : "int"; // enums are ints, as jextract maps them
+            declared.add(kind + " " + field.group(2));
+        }
+        List<String> bound = new ArrayList<>();
+        for (var member : cudaPointerAttributes.layout().memberLayouts()) {
+            String kind = member instanceof java.lang.foreign.AddressLayout ? "pointer" : "int";
+            bound.add(kind + " " + member.name().orElseThrow());
+        }
+        assertEquals(declared, bound, "cudaPointerAttributes fields (in order) against " + driverTypes);
+        assertEquals(24, cudaPointerAttributes.sizeof(), "two ints and two pointers, no padding");
+    }
+
+    @Test
     void enumConstantsMatchTheToolkitHeaders() throws IOException {
         Path driverTypes = header.resolveSibling("driver_types.h");
         assumeTrue(Files.isRegularFile(driverTypes), "no " + driverTypes);
