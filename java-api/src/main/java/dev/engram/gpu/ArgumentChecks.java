@@ -1,8 +1,10 @@
 package dev.engram.gpu;
 
 import dev.engram.bindings.engram_h;
+import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
+import dev.engram.cuda.DeviceScope;
 
 /**
  * The Java-side argument checks shared by the kernel launchers of this package. Every message starts
@@ -16,6 +18,29 @@ final class ArgumentChecks {
     static final int MAX_KERNEL_SIZE = 16;
 
     private ArgumentChecks() {}
+
+    /**
+     * That a launch's stream and memory belong to the device it runs on: {@code device}, or the current device when
+     * {@code device} is negative. Arrays of {@link DeviceArray#ANY_DEVICE} (empty, mapped host memory) and the legacy
+     * default stream fit every device. {@code named} alternates names and arrays; null arrays are skipped.
+     *
+     * @return the device checked against
+     */
+    static int requireDevice(String op, int device, String where, CudaStream stream, Object... named) {
+        int d = device >= 0 ? device : DeviceScope.currentDevice();
+        if (stream.device() != CudaStream.CURRENT_DEVICE && stream.device() != d) {
+            throw new IllegalArgumentException(op + ": " + stream + " belongs to device " + stream.device() + ", " + where
+                    + " device " + d);
+        }
+        for (int i = 0; i < named.length; i += 2) {
+            DeviceArray a = (DeviceArray) named[i + 1];
+            if (a != null && a.device() != DeviceArray.ANY_DEVICE && a.device() != d) {
+                throw new IllegalArgumentException(op + ": " + named[i] + " " + a + " is memory of device " + a.device()
+                        + ", " + where + " device " + d);
+            }
+        }
+        return d;
+    }
 
     static void requireDtype(String op, DeviceArray a, DType expected, String what) {
         if (a.dtype() != expected) {

@@ -3,17 +3,18 @@ package dev.engram.gpu;
 import dev.engram.EngramConfig;
 import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.Cublas;
-import dev.engram.cuda.Cuda;
 import dev.engram.cuda.CudaEvent;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
-import dev.engram.cuda.DeviceBuffer;
+import dev.engram.cuda.DeviceScope;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
-import dev.engram.reference.DenseWeights;
 import dev.engram.reference.EngramWeights;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
 /**
@@ -32,25 +33,26 @@ import java.util.Objects;
  * arithmetic is fp32. Results match {@link dev.engram.reference.ReferenceEngramLayer} to fp32 rounding
  * (FLOAT32) or to bf16 storage rounding (BFLOAT16).
  *
- * <p><b>Fused gate + ShortConv (experimental, off by default).</b> With {@link #setFusedGateConv(boolean)}
- * on a layer (whose default is the system property {@value #FUSED_GATE_CONV_PROPERTY}, read once when this
- * class is initialized), the gate and ShortConv run as one kernel ({@link GateShortConv}) that never stores the gated value; the result is the
- * same (the fused kernel repeats the two kernels' fp32 operations in their order; bit-identical in the CPU
- * emulation of the kernels, not yet checked on a GPU). Forwards whose {@code out} overlaps
- * {@code hidden} keep the two kernels (the fused one still reads {@code hidden} while it writes {@code out}).
- * With {@link StageEvents}, the "gate" stage then times both and "short conv" is empty. Not yet measured on
- * a GPU, hence not the default.
+ * <p><b>Device.</b> A layer lives on the device that was current when it was created ({@link #device()}). Each
+ * call makes that device current for its duration and restores the caller's; arrays and streams of another device
+ * are an {@link IllegalArgumentException} naming both devices. Arrays may be the layer's own buffers or views of
+ * another stack's memory ({@link DeviceArray#wrap}), streams the caller's ({@link CudaStream#wrap}).
+ *
+ * <p><b>Fused gate + ShortConv (off by default).</b> With {@link Options#withFusedGateConv(boolean)} (or
+ * {@link #setFusedGateConv(boolean)}) the gate and ShortConv run as one kernel ({@link GateShortConv}) that never
+ * stores the gated value; the result is the same (the fused kernel repeats the two kernels' fp32 operations in their
+ * order). Forwards whose {@code out} overlaps {@code hidden} keep the two kernels. With {@link StageEvents}, the
+ * "gate" stage then times both and "short conv" is empty. Measured slower than the two kernels on an H200
+ * (bench/RESULTS.md), hence not the default.
  *
  * <p><b>Ordering.</b> The scratch is shared by all forwards of a layer, so each forward first makes its
  * stream wait for the previous forward's completion event: forwards on different streams are serialized
  * on the device, never interleaved. A layer is not thread-safe: call it from one thread at a time.
- * {@link #close()} waits for the last forward before freeing device memory.
+ * {@link #close()} waits for the last forward before freeing device memory. Nothing here synchronizes the device:
+ * creating a layer waits only for its own parameter copies (on a stream of its own), forwards only queue.
  */
 public final class EngramLayer implements AutoCloseable {
     private static final String OP = "EngramLayer.forward";
-    /** The system property that switches the forward to the fused gate + ShortConv kernel (default false). */
-    public static final String FUSED_GATE_CONV_PROPERTY = "engram.fusedGateConv";
-    private static final boolean FUSED_GATE_CONV_DEFAULT = Boolean.getBoolean(FUSED_GATE_CONV_PROPERTY);
     private final NgramHashMapping mapping;
     private final LayerHashing hashing;
     private final EngramConfig config;
@@ -58,16 +60,20 @@ public final class EngramLayer implements AutoCloseable {
     private final LayerParameters params;
     private final LayerWorkspace workspace;
     private final Cublas cublas;
-    private boolean fusedGateConv = FUSED_GATE_CONV_DEFAULT;
+    private final int device;
+    private boolean fusedGateConv;
     private final CudaEvent lastForwardDone;
+    private HostArrayIo hostIo; // the host-array forward's device buffers and stream, made on first use
     private boolean closed;
 
-    private EngramLayer(NgramHashMapping mapping, LayerHashing hashing, DType dtype, LayerParameters params,
-                        LayerWorkspace workspace, Cublas cublas, CudaEvent lastForwardDone) {
+    private EngramLayer(NgramHashMapping mapping, LayerHashing hashing, Options options, int device,
+                        LayerParameters params, LayerWorkspace workspace, Cublas cublas, CudaEvent lastForwardDone) {
         this.mapping = mapping;
         this.hashing = hashing;
         this.config = mapping.config();
-        this.dtype = dtype;
+        this.dtype = options.dtype();
+        this.fusedGateConv = options.fusedGateConv();
+        this.device = device;
         this.params = params;
         this.workspace = workspace;
         this.cublas = cublas;
@@ -75,13 +81,58 @@ public final class EngramLayer implements AutoCloseable {
     }
 
     /**
-     * Uploads one layer's parameters to the current device and allocates scratch for {@code maxTokens}.
+     * How a layer is built: storage dtype, the most tokens one forward takes, and whether the gate and ShortConv
+     * run fused. Start from {@link #of(int)} and change what differs:
+     * {@code EngramLayer.Options.of(4 * 4096).withDtype(DType.FLOAT32)}.
+     *
+     * @param dtype         storage type on the device: FLOAT32 or BFLOAT16 (default)
+     * @param maxTokens     the most tokens ({@code batch * seqLen}) one forward may take, {@code >= 1}
+     * @param fusedGateConv whether the gate and ShortConv run as one kernel (default false)
+     */
+    public record Options(DType dtype, int maxTokens, boolean fusedGateConv) {
+        /** Checks the values. */
+        public Options {
+            Objects.requireNonNull(dtype, "dtype");
+            if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
+                throw new IllegalArgumentException("EngramLayer stores FLOAT32 or BFLOAT16, got " + dtype);
+            }
+            if (maxTokens < 1) throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
+        }
+
+        /**
+         * {@return BFLOAT16 storage, {@code maxTokens}, the two kernels}
+         * @param maxTokens the most tokens one forward may take
+         */
+        public static Options of(int maxTokens) {
+            return new Options(DType.BFLOAT16, maxTokens, false);
+        }
+
+        /** {@return these options with another storage dtype} @param dtype FLOAT32 or BFLOAT16 */
+        public Options withDtype(DType dtype) {
+            return new Options(dtype, maxTokens, fusedGateConv);
+        }
+
+        /** {@return these options with another token limit} @param maxTokens {@code >= 1} */
+        public Options withMaxTokens(int maxTokens) {
+            return new Options(dtype, maxTokens, fusedGateConv);
+        }
+
+        /** {@return these options with the fused gate + ShortConv kernel on or off} @param on whether fused */
+        public Options withFusedGateConv(boolean on) {
+            return new Options(dtype, maxTokens, on);
+        }
+    }
+
+    /**
+     * The shorthand for the reference's float32 weights:
+     * {@code create(mapping, layerId, LayerWeights.of(weights), Options.of(maxTokens).withDtype(dtype))}.
      *
      * @param mapping   the hashing of the model (config, compression table, every layer's multipliers/moduli)
      * @param layerId   which of {@code mapping.layerIds()} this layer is
      * @param weights   the layer's parameters (float32; rounded to nearest even when {@code dtype} is BFLOAT16)
      * @param dtype     storage type on the device: FLOAT32 or BFLOAT16
      * @param maxTokens the most tokens ({@code batch * seqLen}) one forward may take, {@code >= 1}
+     * @return the layer, on the current device
      * @throws IllegalArgumentException for an unknown layer, weights of another layer or shape, a bad dtype or
      *                                  {@code maxTokens}, or a config beyond the kernels' limits
      * @throws dev.engram.cuda.CudaException when device memory runs out (nothing stays allocated)
@@ -90,46 +141,63 @@ public final class EngramLayer implements AutoCloseable {
                                      int maxTokens) {
         Objects.requireNonNull(mapping, "mapping");
         Objects.requireNonNull(weights, "weights");
-        checkWeights(mapping.config(), mapping.layer(layerId), weights);
-        return create(mapping, layerId, weights.dense(), weights.embedding(), dtype, maxTokens);
+        checkDenseConfig(mapping.config(), weights.config());
+        checkWeights(mapping.layer(layerId), weights);
+        return create(mapping, layerId, LayerWeights.of(weights), new Options(dtype, maxTokens, false));
+    }
+
+    /**
+     * Creates one layer on the current device: uploads the host tensors of {@code weights} (converted to the storage
+     * dtype), uses device tensors of that dtype in place, allocates scratch for {@code options.maxTokens()}. The
+     * copies run on a stream of the layer's own, and this returns once they are done: the host memory may then be
+     * reused. Nothing else on the device waits.
+     *
+     * @param mapping the hashing of the model (config, compression table, every layer's multipliers/moduli)
+     * @param layerId which of {@code mapping.layerIds()} this layer is
+     * @param weights the layer's parameters, the table included
+     * @param options dtype, token limit, fused gate + ShortConv
+     * @return the layer
+     * @throws IllegalArgumentException for an unknown layer, tensors of the wrong size, device tensors of another
+     *                                  device or dtype, or a config beyond the kernels' limits (before any allocation)
+     * @throws dev.engram.cuda.CudaException when device memory runs out (nothing stays allocated)
+     */
+    public static EngramLayer create(NgramHashMapping mapping, int layerId, LayerWeights weights, Options options) {
+        return create(mapping, layerId, weights, options, true);
     }
 
     /**
      * A layer whose embedding table stays off the device (the dense parameters are uploaded): it runs only
      * {@link #forwardFromRows}, on rows gathered elsewhere, e.g. by {@link HostTableLayer}.
      */
-    static EngramLayer createWithoutTable(NgramHashMapping mapping, int layerId, DenseWeights dense, DType dtype,
-                                          int maxTokens) {
-        return create(mapping, layerId, dense, null, dtype, maxTokens);
+    static EngramLayer createWithoutTable(NgramHashMapping mapping, int layerId, LayerWeights dense, Options options) {
+        return create(mapping, layerId, dense, options, false);
     }
 
-    private static EngramLayer create(NgramHashMapping mapping, int layerId, DenseWeights dense, float[] table, DType dtype,
-                                      int maxTokens) {
+    private static EngramLayer create(NgramHashMapping mapping, int layerId, LayerWeights weights, Options options,
+                                      boolean withTable) {
         Objects.requireNonNull(mapping, "mapping");
-        Objects.requireNonNull(dense, "weights");
-        Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(weights, "weights");
+        Objects.requireNonNull(options, "options");
         LayerHashing hashing = mapping.layer(layerId);
-        checkDenseConfig(mapping.config(), dense.config());
-        if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
-            throw new IllegalArgumentException("EngramLayer stores FLOAT32 or BFLOAT16, got " + dtype);
-        }
-        if (maxTokens < 1) {
-            throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
-        }
-        checkKernelLimits(mapping.config(), hashing);
+        EngramConfig c = mapping.config();
+        weights.checkShapes(c, hashing.totalRows(), withTable);
+        checkKernelLimits(c, hashing);
+        int device = DeviceScope.currentDevice();
         LayerParameters params = null;
         LayerWorkspace workspace = null;
         Cublas cublas = null;
-        try {
-            params = LayerParameters.upload(mapping.compressionTable(), dense, table, dtype);
-            EngramConfig c = mapping.config();
-            workspace = new LayerWorkspace(maxTokens, c.engramHiddenSize(), c.hcMult(), c.hiddenSize(), dtype,
-                    table != null); // without a table the rows arrive elsewhere (forwardFromRows)
+        CudaEvent done = null;
+        try (CudaStream upload = CudaStream.create()) {
+            params = LayerParameters.upload(mapping.compressionTable(), weights, c, options.dtype(), device, withTable,
+                    upload);
+            workspace = new LayerWorkspace(options.maxTokens(), c.engramHiddenSize(), c.hcMult(), c.hiddenSize(),
+                    options.dtype(), withTable); // without a table the rows arrive elsewhere (forwardFromRows)
             cublas = Cublas.create();
-            CudaEvent done = CudaEvent.createWithoutTiming();
-            return new EngramLayer(mapping, hashing, dtype, params, workspace, cublas, done);
+            done = CudaEvent.createWithoutTiming();
+            params.ready.synchronize(); // only this layer's copies: the caller's host memory is free to go
+            return new EngramLayer(mapping, hashing, options, device, params, workspace, cublas, done);
         } catch (RuntimeException | Error e) {
-            RuntimeException late = Closeables.closeAll(null, cublas, workspace, params);
+            RuntimeException late = Closeables.closeAll(null, done, cublas, workspace, params);
             if (late != null) e.addSuppressed(late);
             throw e;
         }
@@ -148,14 +216,14 @@ public final class EngramLayer implements AutoCloseable {
         }
     }
 
-    private static void checkWeights(EngramConfig c, LayerHashing hashing, EngramWeights w) {
+    private static void checkWeights(LayerHashing hashing, EngramWeights w) {
         if (w.hashing().layerId() != hashing.layerId() || w.hashing().totalRows() != hashing.totalRows()) {
             throw new IllegalArgumentException("weights were built for layer " + w.hashing().layerId() + " with "
                     + w.hashing().totalRows() + " table rows, but layer " + hashing.layerId() + " has " + hashing.totalRows());
         }
     }
 
-    private static void checkDenseConfig(EngramConfig c, EngramConfig wc) {
+    static void checkDenseConfig(EngramConfig c, EngramConfig wc) {
         if (wc.hiddenSize() != c.hiddenSize() || wc.hcMult() != c.hcMult() || wc.engramHiddenSize() != c.engramHiddenSize()
                 || wc.kernelSize() != c.kernelSize() || wc.headDim() != c.headDim()) {
             throw new IllegalArgumentException("weights' config (hidden_size " + wc.hiddenSize() + ", hc_mult " + wc.hcMult()
@@ -163,14 +231,6 @@ public final class EngramLayer implements AutoCloseable {
                     + ") does not match the mapping's (hidden_size " + c.hiddenSize() + ", hc_mult " + c.hcMult()
                     + ", E " + c.engramHiddenSize() + ", kernel_size " + c.kernelSize() + ", head dim " + c.headDim() + ")");
         }
-    }
-
-    /**
-     * {@return the fused gate + ShortConv setting new layers start with}: the system property
-     * {@value #FUSED_GATE_CONV_PROPERTY}, read once when this class was initialized
-     */
-    public static boolean fusedGateConvDefault() {
-        return FUSED_GATE_CONV_DEFAULT;
     }
 
     /**
@@ -229,15 +289,18 @@ public final class EngramLayer implements AutoCloseable {
         rawIds.address();
         long tokens = checkActivations(batch, seqLen, hidden, out, stream);
         requireArray(rawIds, DType.INT64, tokens, "rawIds", "batch * seqLen");
+        ArgumentChecks.requireDevice(OP, device, "this layer is on", stream, "rawIds", rawIds, "hidden", hidden, "out", out);
         if (tokens == 0) return;
         DeviceArray embedded = workspace.embedded.slice(0, tokens * config.engramHiddenSize());
 
-        stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
-        if (events != null) events.record(0, stream);
-        HashedGather.enqueue(rawIds, batch, seqLen, params.lut, mapping.padIdCompressed(), hashing,
-                config.nHeadPerNgram(), params.table, config.headDim(), embedded, null, stream);
-        if (events != null) events.record(1, stream);
-        dense(embedded, batch, seqLen, hidden, out, stream, events);
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
+            if (events != null) events.record(0, stream);
+            HashedGather.enqueue(rawIds, batch, seqLen, params.lut, mapping.padIdCompressed(), hashing,
+                    config.nHeadPerNgram(), params.table, config.headDim(), embedded, null, stream);
+            if (events != null) events.record(1, stream);
+            dense(embedded, batch, seqLen, hidden, out, stream, events);
+        }
     }
 
     /**
@@ -253,13 +316,17 @@ public final class EngramLayer implements AutoCloseable {
         embedded.address();
         long tokens = checkActivations(batch, seqLen, hidden, out, stream);
         requireArray(embedded, dtype, tokens * config.engramHiddenSize(), "embedded", "batch * seqLen * E");
+        ArgumentChecks.requireDevice(OP, device, "this layer is on", stream, "embedded", embedded, "hidden", hidden,
+                "out", out);
         if (tokens == 0) return;
-        stream.waitEvent(lastForwardDone);
-        if (events != null) {
-            events.record(0, stream);
-            events.record(1, stream);
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            stream.waitEvent(lastForwardDone);
+            if (events != null) {
+                events.record(0, stream);
+                events.record(1, stream);
+            }
+            dense(embedded, batch, seqLen, hidden, out, stream, events);
         }
-        dense(embedded, batch, seqLen, hidden, out, stream, events);
     }
 
     /** Checks the arguments every forward shares; returns {@code batch * seqLen}. */
@@ -319,8 +386,9 @@ public final class EngramLayer implements AutoCloseable {
 
     /**
      * The forward for host arrays: validates and uploads the ids and hidden states, runs the forward on a
-     * private stream, waits, and returns the output widened to float. For tests, demos and simple use; a
-     * pipeline keeps its tensors on the device and calls the stream overload.
+     * private stream, waits for that stream only, and returns the output widened to float. For tests, demos and
+     * simple use; a pipeline keeps its tensors on the device and calls the stream overload. The first call
+     * allocates device buffers for {@code maxTokens} (kept until {@link #close()}).
      *
      * @param rawIds tokenizer ids {@code [batch * seqLen]}; each must be {@code < } the compression table's
      *               size (negative ids pass through, as in the reference)
@@ -351,27 +419,22 @@ public final class EngramLayer implements AutoCloseable {
                     + workspace.maxTokens);
         }
         mapping.compress(rawIds); // throws for ids the device could not map
-        try (DeviceBuffer dIds = DeviceBuffer.allocate(tokens, DType.INT64);
-             DeviceBuffer dHidden = DeviceBuffer.allocate(activations, dtype);
-             DeviceBuffer dOut = DeviceBuffer.allocate(activations, dtype);
-             CudaStream stream = CudaStream.create()) {
-            dIds.copyFrom(rawIds);
-            if (dtype == DType.FLOAT32) {
-                dHidden.copyFrom(hidden);
-            } else {
-                dHidden.copyFrom(BFloat16.fromFloats(hidden));
-            }
-            Cuda.deviceSynchronize(); // pageable copies may still be in flight; the forward runs on a non-blocking stream
-            forward(dIds, batch, seqLen, dHidden, dOut, stream, null);
-            stream.synchronize();
-            if (dtype == DType.FLOAT32) {
-                float[] result = new float[(int) activations];
-                dOut.copyTo(result);
-                return result;
-            }
-            short[] bits = new short[(int) activations];
-            dOut.copyTo(bits);
-            return BFloat16.toFloats(bits);
+        try (DeviceScope scope = DeviceScope.enter(device); Arena arena = Arena.ofConfined()) {
+            if (hostIo == null) hostIo = HostArrayIo.allocate(workspace.maxTokens, config, dtype);
+            HostArrayIo io = hostIo;
+            DeviceArray dIds = io.ids.slice(0, tokens);
+            DeviceArray dHidden = io.hidden.slice(0, activations);
+            DeviceArray dOut = io.out.slice(0, activations);
+            // Pageable native staging: an async copy from it returns once the driver holds the bytes.
+            dIds.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, rawIds), io.stream);
+            dHidden.copyFromAsync(dtype == DType.FLOAT32 ? arena.allocateFrom(ValueLayout.JAVA_FLOAT, hidden)
+                    : arena.allocateFrom(ValueLayout.JAVA_SHORT, BFloat16.fromFloats(hidden)), io.stream);
+            forward(dIds, batch, seqLen, dHidden, dOut, io.stream, null);
+            MemorySegment result = arena.allocate(dOut.byteSize(), 16);
+            dOut.copyToAsync(result, io.stream);
+            io.stream.synchronize(); // this layer's stream only
+            if (dtype == DType.FLOAT32) return result.toArray(ValueLayout.JAVA_FLOAT);
+            return BFloat16.toFloats(result.toArray(ValueLayout.JAVA_SHORT));
         }
     }
 
@@ -379,6 +442,11 @@ public final class EngramLayer implements AutoCloseable {
     DeviceArray lut() {
         checkOpen();
         return params.lut;
+    }
+
+    /** {@return the device this layer lives on (current when it was created)} */
+    public int device() {
+        return device;
     }
 
     /** {@return the storage dtype (FLOAT32 or BFLOAT16)} */
@@ -423,7 +491,7 @@ public final class EngramLayer implements AutoCloseable {
         if (closed) return;
         closed = true;
         RuntimeException failure = null;
-        try {
+        try (DeviceScope scope = DeviceScope.enter(device)) {
             lastForwardDone.synchronize();
         } catch (RuntimeException e) {
             failure = e; // e.g. a kernel fault: still free everything below, reporting this first
@@ -435,7 +503,7 @@ public final class EngramLayer implements AutoCloseable {
                 cublas.close();
             }
         };
-        failure = Closeables.closeAll(failure, lastForwardDone, releaseCublas, workspace, params);
+        failure = Closeables.closeAll(failure, hostIo, lastForwardDone, releaseCublas, workspace, params);
         if (failure != null) throw failure;
     }
 

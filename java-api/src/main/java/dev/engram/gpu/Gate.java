@@ -15,6 +15,7 @@ import static dev.engram.gpu.ArgumentChecks.MAX_HIDDEN_SIZE;
 import static dev.engram.gpu.ArgumentChecks.nativeDtype;
 import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
+import static dev.engram.gpu.ArgumentChecks.requireDevice;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
 import static dev.engram.gpu.ArgumentChecks.requireGateWeights;
@@ -123,6 +124,9 @@ public final class Gate {
             return; // empty buffers have NULL addresses; the C ABI would launch nothing anyway
         }
 
+        requireDevice(OP, -1, "the current device is", stream, "proj", proj, "keyBias", keyBias, "valueBias", valueBias,
+                "hidden", hidden, "keyNormWeight", keyNormWeight, "queryNormWeight", queryNormWeight, "valueOut", valueOut,
+                "gateOut", gateOut);
         NativeLibraryLoader.require();
         MemorySegment gateAddress = gateOut == null ? MemorySegment.NULL : gateOut.address();
         int status = engram_h.engram_gate(proj.address(), keyBias.address(), valueBias.address(), hidden.address(),

@@ -16,6 +16,7 @@ import static dev.engram.gpu.ArgumentChecks.MAX_KERNEL_SIZE;
 import static dev.engram.gpu.ArgumentChecks.nativeDtype;
 import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
+import static dev.engram.gpu.ArgumentChecks.requireDevice;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
 import static dev.engram.gpu.ArgumentChecks.requireGateWeights;
@@ -139,6 +140,9 @@ public final class GateShortConv {
             return; // empty buffers have NULL addresses; the C ABI would launch nothing anyway
         }
 
+        requireDevice(OP, -1, "the current device is", stream, "proj", proj, "keyBias", keyBias, "valueBias", valueBias,
+                "hidden", hidden, "keyNormWeight", keyNormWeight, "queryNormWeight", queryNormWeight, "convNormWeight",
+                convNormWeight, "convWeight", convWeight, "out", out, "gateOut", gateOut);
         NativeLibraryLoader.require();
         MemorySegment gateAddress = gateOut == null ? MemorySegment.NULL : gateOut.address();
         int status = engram_h.engram_gate_short_conv(proj.address(), keyBias.address(), valueBias.address(),

@@ -17,6 +17,7 @@ import java.util.Objects;
 import static dev.engram.gpu.ArgumentChecks.nativeDtype;
 import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
+import static dev.engram.gpu.ArgumentChecks.requireDevice;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
 
@@ -81,6 +82,7 @@ public final class HashedGather {
                         "layer.totalRows() * headDim = " + rows + " * " + headDim);
             }
             public MemorySegment address() { return table.address(); }
+            public DeviceArray deviceArray() { return table; }
         }, headDim, out, hashIdsOut, stream);
     }
 
@@ -114,6 +116,11 @@ public final class HashedGather {
     /** What the shared checks need of a table, device or host. */
     private interface TableView {
         void checkLive();
+
+        /** The table's device memory, or null for a host table (every device reaches it). */
+        default DeviceArray deviceArray() {
+            return null;
+        }
 
         DType dtype();
 
@@ -178,6 +185,8 @@ public final class HashedGather {
             return; // zero-element buffers have NULL addresses; the C ABI would launch nothing anyway
         }
 
+        requireDevice(OP, -1, "the current device is", stream, "rawIds", rawIds, "lut", lut, "table", table.deviceArray(),
+                "out", out, "hashIdsOut", hashIdsOut);
         NativeLibraryLoader.require();
         int nativeDtype = nativeDtype(dtype);
         long lutSize = lut == null ? 0 : lut.elementCount();

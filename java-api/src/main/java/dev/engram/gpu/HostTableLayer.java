@@ -8,6 +8,7 @@ import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
+import dev.engram.cuda.DeviceScope;
 import dev.engram.cuda.PinnedHostBuffer;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
@@ -127,6 +128,28 @@ public final class HostTableLayer implements AutoCloseable {
     public static HostTableLayer create(NgramHashMapping mapping, int layerId, DenseWeights dense, HostTable table,
                                         HostGatherPath path, int maxTokens, int gatherThreads) {
         Objects.requireNonNull(mapping, "mapping");
+        Objects.requireNonNull(dense, "dense");
+        EngramLayer.checkDenseConfig(mapping.config(), dense.config());
+        return create(mapping, layerId, LayerWeights.of(dense), table, path, maxTokens, gatherThreads);
+    }
+
+    /**
+     * The same from {@link LayerWeights} (host or device tensors, without a table), on the current device.
+     *
+     * @param mapping       the model's hashing
+     * @param layerId       which layer
+     * @param dense         the layer's parameters other than the table
+     * @param table         the layer's rows, {@code [totalRows, headDim]}, FLOAT32 or BFLOAT16, in pinned mapped
+     *                      host memory; its dtype is the layer's storage dtype
+     * @param path          how rows travel, e.g. {@link HostGatherPath#defaultFor(HostTable)}
+     * @param maxTokens     the most tokens one prefetch takes
+     * @param gatherThreads threads of the CPU gather (the {@code CPU} path), {@code >= 1}
+     * @return the layer
+     * @throws IllegalArgumentException for a table of the wrong shape or dtype, or as {@link EngramLayer#create}
+     */
+    public static HostTableLayer create(NgramHashMapping mapping, int layerId, LayerWeights dense, HostTable table,
+                                        HostGatherPath path, int maxTokens, int gatherThreads) {
+        Objects.requireNonNull(mapping, "mapping");
         Objects.requireNonNull(table, "table");
         Objects.requireNonNull(path, "path");
         LayerHashing hashing = mapping.layer(layerId);
@@ -137,7 +160,8 @@ public final class HostTableLayer implements AutoCloseable {
         }
         if (gatherThreads < 1) throw new IllegalArgumentException("gatherThreads must be >= 1, got " + gatherThreads);
         if (path == HostGatherPath.ZERO_COPY) requireMappedAtSameAddress(table);
-        EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense, table.dtype(), maxTokens);
+        EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
+                EngramLayer.Options.of(maxTokens).withDtype(table.dtype()));
         return new HostTableLayer(mapping, layerId, table, path, denseLayer, gatherThreads);
     }
 
@@ -200,7 +224,7 @@ public final class HostTableLayer implements AutoCloseable {
         DeviceArray rows = deviceRows[slot].slice(0, rowElements);
 
         copied[slot].synchronize(); // the slot's previous H2D copy has left the pinned buffer
-        try {
+        try (DeviceScope scope = DeviceScope.enter(dense.device())) {
             if (path == HostGatherPath.CPU) {
                 long[] hashIds = hashInParallel(compressed, seqLen);
                 int e = mapping.config().engramHiddenSize();
@@ -248,6 +272,11 @@ public final class HostTableLayer implements AutoCloseable {
         if (prefetch.generation != generation[prefetch.slot]) {
             throw new IllegalStateException(prefetch + " is stale: its staging slot was reused by a later prefetch");
         }
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        ArgumentChecks.requireDevice("HostTableLayer.forward", dense.device(), "this layer is on", stream, "hidden", hidden,
+                "out", out);
         int slot = prefetch.slot;
         long rowElements = (long) prefetch.batch * prefetch.seqLen * mapping.config().engramHiddenSize();
         stream.waitEvent(ready[slot]);
@@ -288,6 +317,11 @@ public final class HostTableLayer implements AutoCloseable {
     /** {@return the layer id} */
     public int layerId() {
         return hashing.layerId();
+    }
+
+    /** {@return the device this layer lives on (current when it was created)} */
+    public int device() {
+        return dense.device();
     }
 
     /** {@return the most tokens one prefetch takes} */

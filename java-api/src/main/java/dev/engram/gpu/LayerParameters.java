@@ -1,12 +1,16 @@
 package dev.engram.gpu;
 
 import dev.engram.EngramConfig;
-import dev.engram.cuda.Cuda;
+import dev.engram.cuda.CudaEvent;
+import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
-import dev.engram.reference.DenseWeights;
 import dev.engram.tokenizer.CompressionTable;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -14,80 +18,113 @@ import java.util.List;
  * One layer's parameters in device memory, in the layouts the kernels and the projection GEMM take.
  * The key and value projection weights are stacked into one {@code [(G+1)H, E]} matrix
  * ({@code [Wk_0; ..; Wk_{G-1}; Wv]}, each torch-Linear {@code [out, in]}), so one GEMM computes every
- * projection; the biases are added by the gate kernel.
+ * projection; the biases are added by the gate kernel. Device tensors of the layer's dtype and device are used
+ * where they are (not owned, not freed); everything else is copied into buffers this object owns.
  */
 final class LayerParameters implements AutoCloseable {
-    final DeviceBuffer lut;                // INT64 [lut size]: the compression table
-    final DeviceBuffer table;              // [totalRows, Dh], or null when the table lives in host memory
-    final DeviceBuffer projectionWeight;   // [(G+1)H, E]
-    final DeviceBuffer keyBias;            // [G*H]
-    final DeviceBuffer valueBias;          // [H]
-    final DeviceBuffer keyNormWeight;      // [G*H]
-    final DeviceBuffer queryNormWeight;    // [G*H]
-    final DeviceBuffer convNormWeight;     // [G*H]
-    final DeviceBuffer convWeight;         // [G*H, K]
-    private final List<DeviceBuffer> owned;
+    final DeviceArray lut;                // INT64 [lut size]: the compression table
+    final DeviceArray table;              // [totalRows, Dh], or null when the table lives in host memory
+    final DeviceArray projectionWeight;   // [(G+1)H, E]
+    final DeviceArray keyBias;            // [G*H]
+    final DeviceArray valueBias;          // [H]
+    final DeviceArray keyNormWeight;      // [G*H]
+    final DeviceArray queryNormWeight;    // [G*H]
+    final DeviceArray convNormWeight;     // [G*H]
+    final DeviceArray convWeight;         // [G*H, K]
+    /** Recorded on the upload stream after the last copy: forwards wait for it, nothing waits on the host. */
+    final CudaEvent ready;
+    private final List<AutoCloseable> owned;
 
-    private LayerParameters(List<DeviceBuffer> b, DeviceBuffer table) {
-        owned = b;
-        this.table = table;
-        lut = b.get(0);
-        projectionWeight = b.get(1);
-        keyBias = b.get(2);
-        valueBias = b.get(3);
-        keyNormWeight = b.get(4);
-        queryNormWeight = b.get(5);
-        convNormWeight = b.get(6);
-        convWeight = b.get(7);
+    private LayerParameters(DeviceArray[] a, CudaEvent ready, List<AutoCloseable> owned) {
+        lut = a[0];
+        table = a[1];
+        projectionWeight = a[2];
+        keyBias = a[3];
+        valueBias = a[4];
+        keyNormWeight = a[5];
+        queryNormWeight = a[6];
+        convNormWeight = a[7];
+        convWeight = a[8];
+        this.ready = ready;
+        this.owned = owned;
     }
 
     /**
-     * Uploads everything (synchronously; the device is synchronized before returning).
-     *
-     * @param table the float32 embedding table to upload, or {@code null} to keep the table off the device
+     * Queues the upload of everything on {@code stream} (on the layer's device, current) and records {@link #ready}.
+     * Returns without waiting for the copies.
      */
-    static LayerParameters upload(CompressionTable compression, DenseWeights w, float[] table, DType dtype) {
-        EngramConfig c = w.config();
-        int g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
-        List<DeviceBuffer> b = new ArrayList<>(9);
-        try {
-            DeviceBuffer lut = DeviceBuffer.allocate(compression.size(), DType.INT64);
-            b.add(lut);
-            lut.copyFrom(compression.toArray());
-            DeviceBuffer proj = DeviceBuffer.allocate((long) (g + 1) * h * e, dtype);
-            b.add(proj);
-            int keyElements = g * h * e;
-            DeviceUpload.copy(w.keyWeight(), 0, keyElements, proj.slice(0, keyElements));
-            DeviceUpload.copy(w.valueWeight(), 0, h * e, proj.slice(keyElements, (long) h * e));
-            b.add(DeviceUpload.of(w.keyBias(), dtype));
-            b.add(DeviceUpload.of(w.valueBias(), dtype));
-            b.add(DeviceUpload.of(w.keyNormWeight(), dtype));
-            b.add(DeviceUpload.of(w.queryNormWeight(), dtype));
-            b.add(DeviceUpload.of(w.convNormWeight(), dtype));
-            b.add(DeviceUpload.of(w.convWeight(), dtype));
-            DeviceBuffer deviceTable = null;
-            if (table != null) {
-                deviceTable = DeviceUpload.of(table, dtype);
-                b.add(deviceTable);
-            }
-            // Pageable cudaMemcpy may return before its DMA lands; kernels run on non-blocking streams.
-            Cuda.deviceSynchronize();
-            return new LayerParameters(b, deviceTable);
+    static LayerParameters upload(CompressionTable compression, LayerWeights w, EngramConfig c, DType dtype, int device,
+                                  boolean withTable, CudaStream stream) {
+        List<AutoCloseable> owned = new ArrayList<>();
+        DeviceArray[] a = new DeviceArray[9];
+        try (ParameterUpload upload = new ParameterUpload(stream); Arena arena = Arena.ofConfined()) {
+            long[] lutValues = compression.toArray();
+            DeviceBuffer lut = own(owned, DeviceBuffer.allocate(lutValues.length, DType.INT64));
+            upload.copyBytes(arena.allocateFrom(ValueLayout.JAVA_LONG, lutValues), lut);
+            a[0] = lut;
+            a[1] = withTable ? placed(w.table(), "table", dtype, device, upload, owned) : null;
+            long g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
+            DeviceBuffer proj = own(owned, DeviceBuffer.allocate((g + 1) * h * e, dtype));
+            upload.copy(onDevice(w.keyWeight(), "keyWeight", device), proj.slice(0, g * h * e));
+            upload.copy(onDevice(w.valueWeight(), "valueWeight", device), proj.slice(g * h * e, h * e));
+            a[2] = proj;
+            a[3] = placed(w.keyBias(), "keyBias", dtype, device, upload, owned);
+            a[4] = placed(w.valueBias(), "valueBias", dtype, device, upload, owned);
+            a[5] = placed(w.keyNormWeight(), "keyNormWeight", dtype, device, upload, owned);
+            a[6] = placed(w.queryNormWeight(), "queryNormWeight", dtype, device, upload, owned);
+            a[7] = placed(w.convNormWeight(), "convNormWeight", dtype, device, upload, owned);
+            a[8] = placed(w.convWeight(), "convWeight", dtype, device, upload, owned);
+            CudaEvent ready = own(owned, CudaEvent.createWithoutTiming());
+            ready.record(stream);
+            return new LayerParameters(a, ready, owned);
         } catch (RuntimeException | Error ex) {
-            RuntimeException late = Closeables.closeAll(null, b);
+            RuntimeException late = Closeables.closeAll(null, owned.reversed());
             if (late != null) ex.addSuppressed(late);
             throw ex;
         }
     }
 
-    /** Device bytes held. */
+    /** A device tensor used where it is, or a new buffer the host tensor (or a device one to convert) is copied into. */
+    private static DeviceArray placed(ParameterTensor t, String name, DType dtype, int device, ParameterUpload upload,
+                                      List<AutoCloseable> owned) {
+        if (onDevice(t, name, device).onDevice()) {
+            if (t.dtype() != dtype) {
+                throw new IllegalArgumentException("LayerWeights: " + name + " is " + t.dtype() + " device memory, the layer"
+                        + " stores " + dtype + " (pass it in the layer's dtype, or as host memory to be converted)");
+            }
+            return t.device();
+        }
+        DeviceBuffer b = own(owned, DeviceBuffer.allocate(t.elementCount(), dtype));
+        upload.copy(t, b);
+        return b;
+    }
+
+    /** Checks that a device tensor is on the layer's device; returns it. */
+    private static ParameterTensor onDevice(ParameterTensor t, String name, int device) {
+        if (t.onDevice()) {
+            DeviceArray d = t.device();
+            d.address(); // a closed buffer or view is an IllegalStateException here, not a fault later
+            if (d.device() != DeviceArray.ANY_DEVICE && d.device() != device) {
+                throw new IllegalArgumentException("LayerWeights: " + name + " " + d + " is memory of device " + d.device()
+                        + ", the layer is on device " + device);
+            }
+        }
+        return t;
+    }
+
+    private static <T extends AutoCloseable> T own(List<AutoCloseable> owned, T resource) {
+        owned.add(resource);
+        return resource;
+    }
+
+    /** Device bytes held (owned buffers only; device tensors used in place are the caller's). */
     long byteSize() {
-        return owned.stream().mapToLong(DeviceBuffer::byteSize).sum();
+        return owned.stream().filter(r -> r instanceof DeviceBuffer).mapToLong(r -> ((DeviceBuffer) r).byteSize()).sum();
     }
 
     @Override
     public void close() {
-        RuntimeException failure = Closeables.closeAll(null, owned);
+        RuntimeException failure = Closeables.closeAll(null, owned.reversed());
         if (failure != null) throw failure;
     }
 }

@@ -15,6 +15,7 @@ import static dev.engram.gpu.ArgumentChecks.MAX_KERNEL_SIZE;
 import static dev.engram.gpu.ArgumentChecks.nativeDtype;
 import static dev.engram.gpu.ArgumentChecks.product;
 import static dev.engram.gpu.ArgumentChecks.requireCount;
+import static dev.engram.gpu.ArgumentChecks.requireDevice;
 import static dev.engram.gpu.ArgumentChecks.requireDtype;
 import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
 import static dev.engram.gpu.ArgumentChecks.requireNoOverlap;
@@ -118,6 +119,8 @@ public final class ShortConv {
             return; // empty buffers have NULL addresses; the C ABI would launch nothing anyway
         }
 
+        requireDevice(OP, -1, "the current device is", stream, "value", value, "normWeight", normWeight, "convWeight",
+                convWeight, "out", out);
         NativeLibraryLoader.require();
         int status = engram_h.engram_short_conv(value.address(), normWeight.address(), convWeight.address(), eps,
                 batch, seqLen, hcMult, hiddenSize, kernelSize, dilation, nativeDtype(dtype), out.address(),

@@ -1,0 +1,107 @@
+package dev.engram.gpu;
+
+import dev.engram.bindings.cuda_runtime_h;
+import dev.engram.cuda.BFloat16;
+import dev.engram.cuda.Cuda;
+import dev.engram.cuda.CudaStream;
+import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceArray;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Queues parameter copies on one stream: host tensors (converted to the destination's dtype through a bounded
+ * native staging buffer, so a multi-gigabyte table needs no second full-size copy) and device tensors
+ * (device-to-device). No device-wide synchronization and no wait: a {@code cudaMemcpyAsync} from pageable memory
+ * returns once the driver has taken the bytes into its own staging, so the staging buffer can be refilled at once,
+ * and the caller records an event on the stream for the kernels to wait on.
+ */
+final class ParameterUpload implements AutoCloseable {
+    /** Bytes per staging chunk (and per copy of a native source that needs no conversion). */
+    static final long CHUNK_BYTES = 32L << 20;
+    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    private final CudaStream stream;
+    private final Arena arena = Arena.ofConfined();
+    private MemorySegment staging;
+
+    ParameterUpload(CudaStream stream) {
+        this.stream = stream;
+    }
+
+    /** Queues {@code src} into {@code dst} (same element count; dst FLOAT32 or BFLOAT16). */
+    void copy(ParameterTensor src, DeviceArray dst) {
+        if (src.elementCount() != dst.elementCount()) {
+            throw new IllegalArgumentException("upload of " + src + " into " + dst + ": element counts differ");
+        }
+        if (src.onDevice()) {
+            if (src.dtype() != dst.dtype()) {
+                throw new IllegalArgumentException("device tensor " + src + " cannot be converted to " + dst.dtype()
+                        + " on the device: pass it in the layer's dtype or as host memory");
+            }
+            dst.copyFromAsync(src.device(), stream);
+            return;
+        }
+        MemorySegment host = src.host();
+        long elements = src.elementCount();
+        if (src.dtype() == dst.dtype() && host.isNative()) { // straight from the caller's memory, in chunks
+            long bytes = host.byteSize();
+            for (long done = 0; done < bytes; done += CHUNK_BYTES) {
+                long n = Math.min(CHUNK_BYTES, bytes - done);
+                queue(dst, done, host.asSlice(done, n));
+            }
+            return;
+        }
+        long perChunk = CHUNK_BYTES / Math.max(src.dtype().byteSize(), dst.dtype().byteSize());
+        for (long done = 0; done < elements; done += perChunk) {
+            long n = Math.min(perChunk, elements - done);
+            MemorySegment chunk = staging().asSlice(0, n * dst.dtype().byteSize());
+            convert(host, src.dtype(), done, n, chunk, dst.dtype());
+            queue(dst, done * dst.dtype().byteSize(), chunk);
+        }
+    }
+
+    /** Queues host bytes (a native segment) into {@code dst} at byte offset {@code offset}. */
+    void copyBytes(MemorySegment nativeSrc, DeviceArray dst) {
+        if (nativeSrc.byteSize() != dst.byteSize()) {
+            throw new IllegalArgumentException("upload of " + nativeSrc.byteSize() + " bytes into " + dst);
+        }
+        queue(dst, 0, nativeSrc);
+    }
+
+    private void queue(DeviceArray dst, long byteOffset, MemorySegment src) {
+        MemorySegment to = MemorySegment.ofAddress(dst.address().address() + byteOffset);
+        Cuda.check("cudaMemcpyAsync", cuda_runtime_h.cudaMemcpyAsync(to, src, src.byteSize(),
+                cuda_runtime_h.cudaMemcpyHostToDevice(), stream.handle()));
+    }
+
+    /** Little-endian source elements [from, from + n) converted into {@code dst} (native order) as {@code to}. */
+    private static void convert(MemorySegment src, DType from, long first, long n, MemorySegment dst, DType to) {
+        for (long i = 0; i < n; i++) {
+            long j = first + i;
+            if (from == DType.FLOAT32) {
+                float f = src.get(FLOAT_LE, j * 4);
+                if (to == DType.FLOAT32) dst.setAtIndex(ValueLayout.JAVA_FLOAT, i, f);
+                else dst.setAtIndex(ValueLayout.JAVA_SHORT, i, BFloat16.fromFloat(f));
+            } else {
+                short b = src.get(SHORT_LE, j * 2);
+                if (to == DType.BFLOAT16) dst.setAtIndex(ValueLayout.JAVA_SHORT, i, b);
+                else dst.setAtIndex(ValueLayout.JAVA_FLOAT, i, BFloat16.toFloat(b));
+            }
+        }
+    }
+
+    private MemorySegment staging() {
+        if (staging == null) staging = arena.allocate(CHUNK_BYTES, 16);
+        return staging;
+    }
+
+    /** Frees the staging memory (the driver has its own copy of everything queued). */
+    @Override
+    public void close() {
+        arena.close();
+    }
+}
