@@ -187,7 +187,8 @@ public final class EngramLayer implements AutoCloseable {
         LayerWorkspace workspace = null;
         Cublas cublas = null;
         CudaEvent done = null;
-        try (CudaStream upload = CudaStream.create()) {
+        CudaStream upload = CudaStream.create();
+        try {
             params = LayerParameters.upload(mapping.compressionTable(), weights, c, options.dtype(), device, withTable,
                     upload);
             workspace = new LayerWorkspace(options.maxTokens(), c.engramHiddenSize(), c.hcMult(), c.hiddenSize(),
@@ -195,9 +196,11 @@ public final class EngramLayer implements AutoCloseable {
             cublas = Cublas.create();
             done = CudaEvent.createWithoutTiming();
             params.ready.synchronize(); // only this layer's copies: the caller's host memory is free to go
+            upload.close();
             return new EngramLayer(mapping, hashing, options, device, params, workspace, cublas, done);
         } catch (RuntimeException | Error e) {
-            RuntimeException late = Closeables.closeAll(null, done, cublas, workspace, params);
+            // The upload's copies may still be queued: finish them (this stream only) before freeing their buffers.
+            RuntimeException late = Closeables.closeAll(null, upload::synchronize, done, cublas, workspace, params, upload);
             if (late != null) e.addSuppressed(late);
             throw e;
         }

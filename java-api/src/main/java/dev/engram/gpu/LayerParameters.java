@@ -55,6 +55,7 @@ final class LayerParameters implements AutoCloseable {
      */
     static LayerParameters upload(CompressionTable compression, LayerWeights w, EngramConfig c, DType dtype, int device,
                                   boolean withTable, CudaStream stream) {
+        checkDeviceTensors(w, dtype, device, withTable); // before anything is allocated
         List<AutoCloseable> owned = new ArrayList<>();
         DeviceArray[] a = new DeviceArray[9];
         try (ParameterUpload upload = new ParameterUpload(stream); Arena arena = Arena.ofConfined()) {
@@ -78,22 +79,46 @@ final class LayerParameters implements AutoCloseable {
             ready.record(stream);
             return new LayerParameters(a, ready, owned);
         } catch (RuntimeException | Error ex) {
-            RuntimeException late = Closeables.closeAll(null, owned.reversed());
+            // Copies already queued still write the buffers: let them finish (this stream only) before freeing.
+            List<AutoCloseable> release = new ArrayList<>();
+            release.add(stream::synchronize);
+            release.addAll(owned.reversed());
+            RuntimeException late = Closeables.closeAll(null, release);
             if (late != null) ex.addSuppressed(late);
             throw ex;
+        }
+    }
+
+    /** Device tensors: on the layer's device, and of its dtype where used in place. */
+    private static void checkDeviceTensors(LayerWeights w, DType dtype, int device, boolean withTable) {
+        if (withTable && w.table() != null) inPlace(w.table(), "table", dtype, device);
+        onDevice(w.keyWeight(), "keyWeight", device);
+        onDevice(w.valueWeight(), "valueWeight", device);
+        for (var t : List.of(w.keyWeight(), w.valueWeight())) {
+            if (t.onDevice() && t.dtype() != dtype) {
+                throw new IllegalArgumentException("LayerWeights: device tensor " + t + " cannot be converted to " + dtype
+                        + " on the device: pass it in the layer's dtype or as host memory");
+            }
+        }
+        inPlace(w.keyBias(), "keyBias", dtype, device);
+        inPlace(w.valueBias(), "valueBias", dtype, device);
+        inPlace(w.keyNormWeight(), "keyNormWeight", dtype, device);
+        inPlace(w.queryNormWeight(), "queryNormWeight", dtype, device);
+        inPlace(w.convNormWeight(), "convNormWeight", dtype, device);
+        inPlace(w.convWeight(), "convWeight", dtype, device);
+    }
+
+    private static void inPlace(ParameterTensor t, String name, DType dtype, int device) {
+        if (onDevice(t, name, device).onDevice() && t.dtype() != dtype) {
+            throw new IllegalArgumentException("LayerWeights: " + name + " is " + t.dtype() + " device memory, the layer"
+                    + " stores " + dtype + " (pass it in the layer's dtype, or as host memory to be converted)");
         }
     }
 
     /** A device tensor used where it is, or a new buffer the host tensor (or a device one to convert) is copied into. */
     private static DeviceArray placed(ParameterTensor t, String name, DType dtype, int device, ParameterUpload upload,
                                       List<AutoCloseable> owned) {
-        if (onDevice(t, name, device).onDevice()) {
-            if (t.dtype() != dtype) {
-                throw new IllegalArgumentException("LayerWeights: " + name + " is " + t.dtype() + " device memory, the layer"
-                        + " stores " + dtype + " (pass it in the layer's dtype, or as host memory to be converted)");
-            }
-            return t.device();
-        }
+        if (t.onDevice()) return t.device(); // checked by checkDeviceTensors
         DeviceBuffer b = own(owned, DeviceBuffer.allocate(t.elementCount(), dtype));
         upload.copy(t, b);
         return b;

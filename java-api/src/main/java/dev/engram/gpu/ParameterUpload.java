@@ -25,11 +25,19 @@ final class ParameterUpload implements AutoCloseable {
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     private final CudaStream stream;
+    private final long chunkBytes;
     private final Arena arena = Arena.ofConfined();
     private MemorySegment staging;
 
     ParameterUpload(CudaStream stream) {
+        this(stream, CHUNK_BYTES);
+    }
+
+    /** With another chunk size (tests use a small one to go through many chunks). */
+    ParameterUpload(CudaStream stream, long chunkBytes) {
+        if (chunkBytes < 4 || chunkBytes % 4 != 0) throw new IllegalArgumentException("chunk of " + chunkBytes + " bytes");
         this.stream = stream;
+        this.chunkBytes = chunkBytes;
     }
 
     /** Queues {@code src} into {@code dst} (same element count; dst FLOAT32 or BFLOAT16). */
@@ -49,13 +57,13 @@ final class ParameterUpload implements AutoCloseable {
         long elements = src.elementCount();
         if (src.dtype() == dst.dtype() && host.isNative()) { // straight from the caller's memory, in chunks
             long bytes = host.byteSize();
-            for (long done = 0; done < bytes; done += CHUNK_BYTES) {
-                long n = Math.min(CHUNK_BYTES, bytes - done);
+            for (long done = 0; done < bytes; done += chunkBytes) {
+                long n = Math.min(chunkBytes, bytes - done);
                 queue(dst, done, host.asSlice(done, n));
             }
             return;
         }
-        long perChunk = CHUNK_BYTES / Math.max(src.dtype().byteSize(), dst.dtype().byteSize());
+        long perChunk = chunkBytes / Math.max(src.dtype().byteSize(), dst.dtype().byteSize());
         for (long done = 0; done < elements; done += perChunk) {
             long n = Math.min(perChunk, elements - done);
             MemorySegment chunk = staging().asSlice(0, n * dst.dtype().byteSize());
@@ -95,7 +103,7 @@ final class ParameterUpload implements AutoCloseable {
     }
 
     private MemorySegment staging() {
-        if (staging == null) staging = arena.allocate(CHUNK_BYTES, 16);
+        if (staging == null) staging = arena.allocate(chunkBytes, 16);
         return staging;
     }
 
