@@ -142,6 +142,132 @@ public record EngramConfig(
                 kernelSize, hiddenSize, hcMult, OptionalLong.of(size), gateNormEps, convNormEps);
     }
 
+    /**
+     * {@return a builder that starts from {@link #referenceDefault()}}: set what differs, by name, e.g.
+     * {@code EngramConfig.builder().hiddenSize(4096).hcMult(4).layerIds(List.of(2, 15)).build()}
+     */
+    public static Builder builder() {
+        return new Builder(referenceDefault());
+    }
+
+    /** {@return a builder that starts from this config} */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** Sets fields by name; {@link #build()} validates them all at once, as the canonical constructor does. */
+    public static final class Builder {
+        private List<Long> engramVocabSize;
+        private int maxNgramSize, nEmbedPerNgram, nHeadPerNgram, kernelSize, hiddenSize, hcMult;
+        private List<Integer> layerIds;
+        private long padId, seed;
+        private OptionalLong compressedVocabSize;
+        private double gateNormEps, convNormEps;
+
+        private Builder(EngramConfig c) {
+            engramVocabSize = c.engramVocabSize;
+            maxNgramSize = c.maxNgramSize;
+            nEmbedPerNgram = c.nEmbedPerNgram;
+            nHeadPerNgram = c.nHeadPerNgram;
+            layerIds = c.layerIds;
+            padId = c.padId;
+            seed = c.seed;
+            kernelSize = c.kernelSize;
+            hiddenSize = c.hiddenSize;
+            hcMult = c.hcMult;
+            compressedVocabSize = c.compressedVocabSize;
+            gateNormEps = c.gateNormEps;
+            convNormEps = c.convNormEps;
+        }
+
+        /** @param v {@code engram_vocab_size}, one entry per order n = 2..max_ngram_size @return this builder */
+        public Builder engramVocabSize(List<Long> v) {
+            engramVocabSize = v;
+            return this;
+        }
+
+        /** @param v {@code max_ngram_size} @return this builder */
+        public Builder maxNgramSize(int v) {
+            maxNgramSize = v;
+            return this;
+        }
+
+        /** @param v {@code n_embed_per_ngram} @return this builder */
+        public Builder nEmbedPerNgram(int v) {
+            nEmbedPerNgram = v;
+            return this;
+        }
+
+        /** @param v {@code n_head_per_ngram} @return this builder */
+        public Builder nHeadPerNgram(int v) {
+            nHeadPerNgram = v;
+            return this;
+        }
+
+        /** @param v {@code layer_ids} @return this builder */
+        public Builder layerIds(List<Integer> v) {
+            layerIds = v;
+            return this;
+        }
+
+        /** @param v {@code pad_id} @return this builder */
+        public Builder padId(long v) {
+            padId = v;
+            return this;
+        }
+
+        /** @param v {@code seed} @return this builder */
+        public Builder seed(long v) {
+            seed = v;
+            return this;
+        }
+
+        /** @param v {@code kernel_size} @return this builder */
+        public Builder kernelSize(int v) {
+            kernelSize = v;
+            return this;
+        }
+
+        /** @param v {@code hidden_size} @return this builder */
+        public Builder hiddenSize(int v) {
+            hiddenSize = v;
+            return this;
+        }
+
+        /** @param v {@code hc_mult} @return this builder */
+        public Builder hcMult(int v) {
+            hcMult = v;
+            return this;
+        }
+
+        /** @param v {@code compressed_vocab_size} (ids already compressed) @return this builder */
+        public Builder compressedVocabSize(long v) {
+            compressedVocabSize = OptionalLong.of(v);
+            return this;
+        }
+
+        /** @param v {@code gate_norm_eps} @return this builder */
+        public Builder gateNormEps(double v) {
+            gateNormEps = v;
+            return this;
+        }
+
+        /** @param v {@code conv_norm_eps} @return this builder */
+        public Builder convNormEps(double v) {
+            convNormEps = v;
+            return this;
+        }
+
+        /**
+         * {@return the config}
+         * @throws IllegalArgumentException naming the first invalid field
+         */
+        public EngramConfig build() {
+            return new EngramConfig(engramVocabSize, maxNgramSize, nEmbedPerNgram, nHeadPerNgram, layerIds, padId, seed,
+                    kernelSize, hiddenSize, hcMult, compressedVocabSize, gateNormEps, convNormEps);
+        }
+    }
+
     private static void require(boolean ok, String field, String problem) {
         if (!ok) throw new IllegalArgumentException("EngramConfig." + field + " " + problem);
     }

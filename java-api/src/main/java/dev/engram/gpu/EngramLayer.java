@@ -299,8 +299,9 @@ public final class EngramLayer implements AutoCloseable {
         try (DeviceScope scope = DeviceScope.enter(device)) {
             stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
             if (events != null) events.record(0, stream);
-            HashedGather.enqueue(rawIds, batch, seqLen, params.lut, mapping.padIdCompressed(), hashing,
-                    config.nHeadPerNgram(), params.table, config.headDim(), embedded, null, stream);
+            HashedGather.launch().rawIds(rawIds).tokens(batch, seqLen).lut(params.lut)
+                    .padIdCompressed(mapping.padIdCompressed()).layer(hashing).headsPerNgram(config.nHeadPerNgram())
+                    .table(params.table).headDim(config.headDim()).out(embedded).enqueue(stream);
             if (events != null) events.record(1, stream);
             dense(embedded, batch, seqLen, hidden, out, stream, events);
         }
@@ -366,20 +367,23 @@ public final class EngramLayer implements AutoCloseable {
             cublas.linear(embedded, params.projectionWeight, projected, n, e, (g + 1) * h);
             if (events != null) events.record(2, stream);
             if (fusedGateConv && !ArgumentChecks.overlaps(out, hidden)) {
-                GateShortConv.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
-                        params.queryNormWeight, (float) config.gateNormEps(), params.convNormWeight, params.convWeight,
-                        (float) config.convNormEps(), batch, seqLen, g, h, config.kernelSize(), config.convDilation(),
-                        out, null, stream);
+                GateShortConv.launch().projections(projected).keyBias(params.keyBias).valueBias(params.valueBias)
+                        .hidden(hidden).keyNormWeight(params.keyNormWeight).queryNormWeight(params.queryNormWeight)
+                        .gateEps((float) config.gateNormEps()).convNormWeight(params.convNormWeight)
+                        .convWeight(params.convWeight).convEps((float) config.convNormEps()).tokens(batch, seqLen)
+                        .branches(g, h).kernel(config.kernelSize(), config.convDilation()).out(out).enqueue(stream);
                 if (events != null) {
                     events.record(3, stream); // "gate" timed gate + conv; "short conv" is empty
                     events.record(4, stream);
                 }
             } else {
-                Gate.enqueue(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
-                        params.queryNormWeight, (float) config.gateNormEps(), n, g, h, gated, null, stream);
+                Gate.launch().projections(projected).keyBias(params.keyBias).valueBias(params.valueBias).hidden(hidden)
+                        .keyNormWeight(params.keyNormWeight).queryNormWeight(params.queryNormWeight)
+                        .eps((float) config.gateNormEps()).tokens(n).branches(g, h).valueOut(gated).enqueue(stream);
                 if (events != null) events.record(3, stream);
-                ShortConv.enqueue(gated, params.convNormWeight, params.convWeight, (float) config.convNormEps(), batch,
-                        seqLen, g, h, config.kernelSize(), config.convDilation(), out, stream);
+                ShortConv.launch().value(gated).normWeight(params.convNormWeight).convWeight(params.convWeight)
+                        .eps((float) config.convNormEps()).tokens(batch, seqLen).branches(g, h)
+                        .kernel(config.kernelSize(), config.convDilation()).out(out).enqueue(stream);
                 if (events != null) events.record(4, stream);
             }
         } finally {

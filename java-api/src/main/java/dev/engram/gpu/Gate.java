@@ -51,6 +51,166 @@ public final class Gate {
     private Gate() {}
 
     /**
+     * {@return a gate launch to fill in by name, then queue with {@link Launch#enqueue(CudaStream)}}
+     * Every argument is checked when it is queued.
+     */
+    public static Launch launch() {
+        return new Launch();
+    }
+
+    /**
+     * The arguments of one gate launch, set by name (no positional list of same-typed values to swap).
+     * Required: every setter whose parameter is not documented as optional. Not thread-safe; reusable.
+     */
+    public static final class Launch {
+        private DeviceArray projections;
+        private DeviceArray keyBias;
+        private DeviceArray valueBias;
+        private DeviceArray hidden;
+        private DeviceArray keyNormWeight;
+        private DeviceArray queryNormWeight;
+        private Float eps;
+        private Long tokens;
+        private DeviceArray valueOut;
+        private DeviceArray gateOut;
+        private Integer hcMult, hiddenSize;
+
+        private Launch() {}
+
+        /**
+         * @param v {@code [N, (G + 1) * H]}: the G key projections, then the value projection, without bias; FLOAT32 or BFLOAT16 (the dtype of every other float tensor here)
+         * @return this launch
+         */
+        public Launch projections(DeviceArray v) {
+            projections = Objects.requireNonNull(v, "projections");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} the G key biases, concatenated
+         * @return this launch
+         */
+        public Launch keyBias(DeviceArray v) {
+            keyBias = Objects.requireNonNull(v, "keyBias");
+            return this;
+        }
+
+        /**
+         * @param v {@code [H]}
+         * @return this launch
+         */
+        public Launch valueBias(DeviceArray v) {
+            valueBias = Objects.requireNonNull(v, "valueBias");
+            return this;
+        }
+
+        /**
+         * @param v {@code [N, G, H]} the hidden states
+         * @return this launch
+         */
+        public Launch hidden(DeviceArray v) {
+            hidden = Objects.requireNonNull(v, "hidden");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} the key RMSNorm weights ({@code norm1[g]})
+         * @return this launch
+         */
+        public Launch keyNormWeight(DeviceArray v) {
+            keyNormWeight = Objects.requireNonNull(v, "keyNormWeight");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} the query RMSNorm weights ({@code norm2[g]})
+         * @return this launch
+         */
+        public Launch queryNormWeight(DeviceArray v) {
+            queryNormWeight = Objects.requireNonNull(v, "queryNormWeight");
+            return this;
+        }
+
+        /**
+         * @param v eps of both RMSNorms (torch's fp32 default {@code 2^-23}), finite and {@code > 0}
+         * @return this launch
+         */
+        public Launch eps(float v) {
+            eps = v;
+            return this;
+        }
+
+        /**
+         * @param v {@code N = batch * seqLen >= 0}
+         * @return this launch
+         */
+        public Launch tokens(long v) {
+            tokens = v;
+            return this;
+        }
+
+        /**
+         * @param v {@code [N, G, H]} the gated value, same dtype; must not overlap an input
+         * @return this launch
+         */
+        public Launch valueOut(DeviceArray v) {
+            valueOut = Objects.requireNonNull(v, "valueOut");
+            return this;
+        }
+
+        /**
+         * @param v {@code [N, G]} FLOAT32 gates, or {@code null} (the default) not to write them; must not overlap an input or the value output
+         * @return this launch
+         */
+        public Launch gateOut(DeviceArray v) {
+            gateOut = v;
+            return this;
+        }
+
+        /**
+         * Sets the branches: {@code G = hcMult} in {@code [1, 64]} of {@code H = hiddenSize} in {@code [1, 65536]}.
+         *
+         * @param hcMult see above
+         * @param hiddenSize see above
+         * @return this launch
+         */
+        public Launch branches(int hcMult, int hiddenSize) {
+            this.hcMult = hcMult;
+            this.hiddenSize = hiddenSize;
+            return this;
+        }
+
+        /**
+         * Checks every argument in Java, then queues the launch on {@code stream}. Never allocates device memory and
+         * never synchronizes; with no tokens nothing is queued (no native call).
+         *
+         * @param stream the stream to queue on
+         * @throws IllegalStateException    when a required argument was not set, or a buffer or the stream is closed
+         * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
+         *         element count that does not match its shape formula, or overlapping output memory
+         * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+         * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
+         */
+        public void enqueue(CudaStream stream) {
+            require(projections, "projections");
+            require(keyBias, "keyBias");
+            require(valueBias, "valueBias");
+            require(hidden, "hidden");
+            require(keyNormWeight, "keyNormWeight");
+            require(queryNormWeight, "queryNormWeight");
+            require(eps, "eps");
+            require(tokens, "tokens");
+            require(valueOut, "valueOut");
+            require(hcMult, "branches");
+            enqueueChecked(projections, keyBias, valueBias, hidden, keyNormWeight, queryNormWeight, eps, tokens, hcMult, hiddenSize, valueOut, gateOut, stream);
+        }
+
+        private static void require(Object value, String name) {
+            if (value == null) throw new IllegalStateException("gate: " + name + " was not set");
+        }
+    }
+
+    /**
      * Checks every argument in Java, then queues the gate on {@code stream}. Never allocates device memory
      * and never synchronizes; with {@code tokens == 0} nothing is queued (no native call).
      *
@@ -76,7 +236,7 @@ public final class Gate {
      * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
      * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      */
-    public static void enqueue(DeviceArray proj, DeviceArray keyBias, DeviceArray valueBias, DeviceArray hidden,
+    static void enqueueChecked(DeviceArray proj, DeviceArray keyBias, DeviceArray valueBias, DeviceArray hidden,
                                DeviceArray keyNormWeight, DeviceArray queryNormWeight, float gateEps, long tokens,
                                int hcMult, int hiddenSize, DeviceArray valueOut, DeviceArray gateOut,
                                CudaStream stream) {

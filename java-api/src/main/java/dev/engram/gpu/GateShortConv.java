@@ -44,6 +44,218 @@ public final class GateShortConv {
     private GateShortConv() {}
 
     /**
+     * {@return a fused gate + ShortConv launch to fill in by name, then queue with {@link Launch#enqueue(CudaStream)}}
+     * Every argument is checked when it is queued.
+     */
+    public static Launch launch() {
+        return new Launch();
+    }
+
+    /**
+     * The arguments of one fused gate + ShortConv launch, set by name (no positional list of same-typed values to swap).
+     * Required: every setter whose parameter is not documented as optional. Not thread-safe; reusable.
+     */
+    public static final class Launch {
+        private DeviceArray projections;
+        private DeviceArray keyBias;
+        private DeviceArray valueBias;
+        private DeviceArray hidden;
+        private DeviceArray keyNormWeight;
+        private DeviceArray queryNormWeight;
+        private Float gateEps;
+        private DeviceArray convNormWeight;
+        private DeviceArray convWeight;
+        private Float convEps;
+        private DeviceArray out;
+        private DeviceArray gateOut;
+        private Integer batch, seqLen;
+        private Integer hcMult, hiddenSize;
+        private Integer kernelSize, dilation;
+
+        private Launch() {}
+
+        /**
+         * @param v {@code [B, T, (G + 1) * H]} key projections then value projection, without bias (as for {@link Gate}); FLOAT32 or BFLOAT16 (the dtype of every other float tensor here)
+         * @return this launch
+         */
+        public Launch projections(DeviceArray v) {
+            projections = Objects.requireNonNull(v, "projections");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]}
+         * @return this launch
+         */
+        public Launch keyBias(DeviceArray v) {
+            keyBias = Objects.requireNonNull(v, "keyBias");
+            return this;
+        }
+
+        /**
+         * @param v {@code [H]}
+         * @return this launch
+         */
+        public Launch valueBias(DeviceArray v) {
+            valueBias = Objects.requireNonNull(v, "valueBias");
+            return this;
+        }
+
+        /**
+         * @param v {@code [B, T, G, H]} the hidden states
+         * @return this launch
+         */
+        public Launch hidden(DeviceArray v) {
+            hidden = Objects.requireNonNull(v, "hidden");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} ({@code norm1[g]})
+         * @return this launch
+         */
+        public Launch keyNormWeight(DeviceArray v) {
+            keyNormWeight = Objects.requireNonNull(v, "keyNormWeight");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} ({@code norm2[g]})
+         * @return this launch
+         */
+        public Launch queryNormWeight(DeviceArray v) {
+            queryNormWeight = Objects.requireNonNull(v, "queryNormWeight");
+            return this;
+        }
+
+        /**
+         * @param v eps of the key/query RMSNorms, finite and {@code > 0}
+         * @return this launch
+         */
+        public Launch gateEps(float v) {
+            gateEps = v;
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} the conv's RMSNorm weights ({@code short_conv.norms[g]})
+         * @return this launch
+         */
+        public Launch convNormWeight(DeviceArray v) {
+            convNormWeight = Objects.requireNonNull(v, "convNormWeight");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H * K]}, torch's {@code [G*H, 1, K]}
+         * @return this launch
+         */
+        public Launch convWeight(DeviceArray v) {
+            convWeight = Objects.requireNonNull(v, "convWeight");
+            return this;
+        }
+
+        /**
+         * @param v eps of the conv's RMSNorm (1e-5 in Engram), finite and {@code > 0}
+         * @return this launch
+         */
+        public Launch convEps(float v) {
+            convEps = v;
+            return this;
+        }
+
+        /**
+         * @param v {@code [B, T, G, H]}, same dtype; must not overlap an input
+         * @return this launch
+         */
+        public Launch out(DeviceArray v) {
+            out = Objects.requireNonNull(v, "out");
+            return this;
+        }
+
+        /**
+         * @param v {@code [B, T, G]} FLOAT32 gates, or {@code null} (the default); must not overlap an input or {@code out}
+         * @return this launch
+         */
+        public Launch gateOut(DeviceArray v) {
+            gateOut = v;
+            return this;
+        }
+
+        /**
+         * Sets the tokens: {@code batch} sequences of {@code seqLen} each, both {@code >= 0}.
+         *
+         * @param batch see above
+         * @param seqLen see above
+         * @return this launch
+         */
+        public Launch tokens(int batch, int seqLen) {
+            this.batch = batch;
+            this.seqLen = seqLen;
+            return this;
+        }
+
+        /**
+         * Sets the branches: {@code G = hcMult} in {@code [1, 64]} of {@code H = hiddenSize} in {@code [1, 65536]}.
+         *
+         * @param hcMult see above
+         * @param hiddenSize see above
+         * @return this launch
+         */
+        public Launch branches(int hcMult, int hiddenSize) {
+            this.hcMult = hcMult;
+            this.hiddenSize = hiddenSize;
+            return this;
+        }
+
+        /**
+         * Sets the conv: {@code K = kernelSize} taps in {@code [1, 16]}, {@code dilation >= 1}.
+         *
+         * @param kernelSize see above
+         * @param dilation see above
+         * @return this launch
+         */
+        public Launch kernel(int kernelSize, int dilation) {
+            this.kernelSize = kernelSize;
+            this.dilation = dilation;
+            return this;
+        }
+
+        /**
+         * Checks every argument in Java, then queues the launch on {@code stream}. Never allocates device memory and
+         * never synchronizes; with no tokens nothing is queued (no native call).
+         *
+         * @param stream the stream to queue on
+         * @throws IllegalStateException    when a required argument was not set, or a buffer or the stream is closed
+         * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
+         *         element count that does not match its shape formula, or overlapping output memory
+         * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+         * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
+         */
+        public void enqueue(CudaStream stream) {
+            require(projections, "projections");
+            require(keyBias, "keyBias");
+            require(valueBias, "valueBias");
+            require(hidden, "hidden");
+            require(keyNormWeight, "keyNormWeight");
+            require(queryNormWeight, "queryNormWeight");
+            require(gateEps, "gateEps");
+            require(convNormWeight, "convNormWeight");
+            require(convWeight, "convWeight");
+            require(convEps, "convEps");
+            require(out, "out");
+            require(batch, "tokens");
+            require(hcMult, "branches");
+            require(kernelSize, "kernel");
+            enqueueChecked(projections, keyBias, valueBias, hidden, keyNormWeight, queryNormWeight, gateEps, convNormWeight, convWeight, convEps, batch, seqLen, hcMult, hiddenSize, kernelSize, dilation, out, gateOut, stream);
+        }
+
+        private static void require(Object value, String name) {
+            if (value == null) throw new IllegalStateException("fused gate + ShortConv: " + name + " was not set");
+        }
+    }
+
+    /**
      * Checks every argument in Java, then queues the fused gate + ShortConv on {@code stream}. Never allocates
      * device memory and never synchronizes; with {@code batch * seqLen == 0} nothing is queued (no native call).
      *
@@ -75,7 +287,7 @@ public final class GateShortConv {
      * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
      * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      */
-    public static void enqueue(DeviceArray proj, DeviceArray keyBias, DeviceArray valueBias, DeviceArray hidden,
+    static void enqueueChecked(DeviceArray proj, DeviceArray keyBias, DeviceArray valueBias, DeviceArray hidden,
                                DeviceArray keyNormWeight, DeviceArray queryNormWeight, float gateEps,
                                DeviceArray convNormWeight, DeviceArray convWeight, float convEps, int batch,
                                int seqLen, int hcMult, int hiddenSize, int kernelSize, int dilation, DeviceArray out,

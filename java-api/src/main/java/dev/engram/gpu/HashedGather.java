@@ -46,6 +46,154 @@ public final class HashedGather {
     private HashedGather() {}
 
     /**
+     * {@return a hashed gather launch to fill in by name, then queue with {@link Launch#enqueue(CudaStream)}}
+     * Every argument is checked when it is queued.
+     */
+    public static Launch launch() {
+        return new Launch();
+    }
+
+    /**
+     * The arguments of one hashed gather launch, set by name (no positional list of same-typed values to swap).
+     * Required: every setter whose parameter is not documented as optional. Not thread-safe; reusable.
+     */
+    public static final class Launch {
+        private DeviceArray rawIds;
+        private DeviceArray lut;
+        private Long padIdCompressed;
+        private LayerHashing layer;
+        private Integer headsPerNgram;
+        private DeviceArray table;
+        private Integer headDim;
+        private DeviceArray out;
+        private DeviceArray hashIdsOut;
+        private Integer batch, seqLen;
+
+        private Launch() {}
+
+        /**
+         * @param v {@code [B, T]} INT64 token ids (raw with a compression table, else already compressed)
+         * @return this launch
+         */
+        public Launch rawIds(DeviceArray v) {
+            rawIds = Objects.requireNonNull(v, "rawIds");
+            return this;
+        }
+
+        /**
+         * @param v the compression table, INT64, non-empty; {@code null} (the default) when the ids are already compressed
+         * @return this launch
+         */
+        public Launch lut(DeviceArray v) {
+            lut = v;
+            return this;
+        }
+
+        /**
+         * @param v the pad id used before each sequence start, already mapped through the table
+         * @return this launch
+         */
+        public Launch padIdCompressed(long v) {
+            padIdCompressed = v;
+            return this;
+        }
+
+        /**
+         * @param v the layer's multipliers, moduli and row offsets
+         * @return this launch
+         */
+        public Launch layer(LayerHashing v) {
+            layer = Objects.requireNonNull(v, "layer");
+            return this;
+        }
+
+        /**
+         * @param v {@code n_head_per_ngram}; {@code layer.heads()} must be {@code (layer.multipliers().length - 1) * headsPerNgram}
+         * @return this launch
+         */
+        public Launch headsPerNgram(int v) {
+            headsPerNgram = v;
+            return this;
+        }
+
+        /**
+         * @param v the layer's embedding table {@code [layer.totalRows(), headDim]}, FLOAT32 or BFLOAT16
+         * @return this launch
+         */
+        public Launch table(DeviceArray v) {
+            table = Objects.requireNonNull(v, "table");
+            return this;
+        }
+
+        /**
+         * @param v columns per head, {@code >= 1}
+         * @return this launch
+         */
+        public Launch headDim(int v) {
+            headDim = v;
+            return this;
+        }
+
+        /**
+         * @param v {@code [B, T, heads * headDim]}, the table's dtype
+         * @return this launch
+         */
+        public Launch out(DeviceArray v) {
+            out = Objects.requireNonNull(v, "out");
+            return this;
+        }
+
+        /**
+         * @param v {@code [B, T, heads]} INT64 hash ids, or {@code null} (the default) to skip them
+         * @return this launch
+         */
+        public Launch hashIdsOut(DeviceArray v) {
+            hashIdsOut = v;
+            return this;
+        }
+
+        /**
+         * Sets the tokens: {@code batch} sequences of {@code seqLen} each, both {@code >= 0}.
+         *
+         * @param batch see above
+         * @param seqLen see above
+         * @return this launch
+         */
+        public Launch tokens(int batch, int seqLen) {
+            this.batch = batch;
+            this.seqLen = seqLen;
+            return this;
+        }
+
+        /**
+         * Checks every argument in Java, then queues the launch on {@code stream}. Never allocates device memory and
+         * never synchronizes; with no tokens nothing is queued (no native call).
+         *
+         * @param stream the stream to queue on
+         * @throws IllegalStateException    when a required argument was not set, or a buffer or the stream is closed
+         * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
+         *         element count that does not match its shape formula, or overlapping output memory
+         * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+         * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
+         */
+        public void enqueue(CudaStream stream) {
+            require(rawIds, "rawIds");
+            require(padIdCompressed, "padIdCompressed");
+            require(layer, "layer");
+            require(headsPerNgram, "headsPerNgram");
+            require(table, "table");
+            require(headDim, "headDim");
+            require(out, "out");
+            require(batch, "tokens");
+            enqueueChecked(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, table, headDim, out, hashIdsOut, stream);
+        }
+
+        private static void require(Object value, String name) {
+            if (value == null) throw new IllegalStateException("hashed gather: " + name + " was not set");
+        }
+    }
+
+    /**
      * Checks every argument in Java, then queues the gather on {@code stream}. Never allocates device
      * memory and never synchronizes; with {@code batch * seqLen == 0} nothing is queued (no native call).
      *
@@ -70,7 +218,7 @@ public final class HashedGather {
      * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      *         (e.g. limits of {@code engram.h}: max n-gram 16, at most 64 heads, head dim at most 65536)
      */
-    public static void enqueue(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
+    static void enqueueChecked(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
                                LayerHashing layer, int headsPerNgram, DeviceArray table, int headDim,
                                DeviceArray out, DeviceArray hashIdsOut, CudaStream stream) {
         Objects.requireNonNull(table, "table");

@@ -46,6 +46,142 @@ public final class ShortConv {
     private ShortConv() {}
 
     /**
+     * {@return a ShortConv launch to fill in by name, then queue with {@link Launch#enqueue(CudaStream)}}
+     * Every argument is checked when it is queued.
+     */
+    public static Launch launch() {
+        return new Launch();
+    }
+
+    /**
+     * The arguments of one ShortConv launch, set by name (no positional list of same-typed values to swap).
+     * Required: every setter whose parameter is not documented as optional. Not thread-safe; reusable.
+     */
+    public static final class Launch {
+        private DeviceArray value;
+        private DeviceArray normWeight;
+        private DeviceArray convWeight;
+        private Float eps;
+        private DeviceArray out;
+        private Integer batch, seqLen;
+        private Integer hcMult, hiddenSize;
+        private Integer kernelSize, dilation;
+
+        private Launch() {}
+
+        /**
+         * @param v {@code [B, T, G, H]}, FLOAT32 or BFLOAT16 (the dtype of every tensor here)
+         * @return this launch
+         */
+        public Launch value(DeviceArray v) {
+            value = Objects.requireNonNull(v, "value");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H]} the RMSNorm weights ({@code short_conv.norms[g]})
+         * @return this launch
+         */
+        public Launch normWeight(DeviceArray v) {
+            normWeight = Objects.requireNonNull(v, "normWeight");
+            return this;
+        }
+
+        /**
+         * @param v {@code [G * H * K]}, torch's {@code [G*H, 1, K]}; tap {@code K-1} multiplies the current step
+         * @return this launch
+         */
+        public Launch convWeight(DeviceArray v) {
+            convWeight = Objects.requireNonNull(v, "convWeight");
+            return this;
+        }
+
+        /**
+         * @param v RMSNorm eps (1e-5 in Engram), finite and {@code > 0}
+         * @return this launch
+         */
+        public Launch eps(float v) {
+            eps = v;
+            return this;
+        }
+
+        /**
+         * @param v {@code [B, T, G, H]}, same dtype; must not overlap an input (the conv cannot run in place)
+         * @return this launch
+         */
+        public Launch out(DeviceArray v) {
+            out = Objects.requireNonNull(v, "out");
+            return this;
+        }
+
+        /**
+         * Sets the tokens: {@code batch} sequences of {@code seqLen} each, both {@code >= 0}.
+         *
+         * @param batch see above
+         * @param seqLen see above
+         * @return this launch
+         */
+        public Launch tokens(int batch, int seqLen) {
+            this.batch = batch;
+            this.seqLen = seqLen;
+            return this;
+        }
+
+        /**
+         * Sets the branches: {@code G = hcMult} in {@code [1, 64]} of {@code H = hiddenSize} in {@code [1, 65536]}.
+         *
+         * @param hcMult see above
+         * @param hiddenSize see above
+         * @return this launch
+         */
+        public Launch branches(int hcMult, int hiddenSize) {
+            this.hcMult = hcMult;
+            this.hiddenSize = hiddenSize;
+            return this;
+        }
+
+        /**
+         * Sets the conv: {@code K = kernelSize} taps in {@code [1, 16]}, {@code dilation >= 1}.
+         *
+         * @param kernelSize see above
+         * @param dilation see above
+         * @return this launch
+         */
+        public Launch kernel(int kernelSize, int dilation) {
+            this.kernelSize = kernelSize;
+            this.dilation = dilation;
+            return this;
+        }
+
+        /**
+         * Checks every argument in Java, then queues the launch on {@code stream}. Never allocates device memory and
+         * never synchronizes; with no tokens nothing is queued (no native call).
+         *
+         * @param stream the stream to queue on
+         * @throws IllegalStateException    when a required argument was not set, or a buffer or the stream is closed
+         * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
+         *         element count that does not match its shape formula, or overlapping output memory
+         * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
+         * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
+         */
+        public void enqueue(CudaStream stream) {
+            require(value, "value");
+            require(normWeight, "normWeight");
+            require(convWeight, "convWeight");
+            require(eps, "eps");
+            require(out, "out");
+            require(batch, "tokens");
+            require(hcMult, "branches");
+            require(kernelSize, "kernel");
+            enqueueChecked(value, normWeight, convWeight, eps, batch, seqLen, hcMult, hiddenSize, kernelSize, dilation, out, stream);
+        }
+
+        private static void require(Object value, String name) {
+            if (value == null) throw new IllegalStateException("ShortConv: " + name + " was not set");
+        }
+    }
+
+    /**
      * Checks every argument in Java, then queues the ShortConv on {@code stream}. Never allocates device
      * memory and never synchronizes; with {@code batch * seqLen == 0} nothing is queued (no native call).
      *
@@ -71,7 +207,7 @@ public final class ShortConv {
      * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
      * @throws dev.engram.EngramNativeException when libengram rejects an argument the Java checks let through
      */
-    public static void enqueue(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight, float eps,
+    static void enqueueChecked(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight, float eps,
                                int batch, int seqLen, int hcMult, int hiddenSize, int kernelSize, int dilation,
                                DeviceArray out, CudaStream stream) {
         Objects.requireNonNull(value, "value");

@@ -45,16 +45,22 @@ class LaunchErrorGpuTest {
             assertEquals(CudaError.MEMORY_ALLOCATION.number(), failed, "a 2^62-byte cudaMalloc must fail");
 
             CudaException e = assertThrows(CudaException.class,
-                    () -> ShortConv.enqueue(value, norm, conv, 1e-5f, b, t, g, h, k, 1, out, stream));
+                    () -> conv(value, norm, conv, out, b, t, g, h, k).enqueue(stream));
             assertEquals("engram_short_conv", e.call());
             assertSame(CudaError.MEMORY_ALLOCATION, e.error());
             assertEquals("cudaErrorMemoryAllocation", e.errorName());
             assertTrue(e.getMessage().contains("kernel launch failed"), e.getMessage());
 
             // Reported once: the next launch goes through.
-            ShortConv.enqueue(value, norm, conv, 1e-5f, b, t, g, h, k, 1, out, stream);
+            conv(value, norm, conv, out, b, t, g, h, k).enqueue(stream);
             stream.synchronize();
         }
+    }
+
+    private static ShortConv.Launch conv(DeviceBuffer value, DeviceBuffer norm, DeviceBuffer conv, DeviceBuffer out,
+                                         int b, int t, int g, int h, int k) {
+        return ShortConv.launch().value(value).normWeight(norm).convWeight(conv).eps(1e-5f).tokens(b, t).branches(g, h)
+                .kernel(k, 1).out(out);
     }
 
     /** A raw cudaMalloc of 2^62 bytes, its error left pending; returns the cudaError_t. */

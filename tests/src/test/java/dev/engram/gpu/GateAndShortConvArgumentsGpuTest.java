@@ -50,8 +50,9 @@ class GateAndShortConvArgumentsGpuTest {
         CudaStream stream = CudaStream.legacyDefault();
 
         void run() {
-            Gate.enqueue(proj, keyBias, valueBias, hidden, keyNorm, queryNorm, 0x1p-23f, tokens, G, H, valueOut,
-                    gateOut, stream);
+            Gate.launch().projections(proj).keyBias(keyBias).valueBias(valueBias).hidden(hidden).keyNormWeight(keyNorm)
+                    .queryNormWeight(queryNorm).eps(0x1p-23f).tokens(tokens).branches(G, H).valueOut(valueOut)
+                    .gateOut(gateOut).enqueue(stream);
         }
     }
 
@@ -61,8 +62,8 @@ class GateAndShortConvArgumentsGpuTest {
         int batch = 1, seqLen = TOKENS;
 
         void run() {
-            ShortConv.enqueue(value, normWeight, convWeight, 1e-5f, batch, seqLen, G, H, K, 3, out,
-                    CudaStream.legacyDefault());
+            ShortConv.launch().value(value).normWeight(normWeight).convWeight(convWeight).eps(1e-5f)
+                    .tokens(batch, seqLen).branches(G, H).kernel(K, 3).out(out).enqueue(CudaStream.legacyDefault());
         }
     }
 

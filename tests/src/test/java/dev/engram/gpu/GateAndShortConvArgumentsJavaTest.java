@@ -52,8 +52,9 @@ class GateAndShortConvArgumentsJavaTest {
         CudaStream stream = CudaStream.legacyDefault();
 
         void run() {
-            Gate.enqueue(proj, keyBias, valueBias, hidden, keyNorm, queryNorm, eps, tokens, hcMult, hidden_, valueOut,
-                    gateOut, stream);
+            Gate.launch().projections(proj).keyBias(keyBias).valueBias(valueBias).hidden(hidden).keyNormWeight(keyNorm)
+                    .queryNormWeight(queryNorm).eps(eps).tokens(tokens).branches(hcMult, hidden_).valueOut(valueOut)
+                    .gateOut(gateOut).enqueue(stream);
         }
     }
 
@@ -66,8 +67,8 @@ class GateAndShortConvArgumentsJavaTest {
         CudaStream stream = CudaStream.legacyDefault();
 
         void run() {
-            ShortConv.enqueue(value, normWeight, convWeight, eps, batch, seqLen, hcMult, hidden, kernelSize, dilation,
-                    out, stream);
+            ShortConv.launch().value(value).normWeight(normWeight).convWeight(convWeight).eps(eps).tokens(batch, seqLen)
+                    .branches(hcMult, hidden).kernel(kernelSize, dilation).out(out).enqueue(stream);
         }
     }
 

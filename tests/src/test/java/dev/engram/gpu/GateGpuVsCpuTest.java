@@ -118,8 +118,9 @@ class GateGpuVsCpuTest {
             DeviceArray dValueOut = scope.poisoned((long) n * g * h, dt);
             DeviceArray dGateOut = c.withGateOut() ? scope.poisoned((long) n * g, DType.FLOAT32) : null;
             Cuda.deviceSynchronize();  // the uploads ran on the legacy stream; the launch goes on a non-blocking one
-            Gate.enqueue(dProj, dKeyBias, dValueBias, dHidden, dKeyNorm, dQueryNorm, EPS, n, g, h, dValueOut, dGateOut,
-                    stream);
+            Gate.launch().projections(dProj).keyBias(dKeyBias).valueBias(dValueBias).hidden(dHidden).keyNormWeight(dKeyNorm)
+                    .queryNormWeight(dQueryNorm).eps(EPS).tokens(n).branches(g, h).valueOut(dValueOut).gateOut(dGateOut)
+                    .enqueue(stream);
             stream.synchronize();
             gotValue = DeviceTensors.download(dValueOut);
             if (dGateOut != null) gotGate = DeviceTensors.download(dGateOut);

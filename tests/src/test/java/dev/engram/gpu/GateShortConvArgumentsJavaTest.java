@@ -57,8 +57,10 @@ class GateShortConvArgumentsJavaTest {
         CudaStream stream = CudaStream.legacyDefault();
 
         void run() {
-            GateShortConv.enqueue(proj, keyBias, valueBias, hidden, keyNorm, queryNorm, gateEps, convNorm, convWeight,
-                    convEps, batch, seqLen, hcMult, hidden_, kernelSize, dilation, out, gateOut, stream);
+            GateShortConv.launch().projections(proj).keyBias(keyBias).valueBias(valueBias).hidden(hidden)
+                    .keyNormWeight(keyNorm).queryNormWeight(queryNorm).gateEps(gateEps).convNormWeight(convNorm)
+                    .convWeight(convWeight).convEps(convEps).tokens(batch, seqLen).branches(hcMult, hidden_)
+                    .kernel(kernelSize, dilation).out(out).gateOut(gateOut).enqueue(stream);
         }
     }
 

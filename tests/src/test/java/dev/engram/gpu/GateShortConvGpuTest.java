@@ -116,11 +116,15 @@ class GateShortConvGpuTest {
             DeviceArray dChainedGates = scope.poisoned((long) n * g, DType.FLOAT32);
             DeviceArray dFusedGates = scope.poisoned((long) n * g, DType.FLOAT32);
             Cuda.deviceSynchronize();  // the uploads ran on the legacy stream; the launches go on a non-blocking one
-            Gate.enqueue(dProj, dKeyBias, dValueBias, dHidden, dKeyNorm, dQueryNorm, GATE_EPS, n, g, h, dValue,
-                    dChainedGates, stream);
-            ShortConv.enqueue(dValue, dConvNorm, dConvWeight, CONV_EPS, b, t, g, h, k, c.dilation(), dChained, stream);
-            GateShortConv.enqueue(dProj, dKeyBias, dValueBias, dHidden, dKeyNorm, dQueryNorm, GATE_EPS, dConvNorm,
-                    dConvWeight, CONV_EPS, b, t, g, h, k, c.dilation(), dFused, dFusedGates, stream);
+            Gate.launch().projections(dProj).keyBias(dKeyBias).valueBias(dValueBias).hidden(dHidden).keyNormWeight(dKeyNorm)
+                    .queryNormWeight(dQueryNorm).eps(GATE_EPS).tokens(n).branches(g, h).valueOut(dValue)
+                    .gateOut(dChainedGates).enqueue(stream);
+            ShortConv.launch().value(dValue).normWeight(dConvNorm).convWeight(dConvWeight).eps(CONV_EPS).tokens(b, t)
+                    .branches(g, h).kernel(k, c.dilation()).out(dChained).enqueue(stream);
+            GateShortConv.launch().projections(dProj).keyBias(dKeyBias).valueBias(dValueBias).hidden(dHidden)
+                    .keyNormWeight(dKeyNorm).queryNormWeight(dQueryNorm).gateEps(GATE_EPS).convNormWeight(dConvNorm)
+                    .convWeight(dConvWeight).convEps(CONV_EPS).tokens(b, t).branches(g, h).kernel(k, c.dilation())
+                    .out(dFused).gateOut(dFusedGates).enqueue(stream);
             stream.synchronize();
             fused = DeviceTensors.download(dFused);
             chained = DeviceTensors.download(dChained);

@@ -53,8 +53,9 @@ class HashedGatherArgumentsJavaTest {
         }
 
         void run() {
-            HashedGather.enqueue(ids, batch, seqLen, lut, 0, layer, headsPerNgram, table, headDim, out, hashIds,
-                    CudaStream.legacyDefault());
+            HashedGather.launch().rawIds(ids).tokens(batch, seqLen).lut(lut).padIdCompressed(0).layer(layer)
+                    .headsPerNgram(headsPerNgram).table(table).headDim(headDim).out(out).hashIdsOut(hashIds)
+                    .enqueue(CudaStream.legacyDefault());
         }
     }
 

@@ -145,10 +145,11 @@ class HashedGatherGpuVsCpuTest {
              DeviceBuffer table = DeviceBuffer.allocate(layer.totalRows() * d, DType.FLOAT32);
              DeviceBuffer out = DeviceBuffer.allocate(0, DType.FLOAT32);
              DeviceBuffer hashIds = DeviceBuffer.allocate(0, DType.INT64)) {
-            HashedGather.enqueue(ids, 0, 5, lut, mapping.padIdCompressed(), layer, mapping.config().nHeadPerNgram(),
-                    table, d, out, hashIds, stream);
-            HashedGather.enqueue(ids, 4, 0, null, mapping.padIdCompressed(), layer, mapping.config().nHeadPerNgram(),
-                    table, d, out, null, stream);
+            HashedGather.launch().rawIds(ids).tokens(0, 5).lut(lut).padIdCompressed(mapping.padIdCompressed())
+                    .layer(layer).headsPerNgram(mapping.config().nHeadPerNgram()).table(table).headDim(d).out(out)
+                    .hashIdsOut(hashIds).enqueue(stream);
+            HashedGather.launch().rawIds(ids).tokens(4, 0).padIdCompressed(mapping.padIdCompressed()).layer(layer)
+                    .headsPerNgram(mapping.config().nHeadPerNgram()).table(table).headDim(d).out(out).enqueue(stream);
             stream.synchronize();
         }
     }
@@ -283,7 +284,8 @@ class HashedGatherGpuVsCpuTest {
             // The copies above ran on the legacy stream; the launch goes on a non-blocking one.
             Cuda.deviceSynchronize();
 
-            HashedGather.enqueue(dIds, batch, seqLen, dLut, pad, layer, headsPerNgram, dTable, d, dOut, dHash, stream);
+            HashedGather.launch().rawIds(dIds).tokens(batch, seqLen).lut(dLut).padIdCompressed(pad).layer(layer)
+                    .headsPerNgram(headsPerNgram).table(dTable).headDim(d).out(dOut).hashIdsOut(dHash).enqueue(stream);
             stream.synchronize();
 
             int[] outBits = new int[outElements];

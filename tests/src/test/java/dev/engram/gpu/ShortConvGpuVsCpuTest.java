@@ -112,7 +112,8 @@ class ShortConvGpuVsCpuTest {
             DeviceArray dConv = scope.upload(convWeight, dt);
             DeviceArray dOut = scope.poisoned(value.length, dt);
             Cuda.deviceSynchronize();  // the uploads ran on the legacy stream; the launch goes on a non-blocking one
-            ShortConv.enqueue(dValue, dNorm, dConv, EPS, b, t, g, h, k, c.dilation(), dOut, stream);
+            ShortConv.launch().value(dValue).normWeight(dNorm).convWeight(dConv).eps(EPS).tokens(b, t).branches(g, h)
+                    .kernel(k, c.dilation()).out(dOut).enqueue(stream);
             stream.synchronize();
             got = DeviceTensors.download(dOut);
         }
