@@ -35,7 +35,7 @@ public final class HashMultipliers {
     }
 
     /** The draws {@code r} before {@code * 2 + 1} (the goldens record them). */
-    public static long[] rawDraws(long seed, int layerId, int maxNgramSize, long compressedVocabSize) {
+    static long[] rawDraws(long seed, int layerId, int maxNgramSize, long compressedVocabSize) {
         Pcg64 rng = new Pcg64(new SeedSequence(layerSeed(seed, layerId)));
         return BoundedIntegers.integers(rng, 0, halfBound(compressedVocabSize), maxNgramSize);
     }

@@ -127,7 +127,7 @@ public final class NgramHasher {
     }
 
     /** The raw XOR mixes {@code [batch * seqLen * (maxNgram-1)]}, one per order (for checking against goldens). */
-    public static long[] mixes(long[] compressedIds, int batch, int seqLen, long padId, long[] multipliers) {
+    static long[] mixes(long[] compressedIds, int batch, int seqLen, long padId, long[] multipliers) {
         int orders = multipliers.length - 1;
         long[] out = new long[compressedIds.length * orders];
         for (int b = 0; b < batch; b++) {

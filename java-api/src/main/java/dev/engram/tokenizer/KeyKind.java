@@ -23,7 +23,7 @@ public enum KeyKind {
      *
      * @return {@code "normalized"}, {@code "raw_token"} or {@code "raw_text_fallback"}
      */
-    public String goldenName() {
+    String goldenName() {
         return goldenName;
     }
 
@@ -34,7 +34,7 @@ public enum KeyKind {
      * @return the kind of that name
      * @throws IllegalArgumentException if no kind has that name
      */
-    public static KeyKind fromGoldenName(String name) {
+    static KeyKind fromGoldenName(String name) {
         for (KeyKind k : values()) {
             if (k.goldenName.equals(name)) return k;
         }
