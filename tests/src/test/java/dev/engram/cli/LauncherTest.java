@@ -42,7 +42,7 @@ class LauncherTest {
     void helpListsTheCommands() throws Exception {
         Result r = run(builtLauncher(), Map.of(), "--help");
         assertEquals(Main.OK, r.code(), r::describe);
-        for (String command : List.of("demo", "hash")) {
+        for (String command : List.of("demo", "hash", "forward")) {
             assertTrue(r.out().contains("  " + command + " "), () -> "expected " + command + " in " + r.out());
         }
     }
