@@ -83,7 +83,7 @@ public final class Main {
         return code;
     }
 
-    /** The message on one line: some library messages (Jackson's) span several. */
+    /** The message on one line: some messages (of the JDK, of libraries) span several. */
     private static String oneLine(Throwable e) {
         String m = e.getMessage();
         if (m == null || m.isBlank()) m = e.getClass().getSimpleName();
