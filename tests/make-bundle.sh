@@ -53,7 +53,8 @@ echo "make-bundle.sh: copying dependencies of the tests module"
 (cd "$root" && mvn -B -q -Dstyle.color=never -pl tests dependency:copy-dependencies \
    -DincludeScope=test -DoutputDirectory="$bundle/lib" \
    -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian)
-for jar in "$root"/bindings/target/engram-bindings-*.jar "$root"/java-api/target/engram-api-*.jar; do
+for jar in "$root"/bindings/target/engram-bindings-*.jar "$root"/java-api/target/engram-api-*.jar \
+           "$root"/cli/target/engram-cli-*.jar; do
   [[ -f "$jar" ]] && cp "$jar" "$bundle/lib/"   # the freshly built ones (same as in ~/.m2 after install)
 done
 "$JAVA_HOME/bin/jar" --create --file "$bundle/lib/engram-tests-tests.jar" -C "$root/tests/target/test-classes" .

@@ -1,18 +1,12 @@
 package dev.engram;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -24,15 +18,17 @@ import java.util.Set;
  * <p>Accepted shapes: a flat object ({@code {"engram_vocab_size": [...], "max_ngram_size": 3, ...,
  * "hidden_size": 1024, "hc_mult": 4}}), or the reference's split form
  * {@code {"engram_config": {...}, "backbone_config": {...}}} (as in the golden manifests). Missing keys
- * take the reference defaults; unknown keys are rejected so that a typo is not silently ignored.
+ * take the reference defaults; unknown keys are rejected so that a typo is not silently ignored, and so
+ * is a key given twice (in one object, or in both sections). The JSON itself is read strictly by a small
+ * reader of this package, so the library needs no JSON dependency.
  */
 public final class EngramConfigJson {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
     /** Keys of the reference configs that do not affect the Engram layer itself. */
     private static final Set<String> IGNORED = Set.of("tokenizer_name_or_path", "vocab_size", "num_layers");
     private static final Set<String> KNOWN = Set.of("engram_vocab_size", "max_ngram_size", "n_embed_per_ngram",
             "n_head_per_ngram", "layer_ids", "pad_id", "seed", "kernel_size", "hidden_size", "hc_mult",
             "compressed_vocab_size", "gate_norm_eps", "conv_norm_eps");
+    private static final Set<String> SECTIONS = Set.of("engram_config", "backbone_config");
 
     private EngramConfigJson() {}
 
@@ -53,44 +49,42 @@ public final class EngramConfigJson {
         }
     }
 
-    /** Parses a config from JSON text. */
+    /**
+     * Parses a config from JSON text (strict JSON: malformed text, duplicate keys or trailing content
+     * are errors that give the line and column).
+     */
     public static EngramConfig parse(String json) {
-        JsonNode root;
-        try {
-            root = MAPPER.readTree(json);
-        } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("invalid JSON: " + e.getOriginalMessage(), e);
+        if (!(JsonReader.parse(json) instanceof Map<?, ?> root)) {
+            throw new IllegalArgumentException("config must be a JSON object");
         }
-        if (root == null || !root.isObject()) throw new IllegalArgumentException("config must be a JSON object");
-        ObjectNode flat = MAPPER.createObjectNode();
-        for (Iterator<Map.Entry<String, JsonNode>> it = root.fields(); it.hasNext(); ) {
-            var e = it.next();
-            if ((e.getKey().equals("engram_config") || e.getKey().equals("backbone_config")) && e.getValue().isObject()) {
-                e.getValue().fields().forEachRemaining(inner -> flat.set(inner.getKey(), inner.getValue()));
+        Map<String, Object> flat = new LinkedHashMap<>();
+        for (var e : root.entrySet()) {
+            String key = (String) e.getKey();
+            if (SECTIONS.contains(key) && e.getValue() instanceof Map<?, ?> section) {
+                section.forEach((k, v) -> put(flat, (String) k, v));
             } else {
-                flat.set(e.getKey(), e.getValue());
+                put(flat, key, e.getValue());
             }
         }
-        for (Iterator<String> it = flat.fieldNames(); it.hasNext(); ) {
-            String key = it.next();
+        for (String key : flat.keySet()) {
             if (!KNOWN.contains(key) && !IGNORED.contains(key)) {
                 throw new IllegalArgumentException("unknown config key \"" + key + "\" (known: " + KNOWN + ")");
             }
         }
         EngramConfig d = EngramConfig.referenceDefault();
         return new EngramConfig(
-                flat.has("engram_vocab_size") ? longList(flat, "engram_vocab_size") : d.engramVocabSize(),
+                flat.containsKey("engram_vocab_size") ? longList(flat, "engram_vocab_size") : d.engramVocabSize(),
                 intValue(flat, "max_ngram_size", d.maxNgramSize()),
                 intValue(flat, "n_embed_per_ngram", d.nEmbedPerNgram()),
                 intValue(flat, "n_head_per_ngram", d.nHeadPerNgram()),
-                flat.has("layer_ids") ? longList(flat, "layer_ids").stream().map(v -> toInt("layer_ids", v)).toList()
+                flat.containsKey("layer_ids") ? longList(flat, "layer_ids").stream().map(v -> toInt("layer_ids", v)).toList()
                         : d.layerIds(),
                 longValue(flat, "pad_id", d.padId()),
                 longValue(flat, "seed", d.seed()),
                 intValue(flat, "kernel_size", d.kernelSize()),
                 intValue(flat, "hidden_size", d.hiddenSize()),
                 intValue(flat, "hc_mult", d.hcMult()),
-                flat.has("compressed_vocab_size") && !flat.get("compressed_vocab_size").isNull()
+                flat.get("compressed_vocab_size") != null // absent or null: not given
                         ? OptionalLong.of(longValue(flat, "compressed_vocab_size", 0)) : OptionalLong.empty(),
                 doubleValue(flat, "gate_norm_eps", d.gateNormEps()),
                 doubleValue(flat, "conv_norm_eps", d.convNormEps()));
@@ -98,14 +92,12 @@ public final class EngramConfigJson {
 
     /** The config as a flat JSON object with snake_case keys. */
     public static String write(EngramConfig c) {
-        ObjectNode o = MAPPER.createObjectNode();
-        ArrayNode vocab = o.putArray("engram_vocab_size");
-        c.engramVocabSize().forEach(vocab::add);
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("engram_vocab_size", c.engramVocabSize());
         o.put("max_ngram_size", c.maxNgramSize());
         o.put("n_embed_per_ngram", c.nEmbedPerNgram());
         o.put("n_head_per_ngram", c.nHeadPerNgram());
-        ArrayNode layers = o.putArray("layer_ids");
-        c.layerIds().forEach(layers::add);
+        o.put("layer_ids", c.layerIds());
         o.put("pad_id", c.padId());
         o.put("seed", c.seed());
         o.put("kernel_size", c.kernelSize());
@@ -114,37 +106,43 @@ public final class EngramConfigJson {
         c.compressedVocabSize().ifPresent(v -> o.put("compressed_vocab_size", v));
         o.put("gate_norm_eps", c.gateNormEps());
         o.put("conv_norm_eps", c.convNormEps());
-        try {
-            return MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(o);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException(e);
-        }
+        return JsonWriter.pretty(o);
     }
 
-    private static List<Long> longList(JsonNode o, String key) {
-        JsonNode n = o.get(key);
-        if (!n.isArray()) throw new IllegalArgumentException("\"" + key + "\" must be an array of integers, got " + n);
+    /** A key of the split form's two sections given in both would leave it unclear which one counts. */
+    private static void put(Map<String, Object> flat, String key, Object value) {
+        if (flat.containsKey(key)) {
+            throw new IllegalArgumentException("config key \"" + key + "\" is given twice (at the top level, in "
+                    + "engram_config or in backbone_config)");
+        }
+        flat.put(key, value);
+    }
+
+    private static List<Long> longList(Map<String, Object> o, String key) {
+        if (!(o.get(key) instanceof List<?> list)) {
+            throw new IllegalArgumentException("\"" + key + "\" must be an array of integers, got " + JsonWriter.compact(o.get(key)));
+        }
         List<Long> out = new ArrayList<>();
-        for (JsonNode e : n) {
-            if (!e.isIntegralNumber() || !e.canConvertToLong()) {
-                throw new IllegalArgumentException("\"" + key + "\" must hold 64-bit integers, got " + e);
+        for (Object e : list) {
+            if (!(e instanceof JsonNumber n) || !n.fitsLong()) {
+                throw new IllegalArgumentException("\"" + key + "\" must hold 64-bit integers, got " + JsonWriter.compact(e));
             }
-            out.add(e.longValue());
+            out.add(n.longValue());
         }
         return out;
     }
 
-    private static long longValue(JsonNode o, String key, long dflt) {
-        JsonNode n = o.get(key);
-        if (n == null) return dflt;
-        if (!n.isIntegralNumber() || !n.canConvertToLong()) {
-            throw new IllegalArgumentException("\"" + key + "\" must be a 64-bit integer, got " + n);
+    private static long longValue(Map<String, Object> o, String key, long dflt) {
+        if (!o.containsKey(key)) return dflt;
+        Object v = o.get(key);
+        if (!(v instanceof JsonNumber n) || !n.fitsLong()) {
+            throw new IllegalArgumentException("\"" + key + "\" must be a 64-bit integer, got " + JsonWriter.compact(v));
         }
         return n.longValue();
     }
 
-    private static int intValue(JsonNode o, String key, int dflt) {
-        return o.has(key) ? toInt(key, longValue(o, key, dflt)) : dflt;
+    private static int intValue(Map<String, Object> o, String key, int dflt) {
+        return o.containsKey(key) ? toInt(key, longValue(o, key, dflt)) : dflt;
     }
 
     private static int toInt(String key, long v) {
@@ -152,10 +150,11 @@ public final class EngramConfigJson {
         return (int) v;
     }
 
-    private static double doubleValue(JsonNode o, String key, double dflt) {
-        JsonNode n = o.get(key);
-        if (n == null) return dflt;
-        if (!n.isNumber()) throw new IllegalArgumentException("\"" + key + "\" must be a number, got " + n);
+    private static double doubleValue(Map<String, Object> o, String key, double dflt) {
+        if (!o.containsKey(key)) return dflt;
+        if (!(o.get(key) instanceof JsonNumber n)) {
+            throw new IllegalArgumentException("\"" + key + "\" must be a number, got " + JsonWriter.compact(o.get(key)));
+        }
         return n.doubleValue();
     }
 }

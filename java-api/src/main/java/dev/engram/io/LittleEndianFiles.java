@@ -67,6 +67,20 @@ public final class LittleEndianFiles {
         write(file, buf.array());
     }
 
+    /** Writes float64 values. */
+    public static void writeFloat64(Path file, double[] values) {
+        ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(values.length, Double.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asDoubleBuffer().put(values);
+        write(file, buf.array());
+    }
+
+    /** Writes float32 values. */
+    public static void writeFloat32(Path file, float[] values) {
+        ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(values.length, Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asFloatBuffer().put(values);
+        write(file, buf.array());
+    }
+
     private static long[] checkCount(Path file, long[] v, long expected) {
         if (v.length != expected) throw wrongCount(file, v.length, expected, Long.BYTES);
         return v;

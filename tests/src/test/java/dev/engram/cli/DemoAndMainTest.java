@@ -49,9 +49,11 @@ class DemoAndMainTest {
 
     @Test
     void helpForEveryCommand() {
-        assertContains(CliRun.of("--help").assertOk().out(), "usage: engram", "demo", "hash");
+        assertContains(CliRun.of("--help").assertOk().out(), "usage: engram", "demo", "hash", "forward");
         assertContains(CliRun.of("demo", "--help").assertOk().out(), "usage: engram demo", "--preset", "--repeat");
         assertContains(CliRun.of("hash", "--help").assertOk().out(), "usage: engram hash", "--describe", "--lut");
+        assertContains(CliRun.of("forward", "--help").assertOk().out(), "usage: engram forward", "--hidden", "gate_norm_eps",
+                "exit codes");
     }
 
     @Test

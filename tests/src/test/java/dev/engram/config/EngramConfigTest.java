@@ -44,6 +44,15 @@ class EngramConfigTest {
     }
 
     @Test
+    void readsNumbersWithExponentsAndANullVocabSize() {
+        EngramConfig c = EngramConfigJson.parse("""
+                {"gate_norm_eps": 2.220446049250313e-16, "conv_norm_eps": 1E-6, "compressed_vocab_size": null}""");
+        assertEquals(EngramConfig.FLOAT64_EPS, c.gateNormEps());
+        assertEquals(1e-6, c.convNormEps());
+        assertEquals(OptionalLong.empty(), c.compressedVocabSize());
+    }
+
+    @Test
     void missingKeysTakeReferenceDefaults() {
         assertEquals(EngramConfig.referenceDefault(), EngramConfigJson.parse("{}"));
     }
@@ -70,6 +79,13 @@ class EngramConfigTest {
             "{\"layer_ids\": 3}|\"layer_ids\" must be an array of integers",
             "[1, 2]|config must be a JSON object",
             "{\"seed\": |invalid JSON",
+            "{\"seed\": 0} []|invalid JSON: unexpected '[' after the value at line 1, column 13",
+            "{\"seed\": 0, \"seed\": 1}|invalid JSON: duplicate key \"seed\" at line 1, column 13",
+            "{\"engram_config\": {\"pad_id\": 2}, \"backbone_config\": {\"pad_id\": 3}}|config key \"pad_id\" is given twice",
+            "{\"seed\": null}|\"seed\" must be a 64-bit integer, got null",
+            "{\"seed\": 18446744073709551616}|\"seed\" must be a 64-bit integer, got 18446744073709551616",
+            "{\"layer_ids\": [1, \"2\"]}|\"layer_ids\" must hold 64-bit integers, got \"2\"",
+            "{\"gate_norm_eps\": \"1e-6\"}|\"gate_norm_eps\" must be a number, got \"1e-6\"",
     })
     void invalidConfigsNameTheProblem(String json, String expectedMessagePart) {
         var e = assertThrows(IllegalArgumentException.class, () -> EngramConfigJson.parse(json));

@@ -1,16 +1,10 @@
 package dev.engram.cli;
 
-import dev.engram.EngramConfig;
 import dev.engram.EngramConfigJson;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.LittleEndianFiles;
-import dev.engram.tokenizer.CompressionTable;
 
-import java.io.IOException;
 import java.io.PrintStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -73,15 +67,14 @@ final class HashCommand implements Command {
         Path idsFile = describe ? null : args.requiredPath("ids");
         Path outFile = describe ? null : args.requiredPath("out");
         Path lut = args.path("lut");
-        if (lut != null && !isTableName(lut)) {
-            throw new UsageException("--lut must name a *.i32.bin or *.i64.bin file (the name gives the dtype), got " + lut);
-        }
-        NgramHashMapping mapping = mapping(EngramConfigJson.read(configFile), lut);
+        if (lut != null) InputFiles.checkTableName(lut);
+        NgramHashMapping mapping = InputFiles.mapping(EngramConfigJson.read(configFile), lut);
         if (describe) {
             out.println(HashDescription.toJson(mapping));
             return Main.OK;
         }
-        long[] ids = readIds(idsFile, batch, seqLen);
+        InputFiles.checkIdsSize(idsFile, batch, seqLen);
+        long[] ids = LittleEndianFiles.readInt64(idsFile, (long) batch * seqLen);
         int heads = mapping.config().headsPerLayer();
         List<Integer> layers = mapping.layerIds();
         long[] all = new long[Math.multiplyExact(Math.multiplyExact(ids.length, heads), layers.size())];
@@ -93,44 +86,5 @@ final class HashCommand implements Command {
         out.printf(Locale.ROOT, "wrote %s: layers %s, each [%d, %d, %d] int64 hash ids (%d bytes in all)%n",
                 outFile, layers, batch, seqLen, heads, 8L * all.length);
         return Main.OK;
-    }
-
-    private static NgramHashMapping mapping(EngramConfig config, Path lut) {
-        if (lut == null) {
-            if (config.compressedVocabSize().isEmpty()) {
-                throw new UsageException("without --lut the config must give compressed_vocab_size"
-                        + " (the ids are then taken as already compressed)");
-            }
-            return NgramHashMapping.forCompressedIds(config);
-        }
-        CompressionTable table = CompressionTable.load(lut);
-        if (config.compressedVocabSize().isPresent() && config.compressedVocabSize().getAsLong() != table.compressedVocabSize()) {
-            // V' sets the multipliers: a mismatch would silently give other hash ids.
-            throw new IllegalArgumentException("config compressed_vocab_size " + config.compressedVocabSize().getAsLong()
-                    + " differs from the V' of " + lut + " (" + table.compressedVocabSize() + ")");
-        }
-        return NgramHashMapping.create(config, table);
-    }
-
-    private static long[] readIds(Path file, int batch, int seqLen) {
-        long expected = 8L * batch * seqLen;
-        long size;
-        try {
-            size = Files.size(file);
-        } catch (NoSuchFileException e) {
-            throw new UncheckedIOException(file + ": no such file", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException(file + ": " + e.getMessage(), e);
-        }
-        if (size != expected) {
-            throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "%s: %d bytes, expected B*T*8 = %d*%d*8 = %d bytes of int64 ids", file, size, batch, seqLen, expected));
-        }
-        return LittleEndianFiles.readInt64(file, (long) batch * seqLen);
-    }
-
-    private static boolean isTableName(Path p) {
-        String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
-        return n.endsWith(".i32.bin") || n.endsWith(".i64.bin");
     }
 }

@@ -8,10 +8,12 @@ import java.util.List;
 /**
  * The {@code engram} command line: {@code demo} (the default) runs one Engram layer on the CPU
  * reference with random weights and prints per-stage timings; {@code hash} writes the n-gram hash ids
- * of a file of token ids, or describes the hash parameters of a config.
+ * of a file of token ids, or describes the hash parameters of a config; {@code forward} writes one layer's
+ * output for given weights, ids and hidden states (CPU reference or GPU).
  *
  * <p>Run it with {@code mvn -q -B package -DskipTests exec:exec -Dengram.args="hash --help"} from the
- * repository root, or {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> dev.engram.cli.Main}.
+ * repository root, with the launcher {@code bin/engram} after {@code mvn -q -B package -DskipTests}, or
+ * {@code java --enable-native-access=ALL-UNNAMED -cp <classpath> dev.engram.cli.Main}.
  *
  * <p>Exit codes: {@value #OK} success, {@value #RUNTIME_ERROR} runtime error (missing or malformed
  * file, bad config, id out of range), {@value #USAGE_ERROR} usage error (unknown or missing option).
@@ -25,7 +27,7 @@ public final class Main {
     /** Exit code when the command line itself is wrong. */
     public static final int USAGE_ERROR = 2;
 
-    private static final List<Command> COMMANDS = List.of(new DemoCommand(), new HashCommand());
+    private static final List<Command> COMMANDS = List.of(new DemoCommand(), new HashCommand(), new ForwardCommand());
 
     private Main() {}
 
@@ -81,7 +83,7 @@ public final class Main {
         return code;
     }
 
-    /** The message on one line: some library messages (Jackson's) span several. */
+    /** The message on one line: some messages (of the JDK, of libraries) span several. */
     private static String oneLine(Throwable e) {
         String m = e.getMessage();
         if (m == null || m.isBlank()) m = e.getClass().getSimpleName();
@@ -99,12 +101,13 @@ public final class Main {
     private static String overview() {
         StringBuilder sb = new StringBuilder();
         sb.append("usage: engram <command> [options]   (no command: demo)\n\ncommands:\n");
-        for (Command c : COMMANDS) sb.append(String.format("  %-6s %s%n", c.name(), c.summary()));
+        for (Command c : COMMANDS) sb.append(String.format("  %-8s %s%n", c.name(), c.summary()));
         sb.append("""
 
                 `engram <command> --help` describes a command's options. --verbose prints stack traces.
                 Exit codes: 0 ok, 1 runtime error, 2 usage error.
-                From the repository root: mvn -q -B package -DskipTests exec:exec -Dengram.args="<command> ..."
+                From the repository root: bin/engram <command> ... (after mvn -q -B package -DskipTests),
+                or mvn -q -B package -DskipTests exec:exec -Dengram.args="<command> ..."
                 """);
         return sb.toString();
     }

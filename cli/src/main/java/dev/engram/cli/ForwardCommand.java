@@ -1,0 +1,166 @@
+package dev.engram.cli;
+
+import dev.engram.Engram;
+import dev.engram.EngramConfig;
+import dev.engram.EngramConfigJson;
+import dev.engram.GpuStatus;
+import dev.engram.cuda.DType;
+import dev.engram.gpu.EngramLayer;
+import dev.engram.hash.NgramHashMapping;
+import dev.engram.io.LittleEndianFiles;
+import dev.engram.reference.EngramWeights;
+import dev.engram.reference.ReferenceEngramLayer;
+import dev.engram.reference.StateDictFiles;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * {@code forward}: one Engram layer's output for given weights, token ids and hidden states, on the
+ * double-precision CPU reference or the GPU layer. A contract other tools call: its options, file formats
+ * and exit codes stay as documented in {@link #help()}.
+ */
+final class ForwardCommand implements Command {
+    private static final Set<String> VALUES = Set.of("config", "layer", "weights", "ids", "hidden", "batch", "seq", "lut",
+            "out", "device", "dtype");
+
+    @Override
+    public String name() {
+        return "forward";
+    }
+
+    @Override
+    public String summary() {
+        return "one layer's output [B, T, G, H] for weight, id and hidden-state files (CPU reference or GPU)";
+    }
+
+    @Override
+    public String help() {
+        return """
+                usage: engram forward --config CONFIG.json --layer L --weights DIR --ids IDS.i64.bin
+                                      --hidden HIDDEN.f32.bin --batch B --seq T [--lut LUT.i32.bin|LUT.i64.bin]
+                                      --out OUT.f64.bin|OUT.f32.bin [--device cpu|gpu] [--dtype fp32|bf16]
+
+                Runs one Engram layer: the output [B, T, G, H] (G = hc_mult, H = hidden_size) of the official
+                Engram.forward, without the residual, for token ids [B, T] and hidden states [B, T, G, H].
+                Files are raw little-endian, row-major. Everything is checked before anything is computed.
+
+                options:
+                  --config FILE   EngramConfig JSON (snake_case keys, flat or {engram_config, backbone_config});
+                                  gate_norm_eps is the key/query RMSNorm eps (default 2^-23, torch's float32
+                                  eps; 2^-52 mirrors a float64 torch run); conv_norm_eps that of the ShortConv
+                                  norms (default 1e-5)
+                  --layer L       which of the config's layer_ids to run
+                  --weights DIR   the layer's parameters, one float32 file per state_dict entry, <name>.f32.bin:
+                                  multi_head_embedding.embedding.weight, key_projs.<g>.weight and .bias,
+                                  value_proj.weight and .bias, norm1.<g>.weight, norm2.<g>.weight,
+                                  short_conv.norms.<g>.weight, short_conv.conv.weight
+                  --ids FILE      token ids [B, T], int64, exactly B*T*8 bytes: raw tokenizer ids with --lut;
+                                  without it, ids already compressed (the config must then give
+                                  compressed_vocab_size, and pad_id is a compressed id)
+                  --hidden FILE   hidden states [B, T, G, H], float32, exactly B*T*G*H*4 bytes
+                  --batch B       sequences
+                  --seq T         tokens per sequence
+                  --lut FILE      compression table raw id -> compressed id, int32 (*.i32.bin) or int64 (*.i64.bin)
+                  --out FILE      the output [B, T, G, H]: float64 when the name ends in .f64.bin, float32
+                                  (rounded to nearest) when it ends in .f32.bin
+                  --device D      cpu (default): the double-precision CPU reference;
+                                  gpu: the GPU layer (EngramLayer), an error when no GPU is usable
+                  --dtype T       with --device gpu only: fp32 (default) or bf16 storage on the GPU
+
+                exit codes: 0 ok; 1 runtime error (a missing or malformed file, a file of the wrong size, a bad
+                config, an id outside the table); 2 usage error (an unknown, missing or bad option, a layer not in
+                layer_ids, --dtype without --device gpu, --device gpu where no GPU is usable)
+                """;
+    }
+
+    @Override
+    public int run(String[] argv, PrintStream out) {
+        Args args = Args.parse(name(), argv, VALUES, Set.of());
+        // Every usage error first, then the files' sizes, then the reading and computing.
+        Path configFile = args.requiredPath("config");
+        int layerId = args.requiredInt("layer", 0);
+        Path weightsDir = args.requiredPath("weights");
+        Path idsFile = args.requiredPath("ids");
+        Path hiddenFile = args.requiredPath("hidden");
+        int batch = args.requiredInt("batch", 1);
+        int seqLen = args.requiredInt("seq", 1);
+        Path outFile = args.requiredPath("out");
+        ForwardOutput output = ForwardOutput.of(outFile);
+        Path lut = args.path("lut");
+        if (lut != null) InputFiles.checkTableName(lut);
+        String device = args.value("device") == null ? "cpu" : args.value("device");
+        if (!device.equals("cpu") && !device.equals("gpu")) {
+            throw new UsageException("--device must be cpu or gpu, got '" + device + "'");
+        }
+        DType dtype = dtype(args.value("dtype"), device);
+        if (device.equals("gpu")) {
+            GpuStatus gpu = Engram.gpuStatus();
+            if (!gpu.available()) throw new UsageException("--device gpu, but " + gpu.describe());
+        }
+
+        EngramConfig config = EngramConfigJson.read(configFile);
+        if (!config.layerIds().contains(layerId)) {
+            throw new UsageException("--layer " + layerId + " is not one of the config's layer_ids " + config.layerIds());
+        }
+        int g = config.hcMult(), h = config.hiddenSize();
+        long activations = (long) batch * seqLen * g * h;
+        if (activations > Integer.MAX_VALUE - 8) {
+            // The reference holds [B, T, G, H] in one Java array.
+            throw new UsageException("--batch x --seq is too large: B*T*G*H = " + activations + " must fit in a Java array");
+        }
+        InputFiles.checkIdsSize(idsFile, batch, seqLen);
+        InputFiles.checkHiddenSize(hiddenFile, batch, seqLen, g, h);
+        checkOutputDirectory(outFile);
+
+        NgramHashMapping mapping = InputFiles.mapping(config, lut);
+        EngramWeights weights = StateDictFiles.load(weightsDir, config, mapping.layer(layerId));
+        long[] ids = LittleEndianFiles.readInt64(idsFile, (long) batch * seqLen);
+        double[] hidden = LittleEndianFiles.readFloat32AsDouble(hiddenFile, activations);
+        mapping.compress(ids); // an id outside the table fails here, before any layer is built
+
+        String ran;
+        if (device.equals("cpu")) {
+            output.write(outFile, new ReferenceEngramLayer(mapping, layerId, weights).forward(ids, hidden, batch, seqLen));
+            ran = "the double-precision CPU reference";
+        } else {
+            output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen));
+            ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16");
+        }
+        out.printf(Locale.ROOT, "wrote %s: layer %d output [%d, %d, %d, %d] %s, from %s%n",
+                outFile, layerId, batch, seqLen, g, h, output.label, ran);
+        return Main.OK;
+    }
+
+    /** {@code --dtype}: only the GPU layer has a storage type; the reference always computes in double. */
+    private static DType dtype(String name, String device) {
+        if (name == null) return DType.FLOAT32;
+        if (!device.equals("gpu")) {
+            throw new UsageException("--dtype applies to --device gpu only (the CPU reference computes in double precision)");
+        }
+        return switch (name) {
+            case "fp32" -> DType.FLOAT32;
+            case "bf16" -> DType.BFLOAT16;
+            default -> throw new UsageException("--dtype must be fp32 or bf16, got '" + name + "'");
+        };
+    }
+
+    private static void checkOutputDirectory(Path outFile) {
+        Path dir = outFile.toAbsolutePath().getParent();
+        if (dir != null && !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("cannot write --out " + outFile + ": no directory " + dir);
+        }
+    }
+
+    private static float[] gpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, DType dtype,
+                                      long[] ids, double[] hidden, int batch, int seqLen) {
+        float[] h = new float[hidden.length];
+        for (int i = 0; i < h.length; i++) h[i] = (float) hidden[i]; // exact: the values were read as float32
+        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, batch * seqLen)) {
+            return layer.forward(ids, h, batch, seqLen);
+        }
+    }
+}
