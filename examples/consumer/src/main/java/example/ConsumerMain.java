@@ -53,6 +53,7 @@ public final class ConsumerMain {
         GpuStatus gpu = Engram.gpuStatus();
         if (!gpu.available()) {
             System.out.println("GPU part skipped: " + gpu.describe());
+            if (Boolean.getBoolean("consumer.requireGpu")) System.exit(1); // CI runs it against the simulator too
             return;
         }
         double error = gpuOnForeignMemory(mapping, weights, ids, hidden, batch, seqLen);
