@@ -90,53 +90,67 @@ public record EngramConfig(
         require(convNormEps > 0 && Double.isFinite(convNormEps), "conv_norm_eps", "must be finite and > 0, got " + convNormEps);
     }
 
-    /** The reference demo's default: vocab 646400 per order, N=3, 512 dims over 8 heads, H=1024, G=4. */
+    /**
+     * {@return the reference demo's default}: vocab 646400 per order, N=3, 512 dims over 8 heads, H=1024, G=4,
+     * layers [1, 15].
+     */
     public static EngramConfig referenceDefault() {
         return new EngramConfig(List.of(646_400L, 646_400L), 3, 512, 8, List.of(1, 15), 2, 0, 4, 1024, 4,
                 OptionalLong.empty(), FLOAT32_EPS, CONV_NORM_EPS);
     }
 
     /**
-     * A small configuration that runs in milliseconds on the CPU (the golden forward's "main" config):
-     * vocab [3001, 2503], N=3, 32 dims over 4 heads, H=64, G=4, layers [1, 15].
+     * {@return a small configuration that runs in milliseconds on the CPU} It is the golden forward's "main"
+     * config: vocab [3001, 2503], N=3, 32 dims over 4 heads, H=64, G=4, layers [1, 15].
      */
     public static EngramConfig small() {
         return new EngramConfig(List.of(3001L, 2503L), 3, 32, 4, List.of(1, 15), 2, 0, 4, 64, 4,
                 OptionalLong.empty(), FLOAT32_EPS, CONV_NORM_EPS);
     }
 
-    /** Number of n-gram orders, {@code max_ngram_size - 1}. */
+    /** {@return the number of n-gram orders, {@code max_ngram_size - 1}} */
     public int ngramOrders() {
         return maxNgramSize - 1;
     }
 
-    /** Hash heads per layer, {@code (max_ngram_size-1) * n_head_per_ngram}. */
+    /** {@return the hash heads per layer, {@code (max_ngram_size-1) * n_head_per_ngram}} */
     public int headsPerLayer() {
         return ngramOrders() * nHeadPerNgram;
     }
 
-    /** Embedding width of one head, {@code n_embed_per_ngram / n_head_per_ngram}. */
+    /** {@return the embedding width of one head, {@code n_embed_per_ngram / n_head_per_ngram}} */
     public int headDim() {
         return nEmbedPerNgram / nHeadPerNgram;
     }
 
-    /** Width of the concatenated embedding {@code E = (max_ngram_size-1) * n_embed_per_ngram}. */
+    /** {@return the width of the concatenated embedding, {@code E = (max_ngram_size-1) * n_embed_per_ngram}} */
     public int engramHiddenSize() {
         return ngramOrders() * nEmbedPerNgram;
     }
 
-    /** ShortConv dilation: {@code max_ngram_size}, as in the reference. */
+    /** {@return the ShortConv dilation: {@code max_ngram_size}, as in the reference} */
     public int convDilation() {
         return maxNgramSize;
     }
 
-    /** A copy with the given key/query RMSNorm eps (e.g. {@link #FLOAT64_EPS} to mirror a float64 torch run). */
+    /**
+     * {@return a copy with the given key/query RMSNorm eps} For example {@link #FLOAT64_EPS} mirrors a float64
+     * torch run.
+     *
+     * @param eps the new {@code gate_norm_eps}
+     * @throws IllegalArgumentException if {@code eps} is not finite and &gt; 0
+     */
     public EngramConfig withGateNormEps(double eps) {
         return new EngramConfig(engramVocabSize, maxNgramSize, nEmbedPerNgram, nHeadPerNgram, layerIds, padId, seed,
                 kernelSize, hiddenSize, hcMult, compressedVocabSize, eps, convNormEps);
     }
 
-    /** A copy with {@code compressed_vocab_size} set (ids are then taken as already compressed). */
+    /**
+     * {@return a copy with {@code compressed_vocab_size} set} Ids are then taken as already compressed.
+     *
+     * @param size the compressed vocabulary size V'
+     * @throws IllegalArgumentException if {@code size} is not &gt; 0
+     */
     public EngramConfig withCompressedVocabSize(long size) {
         return new EngramConfig(engramVocabSize, maxNgramSize, nEmbedPerNgram, nHeadPerNgram, layerIds, padId, seed,
                 kernelSize, hiddenSize, hcMult, OptionalLong.of(size), gateNormEps, convNormEps);
@@ -180,79 +194,144 @@ public record EngramConfig(
             convNormEps = c.convNormEps;
         }
 
-        /** @param v {@code engram_vocab_size}, one entry per order n = 2..max_ngram_size @return this builder */
+        /**
+         * Sets {@code engram_vocab_size}, one entry per order n = 2..max_ngram_size.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder engramVocabSize(List<Long> v) {
             engramVocabSize = v;
             return this;
         }
 
-        /** @param v {@code max_ngram_size} @return this builder */
+        /**
+         * Sets {@code max_ngram_size}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder maxNgramSize(int v) {
             maxNgramSize = v;
             return this;
         }
 
-        /** @param v {@code n_embed_per_ngram} @return this builder */
+        /**
+         * Sets {@code n_embed_per_ngram}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder nEmbedPerNgram(int v) {
             nEmbedPerNgram = v;
             return this;
         }
 
-        /** @param v {@code n_head_per_ngram} @return this builder */
+        /**
+         * Sets {@code n_head_per_ngram}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder nHeadPerNgram(int v) {
             nHeadPerNgram = v;
             return this;
         }
 
-        /** @param v {@code layer_ids} @return this builder */
+        /**
+         * Sets {@code layer_ids}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder layerIds(List<Integer> v) {
             layerIds = v;
             return this;
         }
 
-        /** @param v {@code pad_id} @return this builder */
+        /**
+         * Sets {@code pad_id}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder padId(long v) {
             padId = v;
             return this;
         }
 
-        /** @param v {@code seed} @return this builder */
+        /**
+         * Sets {@code seed}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder seed(long v) {
             seed = v;
             return this;
         }
 
-        /** @param v {@code kernel_size} @return this builder */
+        /**
+         * Sets {@code kernel_size}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder kernelSize(int v) {
             kernelSize = v;
             return this;
         }
 
-        /** @param v {@code hidden_size} @return this builder */
+        /**
+         * Sets {@code hidden_size}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder hiddenSize(int v) {
             hiddenSize = v;
             return this;
         }
 
-        /** @param v {@code hc_mult} @return this builder */
+        /**
+         * Sets {@code hc_mult}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder hcMult(int v) {
             hcMult = v;
             return this;
         }
 
-        /** @param v {@code compressed_vocab_size} (ids already compressed) @return this builder */
+        /**
+         * Sets {@code compressed_vocab_size}; ids are then taken as already compressed.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder compressedVocabSize(long v) {
             compressedVocabSize = OptionalLong.of(v);
             return this;
         }
 
-        /** @param v {@code gate_norm_eps} @return this builder */
+        /**
+         * Sets {@code gate_norm_eps}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder gateNormEps(double v) {
             gateNormEps = v;
             return this;
         }
 
-        /** @param v {@code conv_norm_eps} @return this builder */
+        /**
+         * Sets {@code conv_norm_eps}.
+         *
+         * @param v the new value, checked by {@link #build()}
+         * @return this builder
+         */
         public Builder convNormEps(double v) {
             convNormEps = v;
             return this;

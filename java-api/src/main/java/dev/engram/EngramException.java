@@ -10,12 +10,18 @@ package dev.engram;
 public abstract class EngramException extends RuntimeException {
     private static final long serialVersionUID = 1L;
 
-    /** @param message what failed and why */
+    /**
+     * Creates the exception with a message and no cause.
+     *
+     * @param message what failed and why
+     */
     protected EngramException(String message) {
         super(message);
     }
 
     /**
+     * Creates the exception with a message and the failure that caused it.
+     *
      * @param message what failed and why
      * @param cause   the underlying failure
      */

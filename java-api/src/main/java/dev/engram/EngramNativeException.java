@@ -22,6 +22,8 @@ public final class EngramNativeException extends EngramException {
     private final String lastError;
 
     /**
+     * Creates the exception; the message is built from all four values.
+     *
      * @param call       the C function that failed
      * @param status     its {@code engram_status_t}
      * @param statusName {@code engram_status_string(status)}

@@ -11,9 +11,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A cuBLAS handle ({@code cublasHandle_t}) and the GEMMs the Engram layer needs, called through the
- * {@link cublas_h} bindings: libengram never links cuBLAS. {@code libcublas.so.13} is loaded on the first
- * {@link #create()} (see {@link NativeLibraryLoader#requireCublas()}: property {@code engram.cublas.path} or
- * {@code engram.cuda.libdir}, else the CUDA library search), never in a static initializer.
+ * {@code cublas_h} bindings: libengram never links cuBLAS. {@code libcublas.so.13} is loaded on the first
+ * {@link #create()} (property {@code engram.cublas.path} or {@code engram.cuda.libdir}, else the CUDA library
+ * search), never in a static initializer; when it is missing, that call throws a
+ * {@link dev.engram.NativeLibraryException} naming where it was looked for.
  *
  * <p>cuBLAS is column-major: {@link #gemmEx} takes cuBLAS's own arguments. {@link #linear} is the row-major
  * {@code y = x * w^T} of torch's {@code Linear} (no bias), which is how the layer's projections are called.
@@ -229,7 +230,7 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
-    /** The native handle, for calls through {@link cublas_h}; throws {@link IllegalStateException} after close. */
+    /** The native handle, for calls through {@code cublas_h}; throws {@link IllegalStateException} after close. */
     MemorySegment handle() {
         if (closed.get()) {
             throw new IllegalStateException(this + " is closed");

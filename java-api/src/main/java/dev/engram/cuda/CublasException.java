@@ -12,12 +12,18 @@ import dev.engram.EngramException;
 public final class CublasException extends EngramException {
     private static final long serialVersionUID = 1L;
 
+    /** The cuBLAS function that failed. */
     private final String call;
+    /** Its cublasStatus_t return value. */
     private final int status;
+    /** cublasGetStatusName(status). */
     private final String statusName;
+    /** cublasGetStatusString(status). */
     private final String statusString;
 
     /**
+     * Creates the exception for a failed call; the message is built from the four values.
+     *
      * @param call         the cuBLAS function that failed, e.g. {@code "cublasGemmEx"}
      * @param status       its {@code cublasStatus_t} return value
      * @param statusName   {@code cublasGetStatusName(status)}, e.g. {@code "CUBLAS_STATUS_INVALID_VALUE"}

@@ -10,12 +10,11 @@ import java.lang.foreign.ValueLayout;
 /**
  * The CUDA runtime ({@code libcudart.so.13}) from Java: loading, error checking and version queries.
  *
- * <p>cudart is loaded by {@link NativeLibraryLoader} (its CUDA runtime preload, see
- * {@link NativeLibraryLoader#requireCudaRuntime()}) and its symbols are resolved by
- * {@link cuda_runtime_h} through {@code SymbolLookup.loaderLookup()}, as for libengram. Every cudart
- * call of this package returns its {@code cudaError_t} into {@link #check(String, int)}.
- * The CUDA runtime API works on a machine without a GPU (the calls then fail with a
- * {@link CudaException}, e.g. {@code cudaErrorInsufficientDriver} or {@code cudaErrorNoDevice}).
+ * <p>cudart is loaded by the native library loader (its CUDA runtime preload, {@link #ensureLoaded()}) and
+ * its symbols are resolved by the {@code cuda_runtime_h} bindings through {@code SymbolLookup.loaderLookup()},
+ * as for libengram. Every cudart call of this package returns its {@code cudaError_t} into
+ * {@link #check(String, int)}. The CUDA runtime API works on a machine without a GPU (the calls then fail with
+ * a {@link CudaException}, e.g. {@code cudaErrorInsufficientDriver} or {@code cudaErrorNoDevice}).
  */
 public final class Cuda {
     private static volatile boolean loaded;
@@ -65,13 +64,21 @@ public final class Cuda {
         return new CudaException(call, code, errorName(code), errorString(code), detail);
     }
 
-    /** {@return {@code cudaGetErrorName(code)}, e.g. {@code "cudaErrorMemoryAllocation"}; works without a GPU} @param code a {@code cudaError_t} */
+    /**
+     * {@return {@code cudaGetErrorName(code)}, e.g. {@code "cudaErrorMemoryAllocation"}; works without a GPU}
+     *
+     * @param code a {@code cudaError_t}
+     */
     public static String errorName(int code) {
         ensureLoaded();
         return cString(cuda_runtime_h.cudaGetErrorName(code));
     }
 
-    /** {@return {@code cudaGetErrorString(code)}, e.g. {@code "out of memory"}; works without a GPU} @param code a {@code cudaError_t} */
+    /**
+     * {@return {@code cudaGetErrorString(code)}, e.g. {@code "out of memory"}; works without a GPU}
+     *
+     * @param code a {@code cudaError_t}
+     */
     public static String errorString(int code) {
         ensureLoaded();
         return cString(cuda_runtime_h.cudaGetErrorString(code));

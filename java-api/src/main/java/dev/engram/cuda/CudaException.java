@@ -12,12 +12,18 @@ import dev.engram.EngramException;
 public final class CudaException extends EngramException {
     private static final long serialVersionUID = 1L;
 
+    /** The function that failed. */
     private final String call;
+    /** Its {@code cudaError_t}. */
     private final int code;
+    /** cudaGetErrorName(code). */
     private final String errorName;
+    /** cudaGetErrorString(code). */
     private final String errorString;
 
     /**
+     * Creates the exception for a failed call; the message is built from the four values.
+     *
      * @param call        the function that failed, e.g. {@code "cudaMalloc"} or {@code "engram_gate"}
      * @param code        the {@code cudaError_t}
      * @param errorName   {@code cudaGetErrorName(code)}, e.g. {@code "cudaErrorMemoryAllocation"}
@@ -28,6 +34,8 @@ public final class CudaException extends EngramException {
     }
 
     /**
+     * Creates the exception for a failed call with extra context appended to the message in brackets.
+     *
      * @param call        the function that failed
      * @param code        the {@code cudaError_t}
      * @param errorName   {@code cudaGetErrorName(code)}

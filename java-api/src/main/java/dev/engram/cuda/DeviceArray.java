@@ -131,7 +131,13 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice, Devi
 
     // ---- host -> device ----
 
-    /** Copies {@code src} (exactly {@code elementCount()} floats) to the device; dtype must be FLOAT32. @param src host data */
+    /**
+     * Copies {@code src} to the device and returns once the data is there; dtype must be FLOAT32.
+     *
+     * @param src the floats to copy, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyFrom(float[] src) {
         Objects.requireNonNull(src, "src");
         checkHostArray(DType.FLOAT32, src.length, "copyFrom");
@@ -140,7 +146,13 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice, Devi
         }
     }
 
-    /** Copies {@code src} to the device; dtype must be INT32 and lengths equal. @param src host data */
+    /**
+     * Copies {@code src} to the device and returns once the data is there; dtype must be INT32.
+     *
+     * @param src the ints to copy, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyFrom(int[] src) {
         Objects.requireNonNull(src, "src");
         checkHostArray(DType.INT32, src.length, "copyFrom");
@@ -149,7 +161,13 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice, Devi
         }
     }
 
-    /** Copies {@code src} to the device; dtype must be INT64 and lengths equal. @param src host data */
+    /**
+     * Copies {@code src} to the device and returns once the data is there; dtype must be INT64.
+     *
+     * @param src the longs to copy, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyFrom(long[] src) {
         Objects.requireNonNull(src, "src");
         checkHostArray(DType.INT64, src.length, "copyFrom");
@@ -158,7 +176,13 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice, Devi
         }
     }
 
-    /** Copies bfloat16 bit patterns to the device; dtype must be BFLOAT16 and lengths equal. @param src host data */
+    /**
+     * Copies bfloat16 bit patterns to the device and returns once the data is there; dtype must be BFLOAT16.
+     *
+     * @param src raw bfloat16 bits (see {@link BFloat16}), exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyFrom(short[] src) {
         Objects.requireNonNull(src, "src");
         checkHostArray(DType.BFLOAT16, src.length, "copyFrom");
@@ -201,28 +225,52 @@ public abstract sealed class DeviceArray permits DeviceBuffer, DeviceSlice, Devi
 
     // ---- device -> host ----
 
-    /** Copies the device data into {@code dst}; dtype must be FLOAT32 and lengths equal. @param dst host array */
+    /**
+     * Copies the device data into {@code dst} after all queued device work; dtype must be FLOAT32.
+     *
+     * @param dst receives the floats, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyTo(float[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.FLOAT32, dst.length, "copyTo");
         copyToHeapArray(dst, ValueLayout.JAVA_FLOAT, dst.length);
     }
 
-    /** Copies the device data into {@code dst}; dtype must be INT32 and lengths equal. @param dst host array */
+    /**
+     * Copies the device data into {@code dst} after all queued device work; dtype must be INT32.
+     *
+     * @param dst receives the ints, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyTo(int[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.INT32, dst.length, "copyTo");
         copyToHeapArray(dst, ValueLayout.JAVA_INT, dst.length);
     }
 
-    /** Copies the device data into {@code dst}; dtype must be INT64 and lengths equal. @param dst host array */
+    /**
+     * Copies the device data into {@code dst} after all queued device work; dtype must be INT64.
+     *
+     * @param dst receives the longs, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyTo(long[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.INT64, dst.length, "copyTo");
         copyToHeapArray(dst, ValueLayout.JAVA_LONG, dst.length);
     }
 
-    /** Copies bfloat16 bit patterns into {@code dst}; dtype must be BFLOAT16 and lengths equal. @param dst host array */
+    /**
+     * Copies the device's bfloat16 bit patterns into {@code dst} after all queued device work; dtype must be BFLOAT16.
+     *
+     * @param dst receives raw bfloat16 bits, exactly {@code elementCount()} of them
+     * @throws IllegalArgumentException when the dtype or the length does not match this array
+     * @throws IllegalStateException    when the owning buffer is closed
+     */
     public final void copyTo(short[] dst) {
         Objects.requireNonNull(dst, "dst");
         checkHostArray(DType.BFLOAT16, dst.length, "copyTo");

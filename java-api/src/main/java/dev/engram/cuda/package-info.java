@@ -5,6 +5,6 @@
  * and {@link dev.engram.cuda.PinnedHostBuffer}; cuBLAS GEMMs through {@link dev.engram.cuda.Cublas} (libcublas loaded
  * at run time, never linked). Every native resource is AutoCloseable with idempotent
  * close; use after close is an IllegalStateException; nothing is freed by the garbage collector.
- * Bindings: {@link dev.engram.bindings.cuda_runtime_h}, {@link dev.engram.bindings.cublas_h}.
+ * Bindings: {@code dev.engram.bindings.cuda_runtime_h}, {@code dev.engram.bindings.cublas_h}.
  */
 package dev.engram.cuda;

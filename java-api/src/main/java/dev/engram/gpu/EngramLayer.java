@@ -107,17 +107,31 @@ public final class EngramLayer implements AutoCloseable {
             return new Options(DType.BFLOAT16, maxTokens, false);
         }
 
-        /** {@return these options with another storage dtype} @param dtype FLOAT32 or BFLOAT16 */
+        /**
+         * {@return these options with another storage dtype}
+         *
+         * @param dtype FLOAT32 or BFLOAT16
+         * @throws IllegalArgumentException for any other dtype
+         */
         public Options withDtype(DType dtype) {
             return new Options(dtype, maxTokens, fusedGateConv);
         }
 
-        /** {@return these options with another token limit} @param maxTokens {@code >= 1} */
+        /**
+         * {@return these options with another token limit}
+         *
+         * @param maxTokens the most tokens one forward may take, {@code >= 1}
+         * @throws IllegalArgumentException when {@code maxTokens < 1}
+         */
         public Options withMaxTokens(int maxTokens) {
             return new Options(dtype, maxTokens, fusedGateConv);
         }
 
-        /** {@return these options with the fused gate + ShortConv kernel on or off} @param on whether fused */
+        /**
+         * {@return these options with the fused gate + ShortConv kernel on or off}
+         *
+         * @param on whether the gate and ShortConv run as one kernel
+         */
         public Options withFusedGateConv(boolean on) {
             return new Options(dtype, maxTokens, on);
         }
@@ -255,8 +269,17 @@ public final class EngramLayer implements AutoCloseable {
     }
 
     /**
-     * Queues the forward on {@code stream}. Equivalent to {@code forward(rawIds, batch, seqLen, hidden, out, stream, null)}.
+     * Queues the forward on {@code stream} without recording stage events. Equivalent to
+     * {@code forward(rawIds, batch, seqLen, hidden, out, stream, null)}.
      *
+     * @param rawIds tokenizer ids {@code [batch, seqLen]}, INT64
+     * @param batch  {@code B >= 0}
+     * @param seqLen {@code T >= 0}; {@code B * T <= maxTokens()}
+     * @param hidden hidden states {@code [B, T, G, H]} of {@link #dtype()}
+     * @param out    the output {@code [B, T, G, H]} of {@link #dtype()}; may be {@code hidden} itself
+     * @param stream the stream to queue on
+     * @throws IllegalArgumentException for a wrong dtype, element count or too many tokens
+     * @throws IllegalStateException    when this layer, a buffer or the stream is closed
      * @see #forward(DeviceArray, int, int, DeviceArray, DeviceArray, CudaStream, StageEvents)
      */
     public void forward(DeviceArray rawIds, int batch, int seqLen, DeviceArray hidden, DeviceArray out, CudaStream stream) {
@@ -400,6 +423,8 @@ public final class EngramLayer implements AutoCloseable {
      * @param rawIds tokenizer ids {@code [batch * seqLen]}; each must be {@code < } the compression table's
      *               size (negative ids pass through, as in the reference)
      * @param hidden hidden states {@code [batch * seqLen * G * H]} (rounded to bf16 for a BFLOAT16 layer)
+     * @param batch  {@code B >= 1}
+     * @param seqLen {@code T >= 1}; {@code B * T <= maxTokens()}
      * @return the output {@code [batch * seqLen * G * H]}
      * @throws IllegalArgumentException for wrong lengths or too many tokens
      * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size

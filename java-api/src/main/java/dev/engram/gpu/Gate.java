@@ -78,7 +78,10 @@ public final class Gate {
         private Launch() {}
 
         /**
-         * @param v {@code [N, (G + 1) * H]}: the G key projections, then the value projection, without bias; FLOAT32 or BFLOAT16 (the dtype of every other float tensor here)
+         * Sets the projections, required: per token the G key projections, then the value projection, all
+         * without bias.
+         *
+         * @param v {@code [N, (G + 1) * H]}, FLOAT32 or BFLOAT16 (the dtype of every other float tensor here)
          * @return this launch
          */
         public Launch projections(DeviceArray v) {
@@ -87,7 +90,9 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code [G * H]} the G key biases, concatenated
+         * Sets the key biases, required.
+         *
+         * @param v {@code [G * H]}: the G key biases, concatenated
          * @return this launch
          */
         public Launch keyBias(DeviceArray v) {
@@ -96,6 +101,8 @@ public final class Gate {
         }
 
         /**
+         * Sets the value bias, required.
+         *
          * @param v {@code [H]}
          * @return this launch
          */
@@ -105,7 +112,9 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code [N, G, H]} the hidden states
+         * Sets the hidden states, required: the gate's queries.
+         *
+         * @param v {@code [N, G, H]}
          * @return this launch
          */
         public Launch hidden(DeviceArray v) {
@@ -114,7 +123,9 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code [G * H]} the key RMSNorm weights ({@code norm1[g]})
+         * Sets the key RMSNorm weights, required.
+         *
+         * @param v {@code [G * H]}: {@code norm1[g]} of every branch, concatenated
          * @return this launch
          */
         public Launch keyNormWeight(DeviceArray v) {
@@ -123,7 +134,9 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code [G * H]} the query RMSNorm weights ({@code norm2[g]})
+         * Sets the query RMSNorm weights, required.
+         *
+         * @param v {@code [G * H]}: {@code norm2[g]} of every branch, concatenated
          * @return this launch
          */
         public Launch queryNormWeight(DeviceArray v) {
@@ -132,7 +145,9 @@ public final class Gate {
         }
 
         /**
-         * @param v eps of both RMSNorms (torch's fp32 default {@code 2^-23}), finite and {@code > 0}
+         * Sets the eps of both RMSNorms, required.
+         *
+         * @param v finite and {@code > 0}; torch's fp32 default is {@code 2^-23}
          * @return this launch
          */
         public Launch eps(float v) {
@@ -141,7 +156,9 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code N = batch * seqLen >= 0}
+         * Sets the number of tokens, required.
+         *
+         * @param v {@code N = batch * seqLen}, {@code >= 0}
          * @return this launch
          */
         public Launch tokens(long v) {
@@ -150,7 +167,9 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code [N, G, H]} the gated value, same dtype; must not overlap an input
+         * Sets where the gated value is written, required.
+         *
+         * @param v {@code [N, G, H]}, the inputs' dtype; must not overlap an input
          * @return this launch
          */
         public Launch valueOut(DeviceArray v) {
@@ -159,7 +178,10 @@ public final class Gate {
         }
 
         /**
-         * @param v {@code [N, G]} FLOAT32 gates, or {@code null} (the default) not to write them; must not overlap an input or the value output
+         * Sets where the gates are written; optional.
+         *
+         * @param v {@code [N, G]} FLOAT32 gates, or {@code null} (the default) not to write them; must not
+         *          overlap an input or the value output
          * @return this launch
          */
         public Launch gateOut(DeviceArray v) {
@@ -168,10 +190,10 @@ public final class Gate {
         }
 
         /**
-         * Sets the branches: {@code G = hcMult} in {@code [1, 64]} of {@code H = hiddenSize} in {@code [1, 65536]}.
+         * Sets the branches, required: {@code G = hcMult} branches of {@code H = hiddenSize} values each.
          *
-         * @param hcMult see above
-         * @param hiddenSize see above
+         * @param hcMult     {@code G}, the hyper-connection branches, in {@code [1, 64]}
+         * @param hiddenSize {@code H}, the width of one branch, in {@code [1, 65536]}
          * @return this launch
          */
         public Launch branches(int hcMult, int hiddenSize) {

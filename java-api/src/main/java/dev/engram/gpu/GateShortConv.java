@@ -75,7 +75,10 @@ public final class GateShortConv {
         private Launch() {}
 
         /**
-         * @param v {@code [B, T, (G + 1) * H]} key projections then value projection, without bias (as for {@link Gate}); FLOAT32 or BFLOAT16 (the dtype of every other float tensor here)
+         * Sets the projections, required: per token the G key projections, then the value projection, all
+         * without bias (as for {@link Gate}).
+         *
+         * @param v {@code [B, T, (G + 1) * H]}, FLOAT32 or BFLOAT16 (the dtype of every other float tensor here)
          * @return this launch
          */
         public Launch projections(DeviceArray v) {
@@ -84,7 +87,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [G * H]}
+         * Sets the key biases, required.
+         *
+         * @param v {@code [G * H]}: the G key biases, concatenated
          * @return this launch
          */
         public Launch keyBias(DeviceArray v) {
@@ -93,6 +98,8 @@ public final class GateShortConv {
         }
 
         /**
+         * Sets the value bias, required.
+         *
          * @param v {@code [H]}
          * @return this launch
          */
@@ -102,7 +109,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [B, T, G, H]} the hidden states
+         * Sets the hidden states, required: the gate's queries.
+         *
+         * @param v {@code [B, T, G, H]}
          * @return this launch
          */
         public Launch hidden(DeviceArray v) {
@@ -111,7 +120,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [G * H]} ({@code norm1[g]})
+         * Sets the key RMSNorm weights, required.
+         *
+         * @param v {@code [G * H]}: {@code norm1[g]} of every branch, concatenated
          * @return this launch
          */
         public Launch keyNormWeight(DeviceArray v) {
@@ -120,7 +131,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [G * H]} ({@code norm2[g]})
+         * Sets the query RMSNorm weights, required.
+         *
+         * @param v {@code [G * H]}: {@code norm2[g]} of every branch, concatenated
          * @return this launch
          */
         public Launch queryNormWeight(DeviceArray v) {
@@ -129,7 +142,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v eps of the key/query RMSNorms, finite and {@code > 0}
+         * Sets the eps of the key and query RMSNorms, required.
+         *
+         * @param v finite and {@code > 0}; torch's fp32 default is {@code 2^-23}
          * @return this launch
          */
         public Launch gateEps(float v) {
@@ -138,7 +153,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [G * H]} the conv's RMSNorm weights ({@code short_conv.norms[g]})
+         * Sets the ShortConv RMSNorm weights, required.
+         *
+         * @param v {@code [G * H]}: {@code short_conv.norms[g]} of every branch, concatenated
          * @return this launch
          */
         public Launch convNormWeight(DeviceArray v) {
@@ -147,7 +164,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [G * H * K]}, torch's {@code [G*H, 1, K]}
+         * Sets the depthwise convolution weights, required.
+         *
+         * @param v {@code [G * H * K]}, torch's {@code [G*H, 1, K]}; tap {@code K-1} multiplies the current step
          * @return this launch
          */
         public Launch convWeight(DeviceArray v) {
@@ -156,7 +175,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v eps of the conv's RMSNorm (1e-5 in Engram), finite and {@code > 0}
+         * Sets the eps of the ShortConv RMSNorm, required.
+         *
+         * @param v finite and {@code > 0}; 1e-5 in Engram
          * @return this launch
          */
         public Launch convEps(float v) {
@@ -165,7 +186,9 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [B, T, G, H]}, same dtype; must not overlap an input
+         * Sets where the result is written, required.
+         *
+         * @param v {@code [B, T, G, H]}, the inputs' dtype; must not overlap an input
          * @return this launch
          */
         public Launch out(DeviceArray v) {
@@ -174,7 +197,10 @@ public final class GateShortConv {
         }
 
         /**
-         * @param v {@code [B, T, G]} FLOAT32 gates, or {@code null} (the default); must not overlap an input or {@code out}
+         * Sets where the gates are written; optional.
+         *
+         * @param v {@code [B, T, G]} FLOAT32 gates, or {@code null} (the default) not to write them; must not
+         *          overlap an input or {@code out}
          * @return this launch
          */
         public Launch gateOut(DeviceArray v) {
@@ -183,10 +209,10 @@ public final class GateShortConv {
         }
 
         /**
-         * Sets the tokens: {@code batch} sequences of {@code seqLen} each, both {@code >= 0}.
+         * Sets the tokens, required: {@code batch} sequences of {@code seqLen} each, token {@code b * seqLen + t}.
          *
-         * @param batch see above
-         * @param seqLen see above
+         * @param batch  {@code B}, the number of sequences, {@code >= 0}
+         * @param seqLen {@code T}, the tokens per sequence, {@code >= 0}
          * @return this launch
          */
         public Launch tokens(int batch, int seqLen) {
@@ -196,10 +222,10 @@ public final class GateShortConv {
         }
 
         /**
-         * Sets the branches: {@code G = hcMult} in {@code [1, 64]} of {@code H = hiddenSize} in {@code [1, 65536]}.
+         * Sets the branches, required: {@code G = hcMult} branches of {@code H = hiddenSize} values each.
          *
-         * @param hcMult see above
-         * @param hiddenSize see above
+         * @param hcMult     {@code G}, the hyper-connection branches, in {@code [1, 64]}
+         * @param hiddenSize {@code H}, the width of one branch, in {@code [1, 65536]}
          * @return this launch
          */
         public Launch branches(int hcMult, int hiddenSize) {
@@ -209,10 +235,10 @@ public final class GateShortConv {
         }
 
         /**
-         * Sets the conv: {@code K = kernelSize} taps in {@code [1, 16]}, {@code dilation >= 1}.
+         * Sets the convolution, required: {@code K = kernelSize} taps spaced {@code dilation} steps apart.
          *
-         * @param kernelSize see above
-         * @param dilation see above
+         * @param kernelSize {@code K}, in {@code [1, 16]}
+         * @param dilation   the step between taps, {@code >= 1} ({@code max_ngram_size} in Engram)
          * @return this launch
          */
         public Launch kernel(int kernelSize, int dilation) {

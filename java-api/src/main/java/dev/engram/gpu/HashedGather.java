@@ -72,7 +72,9 @@ public final class HashedGather {
         private Launch() {}
 
         /**
-         * @param v {@code [B, T]} INT64 token ids (raw with a compression table, else already compressed)
+         * Sets the token ids, required.
+         *
+         * @param v {@code [B, T]} INT64 ids: raw when a compression table is set, else already compressed
          * @return this launch
          */
         public Launch rawIds(DeviceArray v) {
@@ -81,7 +83,10 @@ public final class HashedGather {
         }
 
         /**
-         * @param v the compression table, INT64, non-empty; {@code null} (the default) when the ids are already compressed
+         * Sets the compression table; optional.
+         *
+         * @param v INT64, non-empty, indexed by raw id; {@code null} (the default) when the ids are
+         *          already compressed
          * @return this launch
          */
         public Launch lut(DeviceArray v) {
@@ -90,7 +95,9 @@ public final class HashedGather {
         }
 
         /**
-         * @param v the pad id used before each sequence start, already mapped through the table
+         * Sets the pad id, required: the id the n-gram windows see before each sequence start.
+         *
+         * @param v the pad id, already mapped through the compression table
          * @return this launch
          */
         public Launch padIdCompressed(long v) {
@@ -99,6 +106,8 @@ public final class HashedGather {
         }
 
         /**
+         * Sets the layer's hashing, required.
+         *
          * @param v the layer's multipliers, moduli and row offsets
          * @return this launch
          */
@@ -108,7 +117,10 @@ public final class HashedGather {
         }
 
         /**
-         * @param v {@code n_head_per_ngram}; {@code layer.heads()} must be {@code (layer.multipliers().length - 1) * headsPerNgram}
+         * Sets the hash heads per n-gram order, required.
+         *
+         * @param v {@code n_head_per_ngram}; {@code layer.heads()} must be
+         *          {@code (layer.multipliers().length - 1) * headsPerNgram}
          * @return this launch
          */
         public Launch headsPerNgram(int v) {
@@ -117,7 +129,9 @@ public final class HashedGather {
         }
 
         /**
-         * @param v the layer's embedding table {@code [layer.totalRows(), headDim]}, FLOAT32 or BFLOAT16
+         * Sets the embedding table the rows are gathered from, required.
+         *
+         * @param v the layer's table {@code [layer.totalRows(), headDim]}, row-major, FLOAT32 or BFLOAT16
          * @return this launch
          */
         public Launch table(DeviceArray v) {
@@ -126,6 +140,8 @@ public final class HashedGather {
         }
 
         /**
+         * Sets the width of one head's rows, required.
+         *
          * @param v columns per head, {@code >= 1}
          * @return this launch
          */
@@ -135,6 +151,8 @@ public final class HashedGather {
         }
 
         /**
+         * Sets where the gathered rows are written, required.
+         *
          * @param v {@code [B, T, heads * headDim]}, the table's dtype
          * @return this launch
          */
@@ -144,7 +162,9 @@ public final class HashedGather {
         }
 
         /**
-         * @param v {@code [B, T, heads]} INT64 hash ids, or {@code null} (the default) to skip them
+         * Sets where the hash ids are written; optional.
+         *
+         * @param v {@code [B, T, heads]} INT64 hash ids, or {@code null} (the default) not to write them
          * @return this launch
          */
         public Launch hashIdsOut(DeviceArray v) {
@@ -153,10 +173,10 @@ public final class HashedGather {
         }
 
         /**
-         * Sets the tokens: {@code batch} sequences of {@code seqLen} each, both {@code >= 0}.
+         * Sets the tokens, required: {@code batch} sequences of {@code seqLen} each, token {@code b * seqLen + t}.
          *
-         * @param batch see above
-         * @param seqLen see above
+         * @param batch  {@code B}, the number of sequences, {@code >= 0}
+         * @param seqLen {@code T}, the tokens per sequence, {@code >= 0}
          * @return this launch
          */
         public Launch tokens(int batch, int seqLen) {

@@ -123,6 +123,7 @@ public final class HostTableLayer implements AutoCloseable {
      * @param path          how rows travel, e.g. {@link HostGatherPath#defaultFor(HostTable)}
      * @param maxTokens     the most tokens one prefetch takes
      * @param gatherThreads threads of the CPU gather (the {@code CPU} path), {@code >= 1}
+     * @return the layer, on the current device
      * @throws IllegalArgumentException for a table of the wrong shape or dtype, or as {@link EngramLayer#create}
      */
     public static HostTableLayer create(NgramHashMapping mapping, int layerId, DenseWeights dense, HostTable table,

@@ -169,55 +169,101 @@ public final class LayerWeights {
 
         private Builder() {}
 
-        /** @param t [totalRows, Dh] @return this builder */
+        /**
+         * Sets the embedding table; optional: a layer without one keeps its rows in host memory
+         * ({@link HostTableLayer}).
+         *
+         * @param t {@code [totalRows, Dh]}, {@code multi_head_embedding.embedding.weight}
+         * @return this builder
+         */
         public Builder table(ParameterTensor t) {
             table = Objects.requireNonNull(t, "table");
             return this;
         }
 
-        /** @param t [G, H, E] @return this builder */
+        /**
+         * Sets the key projection weights, required.
+         *
+         * @param t {@code [G, H, E]}, {@code key_projs.g.weight} of every branch
+         * @return this builder
+         */
         public Builder keyWeight(ParameterTensor t) {
             keyWeight = Objects.requireNonNull(t, "keyWeight");
             return this;
         }
 
-        /** @param t [G, H] @return this builder */
+        /**
+         * Sets the key projection biases, required.
+         *
+         * @param t {@code [G, H]}, {@code key_projs.g.bias} of every branch
+         * @return this builder
+         */
         public Builder keyBias(ParameterTensor t) {
             keyBias = Objects.requireNonNull(t, "keyBias");
             return this;
         }
 
-        /** @param t [H, E] @return this builder */
+        /**
+         * Sets the value projection weight, required.
+         *
+         * @param t {@code [H, E]}, {@code value_proj.weight}
+         * @return this builder
+         */
         public Builder valueWeight(ParameterTensor t) {
             valueWeight = Objects.requireNonNull(t, "valueWeight");
             return this;
         }
 
-        /** @param t [H] @return this builder */
+        /**
+         * Sets the value projection bias, required.
+         *
+         * @param t {@code [H]}, {@code value_proj.bias}
+         * @return this builder
+         */
         public Builder valueBias(ParameterTensor t) {
             valueBias = Objects.requireNonNull(t, "valueBias");
             return this;
         }
 
-        /** @param t [G, H] @return this builder */
+        /**
+         * Sets the key RMSNorm weights, required.
+         *
+         * @param t {@code [G, H]}, {@code norm1.g.weight} of every branch
+         * @return this builder
+         */
         public Builder keyNormWeight(ParameterTensor t) {
             keyNormWeight = Objects.requireNonNull(t, "keyNormWeight");
             return this;
         }
 
-        /** @param t [G, H] @return this builder */
+        /**
+         * Sets the query RMSNorm weights, required.
+         *
+         * @param t {@code [G, H]}, {@code norm2.g.weight} of every branch
+         * @return this builder
+         */
         public Builder queryNormWeight(ParameterTensor t) {
             queryNormWeight = Objects.requireNonNull(t, "queryNormWeight");
             return this;
         }
 
-        /** @param t [G, H] @return this builder */
+        /**
+         * Sets the ShortConv RMSNorm weights, required.
+         *
+         * @param t {@code [G, H]}, {@code short_conv.norms.g.weight} of every branch
+         * @return this builder
+         */
         public Builder convNormWeight(ParameterTensor t) {
             convNormWeight = Objects.requireNonNull(t, "convNormWeight");
             return this;
         }
 
-        /** @param t [G*H, K] @return this builder */
+        /**
+         * Sets the depthwise convolution weights, required.
+         *
+         * @param t {@code [G*H, K]}, {@code short_conv.conv.weight}
+         * @return this builder
+         */
         public Builder convWeight(ParameterTensor t) {
             convWeight = Objects.requireNonNull(t, "convWeight");
             return this;

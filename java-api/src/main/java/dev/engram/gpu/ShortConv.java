@@ -70,6 +70,8 @@ public final class ShortConv {
         private Launch() {}
 
         /**
+         * Sets the input, required: the value the convolution reads and the residual adds back.
+         *
          * @param v {@code [B, T, G, H]}, FLOAT32 or BFLOAT16 (the dtype of every tensor here)
          * @return this launch
          */
@@ -79,7 +81,9 @@ public final class ShortConv {
         }
 
         /**
-         * @param v {@code [G * H]} the RMSNorm weights ({@code short_conv.norms[g]})
+         * Sets the RMSNorm weights, required.
+         *
+         * @param v {@code [G * H]}: {@code short_conv.norms[g]} of every branch, concatenated
          * @return this launch
          */
         public Launch normWeight(DeviceArray v) {
@@ -88,6 +92,8 @@ public final class ShortConv {
         }
 
         /**
+         * Sets the depthwise convolution weights, required.
+         *
          * @param v {@code [G * H * K]}, torch's {@code [G*H, 1, K]}; tap {@code K-1} multiplies the current step
          * @return this launch
          */
@@ -97,7 +103,9 @@ public final class ShortConv {
         }
 
         /**
-         * @param v RMSNorm eps (1e-5 in Engram), finite and {@code > 0}
+         * Sets the RMSNorm eps, required.
+         *
+         * @param v finite and {@code > 0}; 1e-5 in Engram
          * @return this launch
          */
         public Launch eps(float v) {
@@ -106,7 +114,10 @@ public final class ShortConv {
         }
 
         /**
-         * @param v {@code [B, T, G, H]}, same dtype; must not overlap an input (the conv cannot run in place)
+         * Sets where the result is written, required.
+         *
+         * @param v {@code [B, T, G, H]}, the input's dtype; must not overlap an input (the conv cannot run in
+         *          place)
          * @return this launch
          */
         public Launch out(DeviceArray v) {
@@ -115,10 +126,10 @@ public final class ShortConv {
         }
 
         /**
-         * Sets the tokens: {@code batch} sequences of {@code seqLen} each, both {@code >= 0}.
+         * Sets the tokens, required: {@code batch} sequences of {@code seqLen} each, token {@code b * seqLen + t}.
          *
-         * @param batch see above
-         * @param seqLen see above
+         * @param batch  {@code B}, the number of sequences, {@code >= 0}
+         * @param seqLen {@code T}, the tokens per sequence, {@code >= 0}
          * @return this launch
          */
         public Launch tokens(int batch, int seqLen) {
@@ -128,10 +139,10 @@ public final class ShortConv {
         }
 
         /**
-         * Sets the branches: {@code G = hcMult} in {@code [1, 64]} of {@code H = hiddenSize} in {@code [1, 65536]}.
+         * Sets the branches, required: {@code G = hcMult} branches of {@code H = hiddenSize} values each.
          *
-         * @param hcMult see above
-         * @param hiddenSize see above
+         * @param hcMult     {@code G}, the hyper-connection branches, in {@code [1, 64]}
+         * @param hiddenSize {@code H}, the width of one branch, in {@code [1, 65536]}
          * @return this launch
          */
         public Launch branches(int hcMult, int hiddenSize) {
@@ -141,10 +152,10 @@ public final class ShortConv {
         }
 
         /**
-         * Sets the conv: {@code K = kernelSize} taps in {@code [1, 16]}, {@code dilation >= 1}.
+         * Sets the convolution, required: {@code K = kernelSize} taps spaced {@code dilation} steps apart.
          *
-         * @param kernelSize see above
-         * @param dilation see above
+         * @param kernelSize {@code K}, in {@code [1, 16]}
+         * @param dilation   the step between taps, {@code >= 1} ({@code max_ngram_size} in Engram)
          * @return this launch
          */
         public Launch kernel(int kernelSize, int dilation) {

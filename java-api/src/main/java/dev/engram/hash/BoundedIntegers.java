@@ -9,7 +9,15 @@ public final class BoundedIntegers {
 
     private BoundedIntegers() {}
 
-    /** {@code size} draws in {@code [low, high)}; requires {@code low < high}. */
+    /**
+     * {@return {@code size} draws in {@code [low, high)}, as numpy's {@code integers(low, high, size)}}
+     *
+     * @param rng  the generator the draws come from; it advances by every draw taken, rejected ones included
+     * @param low  the smallest value, inclusive
+     * @param high the bound, exclusive; greater than {@code low}
+     * @param size the number of draws, {@code >= 0}
+     * @throws IllegalArgumentException when {@code low >= high}
+     */
     public static long[] integers(Pcg64 rng, long low, long high, int size) {
         if (low >= high) throw new IllegalArgumentException("low >= high: " + low + " >= " + high);
         long range = high - 1 - low;  // numpy works on the closed interval [low, high-1]; as uint64

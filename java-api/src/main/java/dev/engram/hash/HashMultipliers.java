@@ -13,7 +13,12 @@ public final class HashMultipliers {
 
     private HashMultipliers() {}
 
-    /** {@code half_bound} for a compressed vocabulary of size {@code compressedVocabSize}. */
+    /**
+     * {@return {@code half_bound = max(1, ((2^63-1) // V') // 2)}, the exclusive bound of the multiplier draws}
+     *
+     * @param compressedVocabSize V', the compressed vocabulary size, {@code > 0}
+     * @throws IllegalArgumentException when {@code compressedVocabSize <= 0}
+     */
     public static long halfBound(long compressedVocabSize) {
         if (compressedVocabSize <= 0) {
             throw new IllegalArgumentException("compressed vocabulary size must be > 0, got " + compressedVocabSize);
@@ -21,12 +26,25 @@ public final class HashMultipliers {
         return Math.max(1, (Long.MAX_VALUE / compressedVocabSize) / 2);
     }
 
-    /** The layer's numpy seed, {@code seed + 10007 * layer_id}, as Python's unbounded int. */
+    /**
+     * {@return the layer's numpy seed, {@code seed + 10007 * layer_id}, as Python's unbounded int}
+     *
+     * @param seed    the config's base seed
+     * @param layerId the backbone layer
+     */
     public static BigInteger layerSeed(long seed, int layerId) {
         return BigInteger.valueOf(seed).add(BigInteger.valueOf(LAYER_SEED_STRIDE).multiply(BigInteger.valueOf(layerId)));
     }
 
-    /** The {@code maxNgramSize} odd multipliers of one layer. */
+    /**
+     * {@return the {@code maxNgramSize} odd multipliers of one layer, {@code 2 * r + 1} for each draw {@code r}}
+     *
+     * @param seed                the config's base seed
+     * @param layerId             the backbone layer
+     * @param maxNgramSize        the number of multipliers, one per position of the longest n-gram
+     * @param compressedVocabSize V', the compressed vocabulary size, {@code > 0}
+     * @throws IllegalArgumentException when {@code compressedVocabSize <= 0}
+     */
     public static long[] forLayer(long seed, int layerId, int maxNgramSize, long compressedVocabSize) {
         long[] r = rawDraws(seed, layerId, maxNgramSize, compressedVocabSize);
         long[] m = new long[r.length];

@@ -11,7 +11,14 @@ package dev.engram.hash;
  */
 public record LayerHashing(int layerId, long[] multipliers, long[] moduli, long[] offsets, long totalRows) {
 
-    /** Builds the offsets and row count from the moduli. */
+    /**
+     * {@return the layer's hashing, with the offsets and row count built from the moduli}
+     *
+     * @param layerId     the backbone layer
+     * @param multipliers {@code [max_ngram_size]} odd per-position multipliers; copied
+     * @param moduli      {@code [heads]} prime moduli, order-major; copied
+     * @throws ArithmeticException when the moduli sum past {@code Long.MAX_VALUE}
+     */
     public static LayerHashing of(int layerId, long[] multipliers, long[] moduli) {
         long[] offsets = new long[moduli.length];
         long total = 0;
@@ -22,21 +29,24 @@ public record LayerHashing(int layerId, long[] multipliers, long[] moduli, long[
         return new LayerHashing(layerId, multipliers.clone(), moduli.clone(), offsets, total);
     }
 
-    /** Number of hash heads of the layer. */
+    /** {@return the number of hash heads of the layer} */
     public int heads() {
         return moduli.length;
     }
 
+    /** {@return a copy of the {@code [max_ngram_size]} odd per-position multipliers} */
     @Override
     public long[] multipliers() {
         return multipliers.clone();
     }
 
+    /** {@return a copy of the {@code [heads]} prime moduli, order-major} */
     @Override
     public long[] moduli() {
         return moduli.clone();
     }
 
+    /** {@return a copy of the {@code [heads]} first table rows of the heads} */
     @Override
     public long[] offsets() {
         return offsets.clone();

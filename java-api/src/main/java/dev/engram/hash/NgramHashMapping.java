@@ -32,14 +32,24 @@ public final class NgramHashMapping {
         this.layers = byLayer;
     }
 
-    /** The mapping for raw tokenizer ids compressed through {@code table}. */
+    /**
+     * {@return the mapping for raw tokenizer ids compressed through {@code table}}
+     *
+     * @param config the model's Engram configuration
+     * @param table  the tokenizer's compression table; it sets V' and the compressed pad id
+     * @throws IllegalArgumentException when the config's {@code pad_id} is outside the table
+     */
     public static NgramHashMapping create(EngramConfig config, CompressionTable table) {
         return new NgramHashMapping(Objects.requireNonNull(config, "config"), Objects.requireNonNull(table, "table"));
     }
 
     /**
-     * The mapping for ids that are already compressed: the config must give
+     * {@return the mapping for ids that are already compressed} The config must give
      * {@code compressed_vocab_size}; the identity table of that size is used.
+     *
+     * @param config the model's Engram configuration, with {@code compressed_vocab_size} set
+     * @throws IllegalArgumentException when {@code compressed_vocab_size} is absent or too large for an
+     *                                  identity table, or {@code pad_id} is outside it
      */
     public static NgramHashMapping forCompressedIds(EngramConfig config) {
         long v = config.compressedVocabSize().orElseThrow(() -> new IllegalArgumentException(
@@ -47,32 +57,37 @@ public final class NgramHashMapping {
         return new NgramHashMapping(config, CompressionTable.identity(v));
     }
 
-    /** The configuration. */
+    /** {@return the configuration} */
     public EngramConfig config() {
         return config;
     }
 
-    /** The compression table. */
+    /** {@return the compression table (the identity table for already-compressed ids)} */
     public CompressionTable compressionTable() {
         return table;
     }
 
-    /** V', the compressed vocabulary size that sets the multipliers' bound. */
+    /** {@return V', the compressed vocabulary size that sets the multipliers' bound} */
     public long compressedVocabSize() {
         return table.compressedVocabSize();
     }
 
-    /** The configured raw {@code pad_id} mapped through the table. */
+    /** {@return the configured raw {@code pad_id} mapped through the table} */
     public long padIdCompressed() {
         return padIdCompressed;
     }
 
-    /** Layer ids in config order. */
+    /** {@return the Engram layer ids, in config order} */
     public List<Integer> layerIds() {
         return config.layerIds();
     }
 
-    /** Hash parameters of one layer. */
+    /**
+     * {@return the hash parameters of one layer}
+     *
+     * @param layerId one of {@link #layerIds()}
+     * @throws IllegalArgumentException when {@code layerId} is not an Engram layer
+     */
     public LayerHashing layer(int layerId) {
         LayerHashing l = layers.get(layerId);
         if (l == null) {
@@ -82,17 +97,40 @@ public final class NgramHashMapping {
         return l;
     }
 
-    /** Compresses raw ids: negatives pass through, ids past the table throw. */
+    /**
+     * {@return the compressed ids, a new array} Negative ids pass through unchanged.
+     *
+     * @param rawIds raw tokenizer ids
+     * @throws IndexOutOfBoundsException for the first id {@code >=} the table's size, naming its index
+     */
     public long[] compress(long[] rawIds) {
         return table.compress(rawIds);
     }
 
-    /** Hash ids {@code [batch, seqLen, heads]} of one layer from raw ids {@code [batch, seqLen]}. */
+    /**
+     * {@return the hash ids {@code [batch, seqLen, heads]} of one layer, row-major}
+     * Each lies in {@code [0, p)} for its head's modulus {@code p}.
+     *
+     * @param rawIds  raw tokenizer ids {@code [batch, seqLen]}, row-major
+     * @param batch   number of sequences, {@code >= 0}
+     * @param seqLen  tokens per sequence, {@code >= 0}
+     * @param layerId one of {@link #layerIds()}
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     * @throws IllegalArgumentException  when {@code rawIds.length != batch * seqLen} or the layer is unknown
+     */
     public long[] hash(long[] rawIds, int batch, int seqLen, int layerId) {
         return hashCompressed(compress(rawIds), batch, seqLen, layerId);
     }
 
-    /** Hash ids of one layer from already-compressed ids. */
+    /**
+     * {@return the hash ids {@code [batch, seqLen, heads]} of one layer from already-compressed ids}
+     *
+     * @param compressedIds compressed ids {@code [batch, seqLen]}, row-major; negatives are hashed as they are
+     * @param batch         number of sequences, {@code >= 0}
+     * @param seqLen        tokens per sequence, {@code >= 0}
+     * @param layerId       one of {@link #layerIds()}
+     * @throws IllegalArgumentException when {@code compressedIds.length != batch * seqLen} or the layer is unknown
+     */
     public long[] hashCompressed(long[] compressedIds, int batch, int seqLen, int layerId) {
         LayerHashing l = layer(layerId);
         return NgramHasher.hash(compressedIds, batch, seqLen, padIdCompressed, l.multipliers(), l.moduli(),

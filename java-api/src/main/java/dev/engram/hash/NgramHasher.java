@@ -18,10 +18,14 @@ public final class NgramHasher {
      * Hashes a batch of compressed ids.
      *
      * @param compressedIds {@code [batch * seqLen]} compressed token ids, row-major; negatives allowed
+     * @param batch         number of sequences, {@code >= 0}
+     * @param seqLen        tokens per sequence, {@code >= 0}
      * @param padId         the compressed pad id used before each sequence start
-     * @param multipliers   {@code [maxNgram]} per-position multipliers of the layer
-     * @param moduli        {@code [(maxNgram-1) * headsPerNgram]} prime moduli, order-major
+     * @param multipliers   {@code [maxNgram]} per-position multipliers of the layer, {@code maxNgram >= 2}
+     * @param moduli        {@code [(maxNgram-1) * headsPerNgram]} prime moduli, order-major, each {@code > 0}
+     * @param headsPerNgram heads per n-gram order, {@code >= 1}
      * @return {@code [batch * seqLen * (maxNgram-1) * headsPerNgram]} hash ids in {@code [0, p)}
+     * @throws IllegalArgumentException naming the first argument that does not fit the others
      */
     public static long[] hash(long[] compressedIds, int batch, int seqLen, long padId,
                               long[] multipliers, long[] moduli, int headsPerNgram) {
@@ -95,8 +99,12 @@ public final class NgramHasher {
      * Checks the hash arguments (shared by this class and the native hash, so both reject the same
      * input with the same message).
      *
-     * @param idCount  number of ids given
-     * @param maxNgram number of multipliers ({@code max_ngram_size})
+     * @param idCount       number of ids given
+     * @param batch         number of sequences, {@code >= 0}
+     * @param seqLen        tokens per sequence, {@code >= 0}; {@code batch * seqLen} must be {@code idCount}
+     * @param maxNgram      number of multipliers ({@code max_ngram_size}), {@code >= 2}
+     * @param moduli        the moduli, {@code (maxNgram-1) * headsPerNgram} of them, each {@code > 0}
+     * @param headsPerNgram heads per n-gram order, {@code >= 1}
      * @return heads per position, {@code (maxNgram-1) * headsPerNgram}
      * @throws IllegalArgumentException naming the first problem
      */

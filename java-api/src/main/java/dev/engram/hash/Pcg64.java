@@ -15,7 +15,11 @@ public final class Pcg64 {
     private boolean hasBufferedUint32;
     private int bufferedUint32;
 
-    /** Seeds like {@code PCG64(SeedSequence)}: four uint64 words from {@code generate_state(4)}. */
+    /**
+     * Seeds like {@code PCG64(SeedSequence)}: four uint64 words from {@code generate_state(4)}.
+     *
+     * @param seed the seed sequence; it is only read
+     */
     public Pcg64(SeedSequence seed) {
         long[] s = seed.generateStateUint64(4);
         long initStateHi = s[0], initStateLo = s[1];
@@ -32,12 +36,16 @@ public final class Pcg64 {
         step();
     }
 
-    /** A generator seeded as {@code numpy.random.default_rng(seed)}. */
+    /**
+     * {@return a generator seeded as {@code numpy.random.default_rng(seed)}}
+     *
+     * @param seed the seed sequence
+     */
     public static Pcg64 defaultRng(SeedSequence seed) {
         return new Pcg64(seed);
     }
 
-    /** Next raw 64-bit output: advance the LCG, then XSL-RR of the new state. */
+    /** {@return the next raw 64-bit output (as a signed long): advance the LCG, then XSL-RR of the new state} */
     public long nextUint64() {
         step();
         long x = stateHi ^ stateLo;
@@ -45,7 +53,10 @@ public final class Pcg64 {
         return Long.rotateRight(x, rot);
     }
 
-    /** Next 32-bit output: the low half of a 64-bit draw, the high half buffered for the next call. */
+    /**
+     * {@return the next 32-bit output (as a signed int)} It is the low half of a 64-bit draw, whose high half is
+     * buffered for the next call.
+     */
     public int nextUint32() {
         if (hasBufferedUint32) {
             hasBufferedUint32 = false;
@@ -57,12 +68,12 @@ public final class Pcg64 {
         return (int) next;
     }
 
-    /** The current 128-bit state as {hi, lo} (for checking against numpy's {@code bit_generator.state}). */
+    /** {@return the current 128-bit state as {hi, lo} (for checking against numpy's {@code bit_generator.state})} */
     public long[] state() {
         return new long[] {stateHi, stateLo};
     }
 
-    /** The 128-bit increment as {hi, lo}. */
+    /** {@return the 128-bit increment as {hi, lo}} */
     public long[] increment() {
         return new long[] {incHi, incLo};
     }

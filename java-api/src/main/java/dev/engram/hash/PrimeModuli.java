@@ -16,7 +16,12 @@ import java.util.Set;
 public final class PrimeModuli {
     private PrimeModuli() {}
 
-    /** Moduli per layer id (in {@code layer_ids} order), each flattened order-major, head-minor. */
+    /**
+     * {@return the moduli per layer id, in {@code layer_ids} order} Each layer's {@code [heads]} moduli are
+     * flattened order-major, head-minor.
+     *
+     * @param config the configuration: {@code layer_ids}, {@code engram_vocab_size} and the heads per order
+     */
     public static Map<Integer, long[]> compute(EngramConfig config) {
         Set<Long> seen = new HashSet<>();
         Map<Integer, long[]> out = new LinkedHashMap<>();

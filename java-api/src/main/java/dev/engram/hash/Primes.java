@@ -9,7 +9,11 @@ public final class Primes {
 
     private Primes() {}
 
-    /** Whether {@code n} is prime. */
+    /**
+     * {@return whether {@code n} is prime}
+     *
+     * @param n any long; those below 2 are not prime
+     */
     public static boolean isPrime(long n) {
         if (n < 2) return false;
         for (long p : WITNESSES) {
@@ -31,7 +35,12 @@ public final class Primes {
         return true;
     }
 
-    /** Smallest prime strictly greater than {@code start}. */
+    /**
+     * {@return the smallest prime strictly greater than {@code start}}
+     *
+     * @param start any long; below 2 the result is 2
+     * @throws ArithmeticException when no prime above {@code start} fits in a long
+     */
     public static long nextPrimeAfter(long start) {
         long c = Math.max(start + 1, 2);
         while (!isPrime(c)) c = Math.addExact(c, 1);

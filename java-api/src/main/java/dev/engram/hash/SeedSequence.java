@@ -21,23 +21,37 @@ public final class SeedSequence {
 
     private final int[] pool = new int[POOL_SIZE];
 
-    /** Mixes a non-negative integer entropy into the pool, as {@code SeedSequence(entropy)}. */
+    /**
+     * Mixes a non-negative integer entropy into the pool, as {@code SeedSequence(entropy)}.
+     *
+     * @param entropy the seed, {@code >= 0}, of any size
+     * @throws IllegalArgumentException when {@code entropy} is negative
+     */
     public SeedSequence(BigInteger entropy) {
         if (entropy.signum() < 0) throw new IllegalArgumentException("SeedSequence entropy must be >= 0, got " + entropy);
         mixEntropy(toUint32Words(entropy));
     }
 
-    /** As {@link #SeedSequence(BigInteger)} for a {@code long} entropy. */
+    /**
+     * As {@link #SeedSequence(BigInteger)} for a {@code long} entropy.
+     *
+     * @param entropy the seed, {@code >= 0}
+     * @throws IllegalArgumentException when {@code entropy} is negative
+     */
     public SeedSequence(long entropy) {
         this(BigInteger.valueOf(entropy));
     }
 
-    /** The mixed pool, four uint32 words (as ints). */
+    /** {@return a copy of the mixed pool, four uint32 words (as ints)} */
     public int[] pool() {
         return pool.clone();
     }
 
-    /** {@code generate_state(nWords, np.uint64)}: 2*nWords uint32 words paired little-endian into uint64s. */
+    /**
+     * {@return {@code generate_state(nWords, np.uint64)}: 2*nWords uint32 words paired little-endian into uint64s}
+     *
+     * @param nWords the number of uint64 words, {@code >= 0}
+     */
     public long[] generateStateUint64(int nWords) {
         int[] words = new int[2 * nWords];
         int hashConst = INIT_B;

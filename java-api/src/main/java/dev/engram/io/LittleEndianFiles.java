@@ -16,7 +16,13 @@ import java.nio.file.Path;
 public final class LittleEndianFiles {
     private LittleEndianFiles() {}
 
-    /** Reads int64 values. */
+    /**
+     * {@return every int64 value of {@code file}}
+     *
+     * @param file the file to read
+     * @throws IllegalArgumentException     when its size is not a multiple of 8 bytes
+     * @throws java.io.UncheckedIOException when it cannot be read
+     */
     public static long[] readInt64(Path file) {
         ByteBuffer buf = read(file, Long.BYTES);
         long[] out = new long[buf.remaining() / Long.BYTES];
@@ -24,7 +30,13 @@ public final class LittleEndianFiles {
         return out;
     }
 
-    /** Reads int32 values. */
+    /**
+     * {@return every int32 value of {@code file}}
+     *
+     * @param file the file to read
+     * @throws IllegalArgumentException     when its size is not a multiple of 4 bytes
+     * @throws java.io.UncheckedIOException when it cannot be read
+     */
     public static int[] readInt32(Path file) {
         ByteBuffer buf = read(file, Integer.BYTES);
         int[] out = new int[buf.remaining() / Integer.BYTES];
@@ -32,7 +44,13 @@ public final class LittleEndianFiles {
         return out;
     }
 
-    /** Reads float32 values widened exactly to double. */
+    /**
+     * {@return every float32 value of {@code file}, widened exactly to double}
+     *
+     * @param file the file to read
+     * @throws IllegalArgumentException     when its size is not a multiple of 4 bytes
+     * @throws java.io.UncheckedIOException when it cannot be read
+     */
     public static double[] readFloat32AsDouble(Path file) {
         ByteBuffer buf = read(file, Float.BYTES);
         double[] out = new double[buf.remaining() / Float.BYTES];
@@ -40,7 +58,13 @@ public final class LittleEndianFiles {
         return out;
     }
 
-    /** Reads float64 values. */
+    /**
+     * {@return every float64 value of {@code file}}
+     *
+     * @param file the file to read
+     * @throws IllegalArgumentException     when its size is not a multiple of 8 bytes
+     * @throws java.io.UncheckedIOException when it cannot be read
+     */
     public static double[] readFloat64(Path file) {
         ByteBuffer buf = read(file, Double.BYTES);
         double[] out = new double[buf.remaining() / Double.BYTES];
@@ -48,19 +72,39 @@ public final class LittleEndianFiles {
         return out;
     }
 
-    /** Reads exactly {@code expected} int64 values, else throws naming the file and both counts. */
+    /**
+     * {@return the int64 values of {@code file}, exactly {@code expected} of them}
+     *
+     * @param file     the file to read
+     * @param expected the number of values it must hold
+     * @throws IllegalArgumentException     when it holds another count, naming the file and both counts
+     * @throws java.io.UncheckedIOException when it cannot be read
+     */
     public static long[] readInt64(Path file, long expected) {
         return checkCount(file, readInt64(file), expected);
     }
 
-    /** Reads exactly {@code expected} float32 values, widened to double. */
+    /**
+     * {@return the float32 values of {@code file}, exactly {@code expected} of them, widened to double}
+     *
+     * @param file     the file to read
+     * @param expected the number of values it must hold
+     * @throws IllegalArgumentException     when it holds another count, naming the file and both counts
+     * @throws java.io.UncheckedIOException when it cannot be read
+     */
     public static double[] readFloat32AsDouble(Path file, long expected) {
         double[] v = readFloat32AsDouble(file);
         if (v.length != expected) throw wrongCount(file, v.length, expected, Float.BYTES);
         return v;
     }
 
-    /** Writes int64 values. */
+    /**
+     * Writes int64 values, creating {@code file} or replacing its contents.
+     *
+     * @param file   the file to write
+     * @param values the values, written little-endian in order
+     * @throws java.io.UncheckedIOException when the file cannot be written
+     */
     public static void writeInt64(Path file, long[] values) {
         ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(values.length, Long.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
         buf.asLongBuffer().put(values);

@@ -9,6 +9,16 @@ import java.util.Objects;
  * and ShortConv use. Split from {@link EngramWeights} so a layer whose table lives elsewhere (in host
  * memory, larger than any Java array) can still be built. Layouts and shapes as in {@link EngramWeights}.
  * Arrays are owned, not copied; treat them as read-only.
+ *
+ * @param config          the configuration the shapes follow
+ * @param keyWeight       [G, H, E] ({@code key_projs.g.weight})
+ * @param keyBias         [G, H] ({@code key_projs.g.bias})
+ * @param valueWeight     [H, E] ({@code value_proj.weight})
+ * @param valueBias       [H] ({@code value_proj.bias})
+ * @param keyNormWeight   [G, H] ({@code norm1.g.weight})
+ * @param queryNormWeight [G, H] ({@code norm2.g.weight})
+ * @param convNormWeight  [G, H] ({@code short_conv.norms.g.weight})
+ * @param convWeight      [G*H, K] ({@code short_conv.conv.weight})
  */
 public record DenseWeights(
         EngramConfig config,
@@ -21,7 +31,11 @@ public record DenseWeights(
         float[] convNormWeight,
         float[] convWeight) {
 
-    /** Checks every array against the shape the config implies. */
+    /**
+     * Checks every array against the shape the config implies.
+     *
+     * @throws IllegalArgumentException naming the first array that is missing or has the wrong length
+     */
     public DenseWeights {
         Objects.requireNonNull(config, "config");
         int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize(), k = config.kernelSize();

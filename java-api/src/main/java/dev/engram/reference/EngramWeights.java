@@ -8,16 +8,22 @@ import dev.engram.hash.LayerHashing;
  * in double, where the reference computes). Layouts follow the reference's state_dict, row-major:
  * Linear weights are {@code [out, in]} and the conv weight is {@code [G*H, 1, K]}.
  *
- * <p>Shapes (H = hidden_size, G = hc_mult, E = engram hidden size, Dh = head dim, K = kernel size):
- * <ul>
- *   <li>{@code embedding} [totalRows, Dh] ({@code multi_head_embedding.embedding.weight})</li>
- *   <li>{@code keyWeight} [G, H, E] ({@code key_projs.g.weight}), {@code keyBias} [G, H]</li>
- *   <li>{@code valueWeight} [H, E] ({@code value_proj.weight}), {@code valueBias} [H]</li>
- *   <li>{@code keyNormWeight} [G, H] ({@code norm1.g.weight}), {@code queryNormWeight} [G, H] ({@code norm2.g.weight})</li>
- *   <li>{@code convNormWeight} [G, H] ({@code short_conv.norms.g.weight}), {@code convWeight} [G*H, K]
- *       ({@code short_conv.conv.weight}); channel c = g*H + h, tap K-1 multiplies the current step</li>
- * </ul>
- * Arrays are owned by this object and not copied (tables can be gigabytes); treat them as read-only.
+ * Shapes below use H = hidden_size, G = hc_mult, E = engram hidden size, Dh = head dim, K = kernel size.
+ *
+ * <p>Arrays are owned by this object and not copied (tables can be gigabytes); treat them as read-only.
+ *
+ * @param config          the configuration the shapes follow
+ * @param hashing         the layer's hashing, which sets the table's row count {@code totalRows}
+ * @param embedding       [totalRows, Dh] ({@code multi_head_embedding.embedding.weight})
+ * @param keyWeight       [G, H, E] ({@code key_projs.g.weight})
+ * @param keyBias         [G, H] ({@code key_projs.g.bias})
+ * @param valueWeight     [H, E] ({@code value_proj.weight})
+ * @param valueBias       [H] ({@code value_proj.bias})
+ * @param keyNormWeight   [G, H] ({@code norm1.g.weight})
+ * @param queryNormWeight [G, H] ({@code norm2.g.weight})
+ * @param convNormWeight  [G, H] ({@code short_conv.norms.g.weight})
+ * @param convWeight      [G*H, K] ({@code short_conv.conv.weight}); channel c = g*H + h, tap K-1 multiplies the
+ *                        current step
  */
 public record EngramWeights(
         EngramConfig config,
@@ -32,7 +38,11 @@ public record EngramWeights(
         float[] convNormWeight,
         float[] convWeight) {
 
-    /** Checks every array against the shape the config and the layer's table size imply. */
+    /**
+     * Checks every array against the shape the config and the layer's table size imply.
+     *
+     * @throws IllegalArgumentException naming the first array that is missing or has the wrong length
+     */
     public EngramWeights {
         checkSize("multi_head_embedding.embedding.weight", embedding, tableElements(config, hashing),
                 "[" + hashing.totalRows() + ", " + config.headDim() + "]");
@@ -57,7 +67,13 @@ public record EngramWeights(
                 f.apply(convNormWeight), f.apply(convWeight));
     }
 
-    /** Elements of the embedding table, {@code totalRows * Dh}; throws if a Java array cannot hold it. */
+    /**
+     * {@return the number of elements of the layer's embedding table, {@code totalRows * Dh}}
+     *
+     * @param config  gives the head dim {@code Dh}
+     * @param hashing gives the layer's {@code totalRows}
+     * @throws IllegalArgumentException when a Java array cannot hold that many elements
+     */
     public static int tableElements(EngramConfig config, LayerHashing hashing) {
         long n = Math.multiplyExact(hashing.totalRows(), (long) config.headDim());
         if (n > Integer.MAX_VALUE - 8) {

@@ -51,7 +51,7 @@ public record ForwardTrace(
      * @param conv        ShortConv (RMSNorm, dilated causal conv, SiLU) and the residual
      */
     public record StageTimes(long hash, long gather, long projections, long gate, long conv) {
-        /** Sum of all stages. */
+        /** {@return the sum of all stages, in nanoseconds} */
         public long total() {
             return hash + gather + projections + gate + conv;
         }

@@ -17,12 +17,28 @@ public final class RandomWeights {
 
     private RandomWeights() {}
 
-    /** Weights with norm weights exactly 1, as a freshly built torch module. */
+    /**
+     * {@return random weights whose norm weights are exactly 1, as in a freshly built torch module}
+     *
+     * @param config  the configuration the shapes follow
+     * @param hashing the layer's hashing, which sets the table's row count
+     * @param seed    the seed; the same seed gives the same weights
+     * @throws IllegalArgumentException when a Java array cannot hold the layer's table
+     */
     public static EngramWeights create(EngramConfig config, LayerHashing hashing, long seed) {
         return create(config, hashing, seed, 0.0);
     }
 
-    /** Weights whose RMSNorm weights are {@code 1 + U(±normSpread)} (tests use a spread to exercise them). */
+    /**
+     * {@return random weights whose RMSNorm weights are {@code 1 + U(±normSpread)}} Tests use a spread to
+     * exercise the norm weights.
+     *
+     * @param config     the configuration the shapes follow
+     * @param hashing    the layer's hashing, which sets the table's row count
+     * @param seed       the seed; the same seed and spread give the same weights
+     * @param normSpread half-width of the norm weights' spread around 1, {@code >= 0} ({@code 0}: exactly 1)
+     * @throws IllegalArgumentException when a Java array cannot hold the layer's table, or {@code normSpread < 0}
+     */
     public static EngramWeights create(EngramConfig config, LayerHashing hashing, long seed, double normSpread) {
         int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize(), k = config.kernelSize();
         double linear = 1.0 / Math.sqrt(e);
@@ -37,8 +53,14 @@ public final class RandomWeights {
     }
 
     /**
-     * The dense parameters of {@link #create(EngramConfig, LayerHashing, long, double)} for the same seed and
-     * spread (identical arrays), without the table: for layers whose table is filled elsewhere.
+     * {@return the dense parameters of {@link #create(EngramConfig, LayerHashing, long, double)} for the same seed
+     * and spread} The arrays are identical to those; the table is left out, for layers whose table is filled
+     * elsewhere.
+     *
+     * @param config     the configuration the shapes follow
+     * @param seed       the seed, as for {@code create}
+     * @param normSpread half-width of the norm weights' spread around 1, {@code >= 0} ({@code 0}: exactly 1)
+     * @throws IllegalArgumentException when {@code normSpread < 0}
      */
     public static DenseWeights createDense(EngramConfig config, long seed, double normSpread) {
         int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize(), k = config.kernelSize();

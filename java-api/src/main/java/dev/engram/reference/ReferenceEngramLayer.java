@@ -31,7 +31,15 @@ public final class ReferenceEngramLayer {
     private final EngramWeights w;
     private final EngramConfig c;
 
-    /** A layer of {@code mapping}'s config; the weights must have been built for the same layer. */
+    /**
+     * A layer of {@code mapping}'s config; the weights must have been built for the same layer.
+     *
+     * @param mapping the model's hashing: config, compression table and every layer's multipliers and moduli
+     * @param layerId which of {@code mapping.layerIds()} this layer is
+     * @param weights the layer's parameters; their table size and config must match the layer's
+     * @throws IllegalArgumentException when {@code layerId} is not an Engram layer, or the weights belong to
+     *                                  another layer or config
+     */
     public ReferenceEngramLayer(NgramHashMapping mapping, int layerId, EngramWeights weights) {
         this.mapping = Objects.requireNonNull(mapping, "mapping");
         this.w = Objects.requireNonNull(weights, "weights");
@@ -52,17 +60,39 @@ public final class ReferenceEngramLayer {
         }
     }
 
-    /** The layer id. */
+    /** {@return the layer id} */
     public int layerId() {
         return hashing.layerId();
     }
 
-    /** The output {@code [B, T, G, H]} for raw ids {@code [B, T]} and hidden states {@code [B, T, G, H]}. */
+    /**
+     * {@return the output {@code [B, T, G, H]}, row-major, to be added to the residual stream}
+     *
+     * @param rawIds raw tokenizer ids {@code [B, T]}, row-major; negative ids pass through the compression
+     *               table unchanged
+     * @param hidden hidden states {@code [B, T, G, H]}, row-major
+     * @param batch  {@code B >= 1}
+     * @param seqLen {@code T >= 1}
+     * @throws IllegalArgumentException  when {@code batch} or {@code seqLen} is below 1, or a length does not
+     *                                   match them
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     */
     public double[] forward(long[] rawIds, double[] hidden, int batch, int seqLen) {
         return trace(rawIds, hidden, batch, seqLen).output();
     }
 
-    /** The forward with every intermediate and per-stage times. */
+    /**
+     * {@return the forward with every intermediate and per-stage times}
+     *
+     * @param rawIds raw tokenizer ids {@code [B, T]}, row-major; negative ids pass through the compression
+     *               table unchanged
+     * @param hidden hidden states {@code [B, T, G, H]}, row-major
+     * @param batch  {@code B >= 1}
+     * @param seqLen {@code T >= 1}
+     * @throws IllegalArgumentException  when {@code batch} or {@code seqLen} is below 1, or a length does not
+     *                                   match them
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     */
     public ForwardTrace trace(long[] rawIds, double[] hidden, int batch, int seqLen) {
         checkInputs(rawIds, hidden, batch, seqLen);
         int n = batch * seqLen;
@@ -124,7 +154,11 @@ public final class ReferenceEngramLayer {
                 new ForwardTrace.StageTimes(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4));
     }
 
-    /** Length of the conv output over the symmetrically padded input: T + (K-1)*dilation. */
+    /**
+     * {@return the length of the conv output over the symmetrically padded input, {@code T + (K-1)*dilation}}
+     *
+     * @param seqLen {@code T}, tokens per sequence
+     */
     public int fullLength(int seqLen) {
         return seqLen + (c.kernelSize() - 1) * c.convDilation();
     }

@@ -18,7 +18,16 @@ import java.util.Arrays;
 public final class StateDictFiles {
     private StateDictFiles() {}
 
-    /** Reads the weights of the layer described by {@code hashing} from {@code dir}. */
+    /**
+     * {@return the weights of the layer described by {@code hashing}, read from {@code dir}}
+     *
+     * @param dir     the directory of {@code <name>.f32.bin} files (per-branch names numbered from 0)
+     * @param config  the configuration the sizes are checked against
+     * @param hashing the layer's hashing: the table's size, and the offsets a stored offsets file must match
+     * @throws IllegalArgumentException     when {@code dir} is not a directory, a file is missing or has the wrong
+     *                                      size, or the stored offsets differ
+     * @throws java.io.UncheckedIOException when a file cannot be read
+     */
     public static EngramWeights load(Path dir, EngramConfig config, LayerHashing hashing) {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException(dir + ": not a directory of weight files");
         Path offsetsFile = dir.resolve("multi_head_embedding.offsets.i64.bin");

@@ -28,12 +28,22 @@ public final class CompressionTable {
         this.compressedVocabSize = max + 1;
     }
 
-    /** A table over a copy of {@code lookup}; entries must be >= 0. */
+    /**
+     * {@return a table over a copy of {@code lookup}}
+     *
+     * @param lookup the canonical id of every raw id, indexed by raw id; non-empty, every entry {@code >= 0}
+     * @throws IllegalArgumentException when {@code lookup} is empty or has a negative entry
+     */
     public static CompressionTable of(long[] lookup) {
         return new CompressionTable(lookup.clone());
     }
 
-    /** The identity table of size {@code vocabSize}: ids are already compressed. */
+    /**
+     * {@return the identity table of size {@code vocabSize}, for ids that are already compressed}
+     *
+     * @param vocabSize the compressed vocabulary size, in {@code [1, 2^31-9]}
+     * @throws IllegalArgumentException when {@code vocabSize} is outside that range
+     */
     public static CompressionTable identity(long vocabSize) {
         if (vocabSize <= 0 || vocabSize > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("identity table size must be in [1, 2^31-9], got " + vocabSize);
@@ -46,6 +56,11 @@ public final class CompressionTable {
     /**
      * Loads a table from a raw little-endian file: int32 when the name ends in {@code .i32.bin},
      * int64 when it ends in {@code .i64.bin} (the golden files' convention).
+     *
+     * @param file the table file
+     * @return the table
+     * @throws IllegalArgumentException when the name gives no dtype, or the contents are not a valid table
+     * @throws java.io.UncheckedIOException when the file cannot be read
      */
     public static CompressionTable load(Path file) {
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
@@ -55,7 +70,16 @@ public final class CompressionTable {
                 + " or call load(file, elementBytes)");
     }
 
-    /** Loads a table of little-endian int32 ({@code elementBytes == 4}) or int64 ({@code 8}) entries. */
+    /**
+     * Loads a table of little-endian int32 ({@code elementBytes == 4}) or int64 ({@code 8}) entries.
+     *
+     * @param file         the table file
+     * @param elementBytes 4 or 8, the size of one entry
+     * @return the table
+     * @throws IllegalArgumentException for another {@code elementBytes}, a file that is not a whole number of
+     *                                  entries, or contents that are not a valid table
+     * @throws java.io.UncheckedIOException when the file cannot be read
+     */
     public static CompressionTable load(Path file, int elementBytes) {
         return switch (elementBytes) {
             case 4 -> new CompressionTable(Arrays.stream(LittleEndianFiles.readInt32(file)).asLongStream().toArray());
@@ -64,17 +88,22 @@ public final class CompressionTable {
         };
     }
 
-    /** Number of raw ids the table covers ({@code len(tokenizer)}). */
+    /** {@return the number of raw ids the table covers ({@code len(tokenizer)})} */
     public int size() {
         return lookup.length;
     }
 
-    /** Compressed vocabulary size {@code V'} = largest entry + 1. */
+    /** {@return the compressed vocabulary size {@code V'}, the largest entry + 1} */
     public long compressedVocabSize() {
         return compressedVocabSize;
     }
 
-    /** Canonical id of one raw id; negative ids pass through unchanged. */
+    /**
+     * {@return the canonical id of {@code rawId}; a negative id is returned unchanged}
+     *
+     * @param rawId a raw tokenizer id
+     * @throws IndexOutOfBoundsException when {@code rawId >= size()}
+     */
     public long compress(long rawId) {
         if (rawId < 0) return rawId;
         if (rawId >= lookup.length) {
@@ -84,7 +113,12 @@ public final class CompressionTable {
         return lookup[(int) rawId];
     }
 
-    /** Compresses every id (a new array); throws on the first id past the table, naming its index. */
+    /**
+     * {@return the canonical id of every raw id, in a new array} Negative ids pass through unchanged.
+     *
+     * @param rawIds raw tokenizer ids
+     * @throws IndexOutOfBoundsException for the first id {@code >= size()}, naming its index
+     */
     public long[] compress(long[] rawIds) {
         long[] out = new long[rawIds.length];
         for (int i = 0; i < rawIds.length; i++) {
@@ -99,8 +133,11 @@ public final class CompressionTable {
     }
 
     /**
-     * The compressed pad id: {@code lookup[padId]} with Python indexing, so a negative pad id
-     * counts from the end (the reference's {@code int(lookup[pad_id])}).
+     * {@return the compressed pad id: {@code lookup[padId]} with Python indexing} A negative pad id counts from
+     * the end (the reference's {@code int(lookup[pad_id])}).
+     *
+     * @param padId the raw pad id, in {@code [-size(), size())}
+     * @throws IllegalArgumentException when {@code padId} is outside the table
      */
     public long compressPadId(long padId) {
         long index = padId < 0 ? lookup.length + padId : padId;
@@ -111,7 +148,7 @@ public final class CompressionTable {
         return lookup[(int) index];
     }
 
-    /** A copy of the raw lookup entries. */
+    /** {@return a copy of the lookup entries, indexed by raw id} */
     public long[] toArray() {
         return lookup.clone();
     }
