@@ -32,7 +32,14 @@ public final class EngramConfigJson {
 
     private EngramConfigJson() {}
 
-    /** Parses a config file; errors name the file and the problem. */
+    /**
+     * Parses a config file; errors name the file and the problem.
+     *
+     * @param file a config.json (the official one, or this library's flat form)
+     * @return the validated config
+     * @throws IllegalArgumentException for malformed JSON or an invalid field, naming the file
+     * @throws java.io.UncheckedIOException when the file cannot be read
+     */
     public static EngramConfig read(Path file) {
         String text;
         try {
@@ -52,6 +59,10 @@ public final class EngramConfigJson {
     /**
      * Parses a config from JSON text (strict JSON: malformed text, duplicate keys or trailing content
      * are errors that give the line and column).
+     *
+     * @param json the JSON text
+     * @return the validated config
+     * @throws IllegalArgumentException for malformed JSON, a missing or unknown field or an invalid value
      */
     public static EngramConfig parse(String json) {
         if (!(JsonReader.parse(json) instanceof Map<?, ?> root)) {
@@ -90,7 +101,10 @@ public final class EngramConfigJson {
                 doubleValue(flat, "conv_norm_eps", d.convNormEps()));
     }
 
-    /** The config as a flat JSON object with snake_case keys. */
+    /**
+     * {@return the config as a flat JSON object with snake_case keys}, which {@link #parse} reads back
+     * @param c the config
+     */
     public static String write(EngramConfig c) {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("engram_vocab_size", c.engramVocabSize());

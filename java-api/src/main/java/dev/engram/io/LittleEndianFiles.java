@@ -111,14 +111,26 @@ public final class LittleEndianFiles {
         write(file, buf.array());
     }
 
-    /** Writes float64 values. */
+    /**
+     * Writes float64 values, creating {@code file} or replacing its contents.
+     *
+     * @param file   the file to write
+     * @param values the values, written little-endian in order
+     * @throws java.io.UncheckedIOException when the file cannot be written
+     */
     public static void writeFloat64(Path file, double[] values) {
         ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(values.length, Double.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
         buf.asDoubleBuffer().put(values);
         write(file, buf.array());
     }
 
-    /** Writes float32 values. */
+    /**
+     * Writes float32 values, creating {@code file} or replacing its contents.
+     *
+     * @param file   the file to write
+     * @param values the values, written little-endian in order
+     * @throws java.io.UncheckedIOException when the file cannot be written
+     */
     public static void writeFloat32(Path file, float[] values) {
         ByteBuffer buf = ByteBuffer.allocate(Math.multiplyExact(values.length, Float.BYTES)).order(ByteOrder.LITTLE_ENDIAN);
         buf.asFloatBuffer().put(values);
