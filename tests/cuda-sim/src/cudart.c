@@ -1,7 +1,8 @@
 /* The simulator's libcudart.so.13: the CUDA runtime entry points the Java bindings (cuda_runtime_h)
  * call, plus sim_enqueue for the simulated cuBLAS and libengram. SIMULATED CUDA ON THE CPU, NOT A GPU:
- * one simulated device (compute capability 9.0, 1 "SM", 16 GiB), device memory is host memory,
- * streams are queues run by queue.c's schedule, races and hazards are found by order.c.
+ * SIM_DEVICES simulated devices (devices.c; default one; each compute capability 9.0, 1 "SM", 16 GiB),
+ * device memory is host memory, streams are queues run by queue.c's schedule, races and hazards are
+ * found by order.c.
  * One global lock: Java may call from several threads; queued work runs on the calling thread (and
  * sim_parallel_for's helpers) while the lock is held. */
 #define _GNU_SOURCE
@@ -71,7 +72,7 @@ static void summary(void) {
     size_t dev = mem_live(MEM_DEVICE, &dev_bytes), pinned = mem_live(MEM_PINNED, &pinned_bytes);
     size_t reg = mem_live(MEM_REGISTERED, &reg_bytes);
     long streams = 0;
-    for (int i = 1; i < queue_stream_count(); i++) streams += !queue_stream_at(i)->destroyed;
+    for (int i = 0; i < queue_stream_count(); i++) streams += !queue_stream_at(i)->legacy && !queue_stream_at(i)->destroyed;
     fprintf(stderr,
             "SIM SUMMARY: simulated CUDA on the CPU, not a GPU run: schedule %s, %ld operations run, %ld races, "
             "%ld hazards, %ld faults, %.3f ms simulated time; left at exit: %zu device allocations (%zu bytes), "
@@ -82,8 +83,11 @@ static void summary(void) {
 
 __attribute__((constructor)) static void banner(void) {
     schedule_at_start = sim_schedule();
+    int devices = dev_count(); /* a bad SIM_DEVICES aborts here, before the banner */
     fprintf(stderr, "SIM: simulated CUDA on the CPU (tests/cuda-sim), NOT a GPU run: cudart, cuBLAS and libengram's "
-                    "kernels are CPU stand-ins; schedule %s\n", schedule_at_start);
+                    "kernels are CPU stand-ins; schedule %s", schedule_at_start);
+    if (devices > 1) fprintf(stderr, "; %d simulated devices (SIM_DEVICES)", devices);
+    fputc('\n', stderr);
     atexit(summary);
 }
 
@@ -158,44 +162,16 @@ SIM_EXPORT cudaError_t cudaDriverGetVersion(int* v) {
     return cudaSuccess;
 }
 
-SIM_EXPORT cudaError_t cudaGetDeviceCount(int* count) {
-    if (!count) return sim_set_error(cudaErrorInvalidValue);
-    *count = 1;
-    return cudaSuccess;
-}
-
-SIM_EXPORT cudaError_t cudaSetDevice(int device) {
-    return device == 0 ? cudaSuccess : sim_set_error(cudaErrorInvalidDevice);
-}
-
-SIM_EXPORT cudaError_t cudaGetDevice(int* device) {
-    if (!device) return sim_set_error(cudaErrorInvalidValue);
-    *device = 0;
-    return cudaSuccess;
-}
-
-SIM_EXPORT cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int device) {
-    if (!value) return sim_set_error(cudaErrorInvalidValue);
-    if (device != 0) return sim_set_error(cudaErrorInvalidDevice);
-    switch ((int)attr) {
-        case cudaDevAttrMultiProcessorCount: *value = 1; return cudaSuccess;  /* one simulated "SM" */
-        case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;
-        case cudaDevAttrComputeCapabilityMinor: *value = 0; return cudaSuccess;
-        default:
-            fprintf(stderr, "SIM: cudaDeviceGetAttribute(%d) is not simulated\n", (int)attr);
-            return sim_set_error(cudaErrorInvalidValue);
-    }
-}
-
-static void learn_all(void) {
-    for (int i = 0; i < queue_stream_count(); i++) order_host_sync(&queue_stream_at(i)->vc);
-}
-
+/* Waits for the current device only, as CUDA does: another device's streams stay unordered. */
 SIM_EXPORT cudaError_t cudaDeviceSynchronize(void) {
     sim_lock();
     STICKY_CHECK();
-    queue_force_all();
-    learn_all();
+    int device = dev_current();
+    queue_force_device(device);
+    for (int i = 0; i < queue_stream_count(); i++) {
+        Stream* s = queue_stream_at(i);
+        if (s->device == device) order_host_sync(&s->vc);
+    }
     return done(sim_sticky);
 }
 
@@ -203,7 +179,7 @@ SIM_EXPORT cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
     if (!free_bytes || !total) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
     STICKY_CHECK();
-    size_t used = mem_device_bytes();
+    size_t used = mem_device_bytes(dev_current()); /* the current device's, each has SIM_DEVICE_BYTES */
     *total = SIM_DEVICE_BYTES;
     *free_bytes = used < SIM_DEVICE_BYTES ? SIM_DEVICE_BYTES - used : 0;
     return done(cudaSuccess);
@@ -218,11 +194,12 @@ static cudaError_t allocate_tracked(void** p, size_t n, size_t align, int kind) 
         *p = NULL;
         return done(cudaSuccess);
     }
-    if (kind == MEM_DEVICE && n > SIM_DEVICE_BYTES - mem_device_bytes()) return done(cudaErrorMemoryAllocation);
+    int device = dev_current();
+    if (kind == MEM_DEVICE && n > SIM_DEVICE_BYTES - mem_device_bytes(device)) return done(cudaErrorMemoryAllocation);
     void* m = aligned_alloc(align, (n + align - 1) / align * align);
     if (!m) return done(cudaErrorMemoryAllocation);
     memset(m, 0xFF, n);
-    mem_add(m, n, kind);
+    mem_add(m, n, kind, device);
     *p = m;
     return done(cudaSuccess);
 }
@@ -289,7 +266,7 @@ SIM_EXPORT cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags) {
     Alloc* first = mem_find(p);
     Alloc* last = mem_find((char*)p + n - 1);
     if (first || last) return done(cudaErrorHostMemoryAlreadyRegistered);
-    mem_add(p, n, MEM_REGISTERED); /* with unified addressing registered memory is mapped at its host address */
+    mem_add(p, n, MEM_REGISTERED, dev_current()); /* with unified addressing registered memory is mapped at its host address */
     return done(cudaSuccess);
 }
 
@@ -527,6 +504,7 @@ SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg,
 
 /* ---------------------------------------------------------------- streams */
 
+/* Streams belong to the device current when they are created. */
 SIM_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t* out, unsigned int flags) {
     if (!out || (flags & ~(unsigned)cudaStreamNonBlocking)) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
@@ -536,6 +514,8 @@ SIM_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t* out, unsigned int
     *out = (cudaStream_t)s;
     return done(cudaSuccess);
 }
+
+SIM_EXPORT cudaError_t cudaStreamCreate(cudaStream_t* out) { return cudaStreamCreateWithFlags(out, cudaStreamDefault); }
 
 /* A destroyed stream's queued work still runs; using its handle afterwards is an error. */
 static Stream* live_stream(cudaStream_t h, const char* call) {
@@ -608,10 +588,13 @@ SIM_EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t* out, unsigned int f
     if (!e) return done(cudaErrorMemoryAllocation);
     e->magic = SIM_EVENT_MAGIC;
     e->timing = !(flags & cudaEventDisableTiming);
+    e->device = dev_current();
     live_events++;
     *out = (cudaEvent_t)e;
     return done(cudaSuccess);
 }
+
+SIM_EXPORT cudaError_t cudaEventCreate(cudaEvent_t* out) { return cudaEventCreateWithFlags(out, cudaEventDefault); }
 
 SIM_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t ev) {
     sim_lock();
