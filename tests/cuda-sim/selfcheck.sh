@@ -6,7 +6,8 @@
 #     kernel given pageable memory, a destroyed stream) must each be reported, their correct twins must
 #     not be, event timing must be positive and monotonic, and the simulated kernels and GEMM must match
 #     plain references (fused gate + ShortConv bit-identical to gate then ShortConv); the exit summaries
-#     must count what a case leaves alive (run.sh's leak check reads them);
+#     must count what a case leaves alive (run.sh's leak check reads them); pointer attributes and stream
+#     devices answer as CUDA 13 does; every case passes again with a second simulated device;
 #  2. argument parity: selfcheck/argcheck_probe calls the simulated and the real (Maven-built) libengram
 #     with ~40 bad or launch-free argument sets; status codes and messages must be identical.
 # Usage: selfcheck.sh [REAL_LIBENGRAM] (default: the one Maven built under bindings/target/classes).
@@ -22,16 +23,23 @@ failed=()
 cases="$("$out/sim_selfcheck" 2>/dev/null | sed -n 's/^usage: sim_selfcheck CASE; cases: //p' || true)"
 [[ -n "$cases" ]] || { echo "selfcheck.sh: sim_selfcheck lists no cases" >&2; exit 1; }
 n=0
+# run_case CASE SCHEDULE DEVICES LOG
+run_case() {
+  n=$((n + 1))
+  if ! SIM_SCHEDULE="$2" SIM_DEVICES="$3" "$out/sim_selfcheck" "$1" >"$4" 2>&1; then
+    echo "sim_selfcheck $1 (schedule $2, SIM_DEVICES=$3) FAILED:"
+    sed 's/^/    /' "$4"
+    failed+=("$1/$2/devices=$3")
+  fi
+}
 for schedule in lazy rr eager random:7; do
   for c in $cases; do
-    n=$((n + 1))
-    log="$out/selfcheck.$c.${schedule/:/_}.log"
-    if ! SIM_SCHEDULE="$schedule" "$out/sim_selfcheck" "$c" >"$log" 2>&1; then
-      echo "sim_selfcheck $c (schedule $schedule) FAILED:"
-      sed 's/^/    /' "$log"
-      failed+=("$c/$schedule")
-    fi
+    run_case "$c" "$schedule" 1 "$out/selfcheck.$c.${schedule/:/_}.log"
   done
+done
+# A second device changes nothing for code that uses one (the cases that loop over devices cover both).
+for c in $cases; do
+  run_case "$c" lazy 2 "$out/selfcheck.$c.lazy.devices2.log"
 done
 # The exit summaries count what was left alive (run.sh's leak check relies on them).
 for c in leaks no_leaks; do
@@ -41,14 +49,15 @@ for c in leaks no_leaks; do
     want="left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events"
     want_blas="0 cuBLAS handles left at exit"
   fi
-  log="$out/selfcheck.$c.lazy.log"
-  if ! grep -qF "$want" "$log" || ! grep -qF "$want_blas" "$log"; then
-    echo "sim_selfcheck $c: the exit summaries do not say \"$want\" and \"$want_blas\":"
-    grep SUMMARY "$log" | sed 's/^/    /'
-    failed+=("$c/summary")
-  fi
+  for log in "$out/selfcheck.$c.lazy.log" "$out/selfcheck.$c.lazy.devices2.log"; do
+    if ! grep -qF "$want" "$log" || ! grep -qF "$want_blas" "$log"; then
+      echo "sim_selfcheck $c: the exit summaries in $log do not say \"$want\" and \"$want_blas\":"
+      grep SUMMARY "$log" | sed 's/^/    /'
+      failed+=("$c/summary")
+    fi
+  done
 done
-echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
+echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules, and again with SIM_DEVICES=2)${failed[*]:+, FAILED: ${failed[*]}}"
 
 if [[ -f "$real" ]]; then
   "$out/argcheck_probe" "$out/libengram.so" >"$out/argcheck.sim.txt" 2>/dev/null

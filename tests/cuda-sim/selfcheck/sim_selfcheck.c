@@ -31,6 +31,16 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetLastError(void);
+cudaError_t cudaGetDeviceCount(int* n);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int* device);
+cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags);
+cudaError_t cudaHostUnregister(void* p);
+cudaError_t cudaHostGetDevicePointer(void** device, void* host, unsigned int flags);
+cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes* attributes, const void* ptr);
+cudaError_t cudaStreamCreate(cudaStream_t* s);
+cudaError_t cudaStreamGetDevice(cudaStream_t s, int* device);
+cudaError_t cudaEventCreate(cudaEvent_t* e);
 #endif
 
 /* The cuBLAS entry points of the simulated libcublas.so.13 (no cuBLAS headers needed). */
@@ -292,6 +302,130 @@ static int case_destroyed_stream(void) {
     ck(cudaStreamDestroy(s), "cudaStreamDestroy");
     expect(cudaMemsetAsync(d, 0, 64, s) == cudaErrorInvalidResourceHandle, "queueing on a destroyed stream fails");
     expect(counts().faults >= 1, "and is reported");
+    cudaGetLastError();
+    return failures;
+}
+
+/* ---- devices, pointer attributes, stream devices ---- */
+
+static int device_count(void) {
+    int n = 0;
+    ck(cudaGetDeviceCount(&n), "cudaGetDeviceCount");
+    return n;
+}
+
+static struct cudaPointerAttributes attributes_of(const void* p) {
+    struct cudaPointerAttributes a;
+    memset(&a, 0x5A, sizeof a); /* every field, reserved words included, must be written */
+    ck(cudaPointerGetAttributes(&a, p), "cudaPointerGetAttributes");
+    return a;
+}
+
+static int reserved_zero(const struct cudaPointerAttributes* a) {
+    for (size_t i = 0; i < sizeof a->reserved / sizeof *a->reserved; i++)
+        if (a->reserved[i]) return 0;
+    return 1;
+}
+
+static int is_device(const void* p, int device) {
+    struct cudaPointerAttributes a = attributes_of(p);
+    return a.type == cudaMemoryTypeDevice && a.device == device && a.devicePointer == p && !a.hostPointer &&
+           reserved_zero(&a);
+}
+
+static int is_host(void* p, int device) {
+    void* mapped = NULL;
+    ck(cudaHostGetDevicePointer(&mapped, p, 0), "cudaHostGetDevicePointer");
+    struct cudaPointerAttributes a = attributes_of(p);
+    return a.type == cudaMemoryTypeHost && a.device == device && a.devicePointer == mapped && a.hostPointer == p &&
+           reserved_zero(&a);
+}
+
+static int is_unregistered(const void* p) {
+    struct cudaPointerAttributes a = attributes_of(p);
+    return a.type == cudaMemoryTypeUnregistered && a.device == cudaInvalidDeviceId && !a.devicePointer &&
+           a.hostPointer == p && reserved_zero(&a);
+}
+
+/* Every kind of address on every device: base and interior pointers of device, pinned and registered
+ * memory; pageable memory and memory already freed are unregistered, as in CUDA 11+. */
+static int case_pointer_attributes(void) {
+    static char pageable[4096] __attribute__((aligned(64)));
+    int stack_value = 0;
+    for (int dev = 0; dev < device_count(); dev++) {
+        ck(cudaSetDevice(dev), "cudaSetDevice");
+        char* d = (char*)dmalloc(64);
+        char* h = (char*)pinned(64);
+        ck(cudaHostRegister(pageable, sizeof pageable, cudaHostRegisterDefault), "cudaHostRegister");
+        expect(is_device(d, dev) && is_device(d + 100, dev) && is_device(d + 255, dev),
+               "device memory (base, interior, last byte): cudaMemoryTypeDevice on its device");
+        expect(is_host(h, dev) && is_host(h + 12, dev), "pinned memory: cudaMemoryTypeHost, mapped");
+        expect(is_host(pageable, dev) && is_host(pageable + 1000, dev), "registered memory: cudaMemoryTypeHost, mapped");
+        if (dev > 0) {
+            ck(cudaSetDevice(0), "cudaSetDevice(0)");
+            expect(is_device(d + 4, dev) && is_host(h + 4, dev), "answered the same while another device is current");
+            ck(cudaSetDevice(dev), "cudaSetDevice");
+        }
+        ck(cudaHostUnregister(pageable), "cudaHostUnregister");
+        ck(cudaFreeHost(h), "cudaFreeHost");
+        ck(cudaFree(d), "cudaFree");
+        expect(is_unregistered(pageable + 8), "unregistered pageable memory: cudaMemoryTypeUnregistered, no device");
+        expect(is_unregistered(d) && is_unregistered(d + 100), "freed device memory is unregistered");
+        expect(is_unregistered(h + 4), "freed pinned memory is unregistered");
+    }
+    ck(cudaSetDevice(0), "cudaSetDevice(0)");
+    expect(is_unregistered(&stack_value) && is_unregistered(NULL), "a stack address and NULL are unregistered");
+    float* d = dmalloc(4);
+    expect(cudaPointerGetAttributes(NULL, d) == cudaErrorInvalidValue, "no attributes struct: cudaErrorInvalidValue");
+    expect(cudaGetLastError() == cudaErrorInvalidValue, "which is the last error");
+    ck(cudaFree(d), "cudaFree");
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "pointer queries are not reported");
+    return failures;
+}
+
+/* cudaStreamGetDevice on every device; cudaStreamCreate's stream is blocking (ordered after the
+ * legacy stream's earlier work, so reading what a NULL-stream memset wrote is no race). */
+static int case_stream_device(void) {
+    for (int dev = 0; dev < device_count(); dev++) {
+        ck(cudaSetDevice(dev), "cudaSetDevice");
+        cudaStream_t nonblocking = stream(), blocking;
+        ck(cudaStreamCreate(&blocking), "cudaStreamCreate");
+        int got = -1, legacy = -1, other = -1;
+        ck(cudaStreamGetDevice(nonblocking, &got), "cudaStreamGetDevice");
+        ck(cudaStreamGetDevice(NULL, &legacy), "cudaStreamGetDevice(NULL)");
+        expect(got == dev && legacy == dev, "a stream's device and the legacy stream's (the current device)");
+        ck(cudaSetDevice(0), "cudaSetDevice(0)");
+        ck(cudaStreamGetDevice(blocking, &other), "cudaStreamGetDevice");
+        expect(other == dev, "a stream keeps its device when another is current");
+        ck(cudaSetDevice(dev), "cudaSetDevice");
+        float* d = dmalloc(N_FLOATS);
+        float* out = pinned(N_FLOATS);
+        ck(cudaMemsetAsync(d, 0, N_FLOATS * sizeof(float), NULL), "cudaMemsetAsync(legacy)");
+        ck(cudaMemcpyAsync(out, d, N_FLOATS * sizeof(float), cudaMemcpyDeviceToHost, blocking), "cudaMemcpyAsync");
+        ck(cudaStreamSynchronize(blocking), "cudaStreamSynchronize");
+        expect(out[0] == 0.f, "the blocking stream ran after the legacy stream's memset");
+        ck(cudaFree(d), "cudaFree");
+        ck(cudaFreeHost(out), "cudaFreeHost");
+        ck(cudaStreamDestroy(nonblocking), "cudaStreamDestroy");
+        ck(cudaStreamDestroy(blocking), "cudaStreamDestroy");
+    }
+    ck(cudaSetDevice(0), "cudaSetDevice(0)");
+    expect(cudaStreamGetDevice(NULL, NULL) == cudaErrorInvalidValue, "no output: cudaErrorInvalidValue");
+    cudaGetLastError();
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "not reported");
+    return failures;
+}
+
+static int case_stream_device_dead(void) {
+    cudaStream_t s = stream();
+    int dev = -1, not_a_stream = 0;
+    ck(cudaStreamDestroy(s), "cudaStreamDestroy");
+    expect(cudaStreamGetDevice(s, &dev) == cudaErrorInvalidResourceHandle, "a destroyed stream has no device");
+    expect(cudaStreamGetDevice((cudaStream_t)&not_a_stream, &dev) == cudaErrorInvalidResourceHandle,
+           "nor a handle this runtime never made");
+    expect(counts().faults == 2 && dev == -1, "both are reported, the output untouched");
     cudaGetLastError();
     return failures;
 }
@@ -564,6 +698,8 @@ int main(int argc, char** argv) {
         {"pageable_ok", case_pageable_ok},   {"pageable_race", case_pageable_race},
         {"early_host_read", case_early_host_read}, {"event_timing", case_event_timing},
         {"bad_pointer", case_bad_pointer},   {"destroyed_stream", case_destroyed_stream},
+        {"pointer_attributes", case_pointer_attributes},
+        {"stream_device", case_stream_device}, {"stream_device_dead", case_stream_device_dead},
         {"kernels", case_kernels},           {"gemm", case_gemm},
         {"leaks", case_leaks},               {"no_leaks", case_no_leaks},
     };

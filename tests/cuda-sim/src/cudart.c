@@ -266,7 +266,8 @@ SIM_EXPORT cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags) {
     Alloc* first = mem_find(p);
     Alloc* last = mem_find((char*)p + n - 1);
     if (first || last) return done(cudaErrorHostMemoryAlreadyRegistered);
-    mem_add(p, n, MEM_REGISTERED, dev_current()); /* with unified addressing registered memory is mapped at its host address */
+    /* With unified addressing registered memory is mapped at its host address. */
+    mem_add(p, n, MEM_REGISTERED, dev_current());
     return done(cudaSuccess);
 }
 
@@ -533,6 +534,25 @@ SIM_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t h) {
     Stream* s = live_stream(h, "cudaStreamDestroy");
     if (!s) return done(cudaErrorInvalidResourceHandle);
     s->destroyed = 1;
+    return done(cudaSuccess);
+}
+
+/* The stream's device; NULL is the current device's legacy stream. The handle is only compared with
+ * the streams this runtime made, never read through, so a stale or foreign one is an error, not a crash. */
+SIM_EXPORT cudaError_t cudaStreamGetDevice(cudaStream_t h, int* device) {
+    if (!device) return sim_set_error(cudaErrorInvalidValue);
+    sim_lock();
+    STICKY_CHECK();
+    Stream* s = queue_lookup(h);
+    if (!s) {
+        sim_report("FAULT", "cudaStreamGetDevice: %p is not a stream this runtime created", (void*)h);
+        return done(cudaErrorInvalidResourceHandle);
+    }
+    if (s->destroyed) {
+        sim_report("FAULT", "cudaStreamGetDevice on destroyed stream #%d", s->id);
+        return done(cudaErrorInvalidResourceHandle);
+    }
+    *device = s->device;
     return done(cudaSuccess);
 }
 
