@@ -7,7 +7,9 @@
 #     not be, event timing must be positive and monotonic, and the simulated kernels and GEMM must match
 #     plain references (fused gate + ShortConv bit-identical to gate then ShortConv); the exit summaries
 #     must count what a case leaves alive (run.sh's leak check reads them); pointer attributes and stream
-#     devices answer as CUDA 13 does; every case passes again with a second simulated device;
+#     devices answer as CUDA 13 does; every case passes again with a second simulated device; with two
+#     devices (SIM_DEVICES=2), work queued on another device's stream, a kernel given another device's
+#     memory and a free after synchronizing the wrong device must be reported, their twin must not be;
 #  2. argument parity: selfcheck/argcheck_probe calls the simulated and the real (Maven-built) libengram
 #     with ~40 bad or launch-free argument sets; status codes and messages must be identical.
 # Usage: selfcheck.sh [REAL_LIBENGRAM] (default: the one Maven built under bindings/target/classes).
@@ -20,8 +22,10 @@ real="${1:-$root/bindings/target/classes/native/linux-x86_64/libengram.so}"
 [[ -x "$out/sim_selfcheck" ]] || { echo "selfcheck.sh: no $out/sim_selfcheck; run tests/cuda-sim/build.sh" >&2; exit 1; }
 
 failed=()
-cases="$("$out/sim_selfcheck" 2>/dev/null | sed -n 's/^usage: sim_selfcheck CASE; cases: //p' || true)"
-[[ -n "$cases" ]] || { echo "selfcheck.sh: sim_selfcheck lists no cases" >&2; exit 1; }
+usage="$("$out/sim_selfcheck" 2>/dev/null || true)"
+cases="$(sed -n 's/^usage: sim_selfcheck CASE; cases: //p' <<<"$usage")"
+two_device_cases="$(sed -n 's/^two-device cases (SIM_DEVICES=2): //p' <<<"$usage")"
+[[ -n "$cases" && -n "$two_device_cases" ]] || { echo "selfcheck.sh: sim_selfcheck lists no cases" >&2; exit 1; }
 n=0
 # run_case CASE SCHEDULE DEVICES LOG
 run_case() {
@@ -35,6 +39,9 @@ run_case() {
 for schedule in lazy rr eager random:7; do
   for c in $cases; do
     run_case "$c" "$schedule" 1 "$out/selfcheck.$c.${schedule/:/_}.log"
+  done
+  for c in $two_device_cases; do
+    run_case "$c" "$schedule" 2 "$out/selfcheck.$c.${schedule/:/_}.log"
   done
 done
 # A second device changes nothing for code that uses one (the cases that loop over devices cover both).
@@ -57,7 +64,8 @@ for c in leaks no_leaks; do
     fi
   done
 done
-echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules, and again with SIM_DEVICES=2)${failed[*]:+, FAILED: ${failed[*]}}"
+echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules and again with SIM_DEVICES=2," \
+     "$(wc -w <<<"$two_device_cases") two-device cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
 
 if [[ -f "$real" ]]; then
   "$out/argcheck_probe" "$out/libengram.so" >"$out/argcheck.sim.txt" 2>/dev/null

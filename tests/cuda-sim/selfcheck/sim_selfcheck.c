@@ -41,6 +41,7 @@ cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes* attributes, c
 cudaError_t cudaStreamCreate(cudaStream_t* s);
 cudaError_t cudaStreamGetDevice(cudaStream_t s, int* device);
 cudaError_t cudaEventCreate(cudaEvent_t* e);
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total);
 #endif
 
 /* The cuBLAS entry points of the simulated libcublas.so.13 (no cuBLAS headers needed). */
@@ -430,6 +431,153 @@ static int case_stream_device_dead(void) {
     return failures;
 }
 
+/* ---- two devices (run with SIM_DEVICES=2): work, memory, streams and events of the right device ---- */
+
+static void use_device(int dev) { ck(cudaSetDevice(dev), "cudaSetDevice"); }
+
+/* One small libengram kernel on s: 8 ids -> 2 heads of 1 element from an 18-row fp32 table (16 floats out). */
+static engram_status_t gather(const int64_t* ids, const float* table, float* out, cudaStream_t s) {
+    int64_t mult[3] = {1, 3, 5}, mod[2] = {7, 11}, off[2] = {0, 7};
+    return engram_hashed_gather(ids, 1, 8, NULL, 0, 0, mult, 3, mod, off, 1, table, 18, 1, ENGRAM_DTYPE_FLOAT32, out,
+                                NULL, s);
+}
+
+/* Memory for gather() on the current device: ids (zeros), table (all `value`), out. */
+static void gather_buffers(int64_t** ids, float** table, float** out, float value, cudaStream_t s) {
+    float host[18];
+    fill(host, 18, value);
+    ck(cudaMalloc((void**)ids, 8 * sizeof(int64_t)), "cudaMalloc");
+    *table = dmalloc(18);
+    *out = dmalloc(16);
+    ck(cudaMemsetAsync(*ids, 0, 8 * sizeof(int64_t), s), "cudaMemsetAsync");
+    ck(cudaMemcpyAsync(*table, host, sizeof host, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+}
+
+static int case_two_devices_ok(void) {
+    expect(device_count() == 2, "SIM_DEVICES=2 gives two devices");
+    cudaStream_t s[2];
+    cudaEvent_t done1;
+    int64_t* ids[2];
+    float *table[2], *out[2], *result = pinned(16);
+    void* blas = NULL;
+    for (int dev = 1; dev >= 0; dev--) { /* device 1 first: the current device must not stay at 0 by luck */
+        use_device(dev);
+        s[dev] = stream();
+        gather_buffers(&ids[dev], &table[dev], &out[dev], 10.f + dev, s[dev]);
+    }
+    size_t free0, free1, total;
+    ck(cudaMemGetInfo(&free0, &total), "cudaMemGetInfo");
+    use_device(1);
+    ck(cudaMemGetInfo(&free1, &total), "cudaMemGetInfo");
+    expect(free0 == free1 && total - free0 == 8 * 8 + 18 * 4 + 16 * 4, "each device counts its own allocations");
+    expect(cudaSetDevice(2) == cudaErrorInvalidDevice, "device 2 of 2 is invalid");
+    cudaGetLastError();
+    int current = -1;
+    ck(cudaGetDevice(&current), "cudaGetDevice");
+    expect(current == 1, "and the current device stays");
+
+    /* Device 1: a kernel with its own memory, then one reading a pinned table (portable), a GEMM with
+     * a handle made on device 1, an event the device-0 stream waits for. */
+    expect(gather(ids[1], table[1], out[1], s[1]) == ENGRAM_STATUS_SUCCESS, "a kernel of device 1 on device 1");
+    float* pinned_table = pinned(18);
+    fill(pinned_table, 18, 3.f);
+    expect(gather(ids[1], pinned_table, out[1], s[1]) == ENGRAM_STATUS_SUCCESS, "pinned memory serves every device");
+    expect(cublasCreate_v2(&blas) == 0 && cublasSetStream_v2(blas, s[1]) == 0, "a cuBLAS handle of device 1");
+    float one = 1, zero = 0;
+    expect(cublasGemmEx(blas, 0, 0, 4, 4, 1, &one, out[1], 0, 4, out[1], 0, 1, &zero, table[1], 0, 4, 68, -1) == 0,
+           "a GEMM of device 1 on device 1");
+    ck(cudaEventCreate(&done1), "cudaEventCreate");
+    ck(cudaEventRecord(done1, s[1]), "cudaEventRecord");
+
+    /* Device 0: its own kernel, then a peer copy of device 1's result after waiting for device 1's event. */
+    use_device(0);
+    expect(gather(ids[0], table[0], out[0], s[0]) == ENGRAM_STATUS_SUCCESS, "a kernel of device 0 on device 0");
+    ck(cudaStreamWaitEvent(s[0], done1, 0), "cudaStreamWaitEvent (an event of another device)");
+    ck(cudaMemcpyAsync(result, out[1], 16 * sizeof(float), cudaMemcpyDeviceToHost, s[0]), "cudaMemcpyAsync");
+    ck(cudaStreamSynchronize(s[0]), "cudaStreamSynchronize");
+    expect(result[0] == 3.f, "device 1's result, read on device 0's stream after the wait");
+
+    /* Each device synchronized on its own before its memory is freed. */
+    for (int dev = 0; dev < 2; dev++) {
+        use_device(dev);
+        ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+        if (dev == 1) expect(cublasDestroy_v2(blas) == 0, "cublasDestroy");
+        ck(cudaFree(ids[dev]), "cudaFree");
+        ck(cudaFree(table[dev]), "cudaFree");
+        ck(cudaFree(out[dev]), "cudaFree");
+        ck(cudaStreamDestroy(s[dev]), "cudaStreamDestroy");
+    }
+    ck(cudaEventDestroy(done1), "cudaEventDestroy");
+    ck(cudaFreeHost(pinned_table), "cudaFreeHost");
+    ck(cudaFreeHost(result), "cudaFreeHost");
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "nothing reported");
+    return failures;
+}
+
+/* Work for device 1 queued while device 0 is current: every call fails as on a GPU, and is reported. */
+static int case_wrong_current_device(void) {
+    use_device(1);
+    cudaStream_t s1 = stream();
+    cudaEvent_t e1 = event(cudaEventDisableTiming);
+    int64_t* ids;
+    float *table, *out;
+    gather_buffers(&ids, &table, &out, 1.f, s1);
+    void *blas0, *blas1;
+    expect(cublasCreate_v2(&blas1) == 0 && cublasSetStream_v2(blas1, s1) == 0, "a cuBLAS handle of device 1");
+    use_device(0);
+    cudaEvent_t e0 = event(cudaEventDisableTiming);
+    expect(cublasCreate_v2(&blas0) == 0 && cublasSetStream_v2(blas0, s1) == 0, "a handle of device 0, device 1's stream");
+    float one = 1, zero = 0;
+    long before = counts().faults;
+    expect(cudaMemsetAsync(out, 0, 16, s1) == cudaErrorInvalidResourceHandle, "cudaMemsetAsync: invalid handle");
+    expect(cudaMemcpyAsync(out, table, 16, cudaMemcpyDeviceToDevice, s1) == cudaErrorInvalidResourceHandle,
+           "cudaMemcpyAsync: invalid handle");
+    expect(gather(ids, table, out, s1) == ENGRAM_STATUS_CUDA_ERROR, "a kernel launch fails");
+    expect(cublasGemmEx(blas1, 0, 0, 4, 4, 1, &one, out, 0, 4, out, 0, 1, &zero, table, 0, 4, 68, -1) == 13,
+           "a GEMM with device 1's handle: CUBLAS_STATUS_EXECUTION_FAILED");
+    expect(cublasGemmEx(blas0, 0, 0, 4, 4, 1, &one, out, 0, 4, out, 0, 1, &zero, table, 0, 4, 68, -1) == 13,
+           "a GEMM of a device-0 handle on device 1's stream: CUBLAS_STATUS_EXECUTION_FAILED");
+    expect(cudaEventRecord(e0, s1) == cudaErrorInvalidResourceHandle, "an event of device 0 on device 1's stream");
+    expect(counts().faults - before == 6, "each of the 6 calls is reported");
+    cudaGetLastError();
+    use_device(1);
+    ck(cudaEventRecord(e1, s1), "cudaEventRecord of the right device");
+    ck(cudaStreamSynchronize(s1), "the stream itself is fine");
+    return failures;
+}
+
+/* A kernel of device 1 given device 0's memory: an illegal address on a GPU without peer access. */
+static int case_cross_device_memory(void) {
+    use_device(0);
+    int64_t* ids0;
+    float *table0, *out0;
+    gather_buffers(&ids0, &table0, &out0, 1.f, NULL);
+    ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    use_device(1);
+    cudaStream_t s1 = stream();
+    float* out1 = dmalloc(16);
+    engram_status_t st = gather(ids0, table0, out1, s1);
+    expect(st == ENGRAM_STATUS_SUCCESS || st == ENGRAM_STATUS_CUDA_ERROR, "the launch returns success or the fault");
+    expect(counts().faults == 2, "both ranges of device 0 (ids, table) are reported");
+    expect(cudaStreamSynchronize(s1) == cudaErrorIllegalAddress, "the next synchronization fails with illegal address");
+    return failures;
+}
+
+/* cudaDeviceSynchronize waits for the current device only: freeing device 1's memory after synchronizing
+ * device 0 is a hazard (two_devices_ok synchronizes each device before freeing its memory). */
+static int case_other_device_sync(void) {
+    use_device(1);
+    cudaStream_t s1 = stream();
+    float* d1 = dmalloc(N_FLOATS);
+    ck(cudaMemsetAsync(d1, 0, N_FLOATS * sizeof(float), s1), "cudaMemsetAsync");
+    use_device(0);
+    ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize (device 0)");
+    ck(cudaFree(d1), "cudaFree");
+    expect(counts().hazards == 1, "freeing memory device 1 still writes is reported");
+    return failures;
+}
+
 /* ---- the simulated kernels and GEMM against plain references ---- */
 
 static uint16_t bf16(float f) {
@@ -703,9 +851,19 @@ int main(int argc, char** argv) {
         {"kernels", case_kernels},           {"gemm", case_gemm},
         {"leaks", case_leaks},               {"no_leaks", case_no_leaks},
     };
+    static const struct {
+        const char* name;
+        int (*run)(void);
+    } two_device_cases[] = {
+        {"two_devices_ok", case_two_devices_ok},   {"wrong_current_device", case_wrong_current_device},
+        {"cross_device_memory", case_cross_device_memory}, {"other_device_sync", case_other_device_sync},
+    };
     if (argc != 2) {
         printf("usage: sim_selfcheck CASE; cases:");
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) printf(" %s", cases[i].name);
+        printf("\ntwo-device cases (SIM_DEVICES=2):");
+        for (size_t i = 0; i < sizeof two_device_cases / sizeof *two_device_cases; i++)
+            printf(" %s", two_device_cases[i].name);
         printf("\n");
         return 2;
     }
@@ -713,6 +871,17 @@ int main(int argc, char** argv) {
         if (!strcmp(argv[1], cases[i].name)) {
             int f = cases[i].run();
             printf("%s: %s (schedule %s)\n", argv[1], f ? "FAILED" : "ok", sim_schedule());
+            return f ? 1 : 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof two_device_cases / sizeof *two_device_cases; i++) {
+        if (!strcmp(argv[1], two_device_cases[i].name)) {
+            if (device_count() != 2) {
+                printf("%s: FAILED: needs SIM_DEVICES=2\n", argv[1]);
+                return 1;
+            }
+            int f = two_device_cases[i].run();
+            printf("%s: %s (schedule %s, 2 devices)\n", argv[1], f ? "FAILED" : "ok", sim_schedule());
             return f ? 1 : 0;
         }
     }

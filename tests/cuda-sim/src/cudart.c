@@ -386,6 +386,16 @@ static void host_waits_for(Stream* s, long pos) {
     queue_progress(); /* eager streams waiting for what just ran go on */
 }
 
+/* Work queued on a stream of another device than the current one fails on a GPU (the stream is not in
+ * the current device's context); the simulator reports it and answers as CUDA does. */
+static int on_current_device(const Stream* s, const char* what) {
+    int current = dev_current();
+    if (s->device == current) return 1;
+    sim_report("FAULT", "%s on stream #%d of device %d while device %d is current: cudaErrorInvalidResourceHandle",
+               what, s->id, s->device, current);
+    return 0;
+}
+
 SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in) {
     sim_lock();
     STICKY_CHECK();
@@ -418,6 +428,7 @@ SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enu
         sim_report("FAULT", "cudaMemcpyAsync on destroyed stream #%d", s->id);
         return done(cudaErrorInvalidResourceHandle);
     }
+    if (!on_current_device(s, "cudaMemcpyAsync")) return done(cudaErrorInvalidResourceHandle);
     if (n == 0) return done(cudaSuccess);
     int kind = (int)kind_in;
     if (!dst || !src || !check_kind("cudaMemcpyAsync", dst, src, n, &kind)) return done(cudaErrorInvalidValue);
@@ -448,6 +459,7 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_
         sim_report("FAULT", "cudaMemsetAsync on destroyed stream #%d", s->id);
         return done(cudaErrorInvalidResourceHandle);
     }
+    if (!on_current_device(s, "cudaMemsetAsync")) return done(cudaErrorInvalidResourceHandle);
     if (n == 0) return done(cudaSuccess);
     if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
     SetArg* a = malloc(sizeof *a);
@@ -480,10 +492,27 @@ SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg,
         free(arg);
         return done(cudaErrorInvalidResourceHandle);
     }
+    char what[160];
+    snprintf(what, sizeof what, "'%s'", name);
+    if (!on_current_device(s, what)) {
+        free(arg);
+        return done(cudaErrorInvalidResourceHandle);
+    }
     int fault = 0;
     for (int i = 0; i < nr; i++) {
-        if (r[i].bytes == 0 || (r[i].ptr && mem_contains(r[i].ptr, r[i].bytes))) continue;
+        if (r[i].bytes == 0) continue;
         Alloc* a = r[i].ptr ? mem_find(r[i].ptr) : NULL;
+        if (r[i].ptr && mem_contains(r[i].ptr, r[i].bytes)) {
+            /* Pinned memory is portable; another device's memory needs peer access, which is not simulated. */
+            if (a->kind == MEM_DEVICE && a->device != s->device) {
+                sim_report("FAULT",
+                           "'%s' (stream #%d, device %d) %s [%p, +%zu): memory of device %d; on a GPU without peer "
+                           "access this is an illegal address",
+                           name, s->id, s->device, r[i].write ? "writes" : "reads", r[i].ptr, r[i].bytes, a->device);
+                fault = 1;
+            }
+            continue;
+        }
         sim_report("FAULT", "'%s' (stream #%d) %s [%p, +%zu): %s; on a GPU this is an illegal address", name, s->id,
                    r[i].write ? "writes" : "reads", r[i].ptr, r[i].bytes,
                    a ? "the range runs past the end of its allocation"
@@ -631,6 +660,11 @@ SIM_EXPORT cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t h) {
     Event* e = live_event(ev, "cudaEventRecord");
     Stream* s = live_stream(h, "cudaEventRecord");
     if (!s || !e) return done(cudaErrorInvalidResourceHandle);
+    if (e->device != s->device) { /* "event and stream must be on the same CUDA context" */
+        sim_report("FAULT", "cudaEventRecord of an event of device %d on stream #%d of device %d", e->device, s->id,
+                   s->device);
+        return done(cudaErrorInvalidResourceHandle);
+    }
     Op op = {0};
     op.kind = OP_RECORD;
     op.name = "cudaEventRecord";
