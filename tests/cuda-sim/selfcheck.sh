@@ -10,6 +10,7 @@
 #     devices answer as CUDA 13 does; every case passes again with a second simulated device; with two
 #     devices (SIM_DEVICES=2), work queued on another device's stream, a kernel given another device's
 #     memory and a free after synchronizing the wrong device must be reported, their twin must not be;
+#     the synchronization counters count what they document (and are not in the real libcudart, if any);
 #  2. argument parity: selfcheck/argcheck_probe calls the simulated and the real (Maven-built) libengram
 #     with ~40 bad or launch-free argument sets; status codes and messages must be identical.
 # Usage: selfcheck.sh [REAL_LIBENGRAM] (default: the one Maven built under bindings/target/classes).
@@ -66,6 +67,17 @@ for c in leaks no_leaks; do
 done
 echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules and again with SIM_DEVICES=2," \
      "$(wc -w <<<"$two_device_cases") two-device cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
+
+# The counters tell the simulator from a GPU by their presence: the real libcudart must not have them.
+real_cudart="${CUDA_HOME:-/usr/local/cuda}/lib64/libcudart.so.13"
+if [[ -f "$real_cudart" ]] && command -v nm >/dev/null; then
+  if nm -D --defined-only "$real_cudart" | grep -qE ' (simDeviceSynchronizeCount|simLegacyStreamSyncCount)(@|$)'; then
+    echo "cuda-sim counters FAILED: $real_cudart exports a simulator counter's name"
+    failed+=(counter-names)
+  else
+    echo "cuda-sim counters: simDeviceSynchronizeCount, simLegacyStreamSyncCount are not in $real_cudart"
+  fi
+fi
 
 if [[ -f "$real" ]]; then
   "$out/argcheck_probe" "$out/libengram.so" >"$out/argcheck.sim.txt" 2>/dev/null

@@ -58,6 +58,13 @@ void sim_set_eager(void* stream, int eager);
 /* The schedule in use: "lazy", "eager", "rr" or "random:SEED" (environment variable SIM_SCHEDULE). */
 const char* sim_schedule(void);
 
+/* Device-wide synchronization so far, all threads and devices (for tests that assert none is hidden):
+ * calls to cudaDeviceSynchronize (cublasDestroy_v2's included), and calls that queue work on or wait for
+ * a legacy default stream (cudaMemcpy, cudaMemset, and cudaMemcpyAsync, cudaMemsetAsync, cudaEventRecord,
+ * cudaStreamWaitEvent, cudaStreamSynchronize, kernel launches and GEMMs given the NULL stream). */
+long long simDeviceSynchronizeCount(void);
+long long simLegacyStreamSyncCount(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,8 @@
  * simulator did what the case requires, 1 (with the reason) when not. The bug cases plant one ordering
  * bug each, of the kinds the Java side could have, and require the simulator to report it; the ok cases
  * require silence and right results, so the detector is not just noisy. Simulated CUDA, not a GPU. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@ cudaError_t cudaStreamCreate(cudaStream_t* s);
 cudaError_t cudaStreamGetDevice(cudaStream_t s, int* device);
 cudaError_t cudaEventCreate(cudaEvent_t* e);
 cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total);
+cudaError_t cudaMemset(void* p, int v, size_t n);
 #endif
 
 /* The cuBLAS entry points of the simulated libcublas.so.13 (no cuBLAS headers needed). */
@@ -578,6 +581,68 @@ static int case_other_device_sync(void) {
     return failures;
 }
 
+/* ---- synchronization counters ---- */
+
+typedef long long (*counter_fn)(void);
+
+/* Looked up by name, as the Java test does (FFM's loaderLookup of the globally loaded libcudart). */
+static counter_fn counter(const char* name) {
+    counter_fn f = (counter_fn)dlsym(RTLD_DEFAULT, name);
+    if (!f) {
+        printf("FAIL: %s is not exported\n", name);
+        exit(1);
+    }
+    return f;
+}
+
+static int case_sync_counters(void) {
+    counter_fn device_syncs = counter("simDeviceSynchronizeCount"), legacy = counter("simLegacyStreamSyncCount");
+    expect(device_syncs() == 0 && legacy() == 0, "both start at 0");
+    cudaStream_t s = stream();
+    cudaEvent_t e = event(cudaEventDisableTiming);
+    int64_t* ids;
+    float *table, *out, *h = pinned(16);
+    void* blas;
+    expect(cublasCreate_v2(&blas) == 0, "cublasCreate (its stream: NULL)");
+    gather_buffers(&ids, &table, &out, 2.f, s);
+    expect(gather(ids, table, out, s) == ENGRAM_STATUS_SUCCESS, "gather");
+    ck(cudaMemcpyAsync(h, out, 16 * sizeof(float), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+    ck(cudaEventRecord(e, s), "cudaEventRecord");
+    ck(cudaStreamWaitEvent(s, e, 0), "cudaStreamWaitEvent");
+    ck(cudaEventSynchronize(e), "cudaEventSynchronize");
+    ck(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    expect(device_syncs() == 0 && legacy() == 0, "work on a created stream and its synchronization count nothing");
+
+    /* Each call on the legacy stream counts once. */
+    float one = 1, zero = 0;
+    ck(cudaMemcpy(h, out, 16 * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    ck(cudaMemset(out, 0, 16 * sizeof(float)), "cudaMemset");
+    ck(cudaMemsetAsync(out, 0, 16 * sizeof(float), NULL), "cudaMemsetAsync(NULL)");
+    ck(cudaMemcpyAsync(out, table, 16 * sizeof(float), cudaMemcpyDeviceToDevice, NULL), "cudaMemcpyAsync(NULL)");
+    ck(cudaEventRecord(e, NULL), "cudaEventRecord(NULL)");
+    ck(cudaStreamWaitEvent(NULL, e, 0), "cudaStreamWaitEvent(NULL)");
+    expect(gather(ids, table, out, NULL) == ENGRAM_STATUS_SUCCESS, "gather on the NULL stream");
+    expect(cublasGemmEx(blas, 0, 0, 4, 4, 1, &one, out, 0, 4, out, 0, 1, &zero, table, 0, 4, 68, -1) == 0,
+           "a GEMM on the NULL stream");
+    ck(cudaStreamSynchronize(NULL), "cudaStreamSynchronize(NULL)");
+    expect(legacy() == 9 && device_syncs() == 0, "9 legacy-stream calls, no device synchronization");
+
+    ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    expect(cublasDestroy_v2(blas) == 0, "cublasDestroy (synchronizes the device)");
+    expect(device_syncs() == 2 && legacy() == 9, "2 device synchronizations");
+
+    ck(cudaFree(ids), "cudaFree");
+    ck(cudaFree(table), "cudaFree");
+    ck(cudaFree(out), "cudaFree");
+    ck(cudaFreeHost(h), "cudaFreeHost");
+    ck(cudaEventDestroy(e), "cudaEventDestroy");
+    ck(cudaStreamDestroy(s), "cudaStreamDestroy");
+    expect(device_syncs() == 2 && legacy() == 9, "frees and destroys are not counted");
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "nothing reported");
+    return failures;
+}
+
 /* ---- the simulated kernels and GEMM against plain references ---- */
 
 static uint16_t bf16(float f) {
@@ -848,6 +913,7 @@ int main(int argc, char** argv) {
         {"bad_pointer", case_bad_pointer},   {"destroyed_stream", case_destroyed_stream},
         {"pointer_attributes", case_pointer_attributes},
         {"stream_device", case_stream_device}, {"stream_device_dead", case_stream_device_dead},
+        {"sync_counters", case_sync_counters},
         {"kernels", case_kernels},           {"gemm", case_gemm},
         {"leaks", case_leaks},               {"no_leaks", case_no_leaks},
     };

@@ -164,6 +164,7 @@ SIM_EXPORT cudaError_t cudaDriverGetVersion(int* v) {
 
 /* Waits for the current device only, as CUDA does: another device's streams stay unordered. */
 SIM_EXPORT cudaError_t cudaDeviceSynchronize(void) {
+    sync_count_device();
     sim_lock();
     STICKY_CHECK();
     int device = dev_current();
@@ -397,6 +398,7 @@ static int on_current_device(const Stream* s, const char* what) {
 }
 
 SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in) {
+    sync_count_legacy(); /* on the legacy stream: ordered after every blocking stream's earlier work */
     sim_lock();
     STICKY_CHECK();
     if (n == 0) return done(cudaSuccess);
@@ -421,6 +423,7 @@ SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cud
 
 SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in,
                                        cudaStream_t stream) {
+    if (!stream) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Stream* s = queue_stream(stream);
@@ -451,18 +454,10 @@ SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enu
     return done(sim_sticky);
 }
 
-SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t stream) {
-    sim_lock();
-    STICKY_CHECK();
-    Stream* s = queue_stream(stream);
-    if (s->destroyed) {
-        sim_report("FAULT", "cudaMemsetAsync on destroyed stream #%d", s->id);
-        return done(cudaErrorInvalidResourceHandle);
-    }
-    if (!on_current_device(s, "cudaMemsetAsync")) return done(cudaErrorInvalidResourceHandle);
-    if (n == 0) return done(cudaSuccess);
-    if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+/* Queues memset(p, value, n) on s. */
+static long queue_memset(Stream* s, void* p, int value, size_t n) {
     SetArg* a = malloc(sizeof *a);
+    if (!a) { fprintf(stderr, "SIM: out of memory\n"); abort(); }
     *a = (SetArg){p, value, n};
     sim_range r[1] = {{p, n, 1}};
     Op op = {0};
@@ -473,7 +468,38 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_
     op.cost_ns = copy_cost(n) / 10;
     long pos = queue_push(s, op);
     order_access(s, op.name, pos, r, 1);
+    return pos;
+}
+
+SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t stream) {
+    if (!stream) sync_count_legacy();
+    sim_lock();
+    STICKY_CHECK();
+    Stream* s = queue_stream(stream);
+    if (s->destroyed) {
+        sim_report("FAULT", "cudaMemsetAsync on destroyed stream #%d", s->id);
+        return done(cudaErrorInvalidResourceHandle);
+    }
+    if (!on_current_device(s, "cudaMemsetAsync")) return done(cudaErrorInvalidResourceHandle);
+    if (n == 0) return done(cudaSuccess);
+    if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+    queue_memset(s, p, value, n);
     queue_progress();
+    return done(cudaSuccess);
+}
+
+/* On the current device's legacy stream. CUDA: "asynchronous with respect to the host unless devPtr
+ * refers to pinned host memory". */
+SIM_EXPORT cudaError_t cudaMemset(void* p, int value, size_t n) {
+    sync_count_legacy();
+    sim_lock();
+    STICKY_CHECK();
+    if (n == 0) return done(cudaSuccess);
+    if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+    Stream* s = queue_legacy();
+    long pos = queue_memset(s, p, value, n);
+    if (mem_is_pinned(p, n)) host_waits_for(s, pos);
+    else queue_progress();
     return done(cudaSuccess);
 }
 
@@ -481,6 +507,7 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_
 
 SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg, const sim_range* r, int nr,
                            double cost_ns) {
+    if (!stream) sync_count_legacy();
     sim_lock();
     if (sim_sticky) {
         free(arg);
@@ -586,6 +613,7 @@ SIM_EXPORT cudaError_t cudaStreamGetDevice(cudaStream_t h, int* device) {
 }
 
 SIM_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t h) {
+    if (!h) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Stream* s = live_stream(h, "cudaStreamSynchronize");
@@ -608,6 +636,7 @@ static Event* live_event(cudaEvent_t h, const char* call) {
 }
 
 SIM_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t h, cudaEvent_t ev, unsigned int flags) {
+    if (!h) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Stream* s = live_stream(h, "cudaStreamWaitEvent");
@@ -655,6 +684,7 @@ SIM_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t ev) {
 }
 
 SIM_EXPORT cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t h) {
+    if (!h) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Event* e = live_event(ev, "cudaEventRecord");

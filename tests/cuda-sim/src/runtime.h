@@ -77,8 +77,12 @@ extern cudaError_t sim_sticky;            /* set by a failed operation; every la
 extern sim_counts sim_count;
 void sim_report(const char* kind, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- synchronization counters (sync_counters.c; no lock needed) ---- */
+void sync_count_device(void);                 /* a cudaDeviceSynchronize call */
+void sync_count_legacy(void);                 /* a call that queues on or waits for a legacy default stream */
+
 /* ---- devices (devices.c) ---- */
-int dev_count(void);                          /* SIM_DEVICES, 1 to SIM_MAX_DEVICES */
+int dev_count(void);                          /* SIM_DEVICES, 1 to SIM_MAX_DEVICES; no lock needed */
 int dev_current(void);                        /* the calling thread's current device (cudaSetDevice) */
 
 /* ---- streams and scheduling (queue.c) ---- */
