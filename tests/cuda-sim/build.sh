@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the CUDA simulator (simulated CUDA on the CPU, NOT a GPU): three libraries with the sonames the
 # Java side loads, plus its self-check programs, into build/cuda-sim/ (or $SIM_BUILD_DIR):
-#   libcudart.so.13   src/{cudart,queue,order,memory,threads}.c: the runtime, streams, race detector
+#   libcudart.so.13   src/{cudart,devices,pointer_attributes,sync_counters,queue,order,memory,threads}.c:
+#                     the runtime, devices, streams, race detector, synchronization counters
 #   libcublas.so.13   src/{cublas,gemm}.c: cublasGemmEx & co. on the CPU
 #   libengram.so      src/{engram_entry,kernels}.cpp plus libengram's REAL host code (native/src/*.cpp
 #                     and kernels/cuda_runtime_info.cu compiled as C++): argument checks, status, hash,
@@ -59,7 +60,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 pids=()
 "$cc" -std=c11 "${common[@]}" -shared -Wl,-soname,libcudart.so.13 -Wl,--no-undefined \
-  "$here"/src/{cudart,queue,order,memory,threads}.c -o "$tmp/libcudart.so.13" -lm &
+  "$here"/src/{cudart,devices,pointer_attributes,sync_counters,queue,order,memory,threads}.c -o "$tmp/libcudart.so.13" -lm &
 pids+=($!)
 wait "${pids[@]}" || { echo "cuda-sim build: libcudart failed" >&2; exit 1; }
 pids=()
@@ -73,7 +74,7 @@ pids+=($!)
   -x c++ "$root/kernels/cuda_runtime_info.cu" -x none -o "$tmp/libengram.so" "${link_rt[@]}" -lm &
 pids+=($!)
 for p in "${pids[@]}"; do wait "$p" || { echo "cuda-sim build: compiling failed (messages above)" >&2; exit 1; }; done
-"$cc" -std=c11 "${common[@]}" "${engram_inc[@]}" "$here/selfcheck/sim_selfcheck.c" -o "$tmp/sim_selfcheck" \
+"$cc" -std=c11 "${common[@]}" "${engram_inc[@]}" "$here/selfcheck/sim_selfcheck.c" -o "$tmp/sim_selfcheck" -ldl \
   -L"$tmp" -l:libcudart.so.13 -l:libcublas.so.13 -l:libengram.so -Wl,-rpath,'$ORIGIN' -lm &
 pids=($!)
 "$cc" -std=c11 "${common[@]}" "${engram_inc[@]}" "$here/selfcheck/argcheck_probe.c" -o "$tmp/argcheck_probe" -ldl &

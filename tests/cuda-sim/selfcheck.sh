@@ -6,7 +6,11 @@
 #     kernel given pageable memory, a destroyed stream) must each be reported, their correct twins must
 #     not be, event timing must be positive and monotonic, and the simulated kernels and GEMM must match
 #     plain references (fused gate + ShortConv bit-identical to gate then ShortConv); the exit summaries
-#     must count what a case leaves alive (run.sh's leak check reads them);
+#     must count what a case leaves alive (run.sh's leak check reads them); pointer attributes and stream
+#     devices answer as CUDA 13 does; every case passes again with a second simulated device; with two
+#     devices (SIM_DEVICES=2), work queued on another device's stream, a kernel given another device's
+#     memory and a free after synchronizing the wrong device must be reported, their twin must not be;
+#     the synchronization counters count what they document (and are not in the real libcudart, if any);
 #  2. argument parity: selfcheck/argcheck_probe calls the simulated and the real (Maven-built) libengram
 #     with ~40 bad or launch-free argument sets; status codes and messages must be identical.
 # Usage: selfcheck.sh [REAL_LIBENGRAM] (default: the one Maven built under bindings/target/classes).
@@ -19,19 +23,31 @@ real="${1:-$root/bindings/target/classes/native/linux-x86_64/libengram.so}"
 [[ -x "$out/sim_selfcheck" ]] || { echo "selfcheck.sh: no $out/sim_selfcheck; run tests/cuda-sim/build.sh" >&2; exit 1; }
 
 failed=()
-cases="$("$out/sim_selfcheck" 2>/dev/null | sed -n 's/^usage: sim_selfcheck CASE; cases: //p' || true)"
-[[ -n "$cases" ]] || { echo "selfcheck.sh: sim_selfcheck lists no cases" >&2; exit 1; }
+usage="$("$out/sim_selfcheck" 2>/dev/null || true)"
+cases="$(sed -n 's/^usage: sim_selfcheck CASE; cases: //p' <<<"$usage")"
+two_device_cases="$(sed -n 's/^two-device cases (SIM_DEVICES=2): //p' <<<"$usage")"
+[[ -n "$cases" && -n "$two_device_cases" ]] || { echo "selfcheck.sh: sim_selfcheck lists no cases" >&2; exit 1; }
 n=0
+# run_case CASE SCHEDULE DEVICES LOG
+run_case() {
+  n=$((n + 1))
+  if ! SIM_SCHEDULE="$2" SIM_DEVICES="$3" "$out/sim_selfcheck" "$1" >"$4" 2>&1; then
+    echo "sim_selfcheck $1 (schedule $2, SIM_DEVICES=$3) FAILED:"
+    sed 's/^/    /' "$4"
+    failed+=("$1/$2/devices=$3")
+  fi
+}
 for schedule in lazy rr eager random:7; do
   for c in $cases; do
-    n=$((n + 1))
-    log="$out/selfcheck.$c.${schedule/:/_}.log"
-    if ! SIM_SCHEDULE="$schedule" "$out/sim_selfcheck" "$c" >"$log" 2>&1; then
-      echo "sim_selfcheck $c (schedule $schedule) FAILED:"
-      sed 's/^/    /' "$log"
-      failed+=("$c/$schedule")
-    fi
+    run_case "$c" "$schedule" 1 "$out/selfcheck.$c.${schedule/:/_}.log"
   done
+  for c in $two_device_cases; do
+    run_case "$c" "$schedule" 2 "$out/selfcheck.$c.${schedule/:/_}.log"
+  done
+done
+# A second device changes nothing for code that uses one (the cases that loop over devices cover both).
+for c in $cases; do
+  run_case "$c" lazy 2 "$out/selfcheck.$c.lazy.devices2.log"
 done
 # The exit summaries count what was left alive (run.sh's leak check relies on them).
 for c in leaks no_leaks; do
@@ -41,14 +57,27 @@ for c in leaks no_leaks; do
     want="left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events"
     want_blas="0 cuBLAS handles left at exit"
   fi
-  log="$out/selfcheck.$c.lazy.log"
-  if ! grep -qF "$want" "$log" || ! grep -qF "$want_blas" "$log"; then
-    echo "sim_selfcheck $c: the exit summaries do not say \"$want\" and \"$want_blas\":"
-    grep SUMMARY "$log" | sed 's/^/    /'
-    failed+=("$c/summary")
-  fi
+  for log in "$out/selfcheck.$c.lazy.log" "$out/selfcheck.$c.lazy.devices2.log"; do
+    if ! grep -qF "$want" "$log" || ! grep -qF "$want_blas" "$log"; then
+      echo "sim_selfcheck $c: the exit summaries in $log do not say \"$want\" and \"$want_blas\":"
+      grep SUMMARY "$log" | sed 's/^/    /'
+      failed+=("$c/summary")
+    fi
+  done
 done
-echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
+echo "cuda-sim self-check: $n case runs ($(wc -w <<<"$cases") cases x 4 schedules and again with SIM_DEVICES=2," \
+     "$(wc -w <<<"$two_device_cases") two-device cases x 4 schedules)${failed[*]:+, FAILED: ${failed[*]}}"
+
+# The counters tell the simulator from a GPU by their presence: the real libcudart must not have them.
+real_cudart="${CUDA_HOME:-/usr/local/cuda}/lib64/libcudart.so.13"
+if [[ -f "$real_cudart" ]] && command -v nm >/dev/null; then
+  if nm -D --defined-only "$real_cudart" | grep -qE ' (simDeviceSynchronizeCount|simLegacyStreamSyncCount)(@|$)'; then
+    echo "cuda-sim counters FAILED: $real_cudart exports a simulator counter's name"
+    failed+=(counter-names)
+  else
+    echo "cuda-sim counters: simDeviceSynchronizeCount, simLegacyStreamSyncCount are not in $real_cudart"
+  fi
+fi
 
 if [[ -f "$real" ]]; then
   "$out/argcheck_probe" "$out/libengram.so" >"$out/argcheck.sim.txt" 2>/dev/null

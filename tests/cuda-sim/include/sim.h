@@ -25,9 +25,10 @@ typedef void (*sim_fn)(void* arg);
 /* Queues fn(arg) on `stream` (NULL: the legacy default stream) as one device operation named `name`.
  * `arg` is malloc'd by the caller and freed by the simulator after fn ran (or was dropped). `cost_ns`
  * advances the simulated clock when it runs (what cudaEventElapsedTime reports; not real time).
- * Returns cudaSuccess, or the error a launch on a GPU would return at once (destroyed stream, sticky
- * error); the same error is also this thread's last error (cudaGetLastError). A range outside
- * device-accessible memory is reported ("SIM FAULT") and makes the operation fail when it runs, with
+ * Returns cudaSuccess, or the error a launch on a GPU would return at once (destroyed stream, a stream of
+ * another device than the current one, sticky error); the same error is also this thread's last error
+ * (cudaGetLastError). A range outside device-accessible memory, or in another device's memory than the
+ * stream's, is reported ("SIM FAULT") and makes the operation fail when it runs, with
  * cudaErrorIllegalAddress from the next synchronizing call, as a kernel's bad access would. */
 int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg, const sim_range* ranges, int nranges,
                 double cost_ns);
@@ -56,6 +57,13 @@ void sim_set_eager(void* stream, int eager);
 
 /* The schedule in use: "lazy", "eager", "rr" or "random:SEED" (environment variable SIM_SCHEDULE). */
 const char* sim_schedule(void);
+
+/* Device-wide synchronization so far, all threads and devices (for tests that assert none is hidden):
+ * calls to cudaDeviceSynchronize (cublasDestroy_v2's included), and calls that queue work on or wait for
+ * a legacy default stream (cudaMemcpy, cudaMemset, and cudaMemcpyAsync, cudaMemsetAsync, cudaEventRecord,
+ * cudaStreamWaitEvent, cudaStreamSynchronize, kernel launches and GEMMs given the NULL stream). */
+long long simDeviceSynchronizeCount(void);
+long long simLegacyStreamSyncCount(void);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,8 @@
  * simulator did what the case requires, 1 (with the reason) when not. The bug cases plant one ordering
  * bug each, of the kinds the Java side could have, and require the simulator to report it; the ok cases
  * require silence and right results, so the detector is not just noisy. Simulated CUDA, not a GPU. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,6 +33,18 @@ cudaError_t cudaEventSynchronize(cudaEvent_t e);
 cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b);
 cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaGetLastError(void);
+cudaError_t cudaGetDeviceCount(int* n);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDevice(int* device);
+cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags);
+cudaError_t cudaHostUnregister(void* p);
+cudaError_t cudaHostGetDevicePointer(void** device, void* host, unsigned int flags);
+cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes* attributes, const void* ptr);
+cudaError_t cudaStreamCreate(cudaStream_t* s);
+cudaError_t cudaStreamGetDevice(cudaStream_t s, int* device);
+cudaError_t cudaEventCreate(cudaEvent_t* e);
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total);
+cudaError_t cudaMemset(void* p, int v, size_t n);
 #endif
 
 /* The cuBLAS entry points of the simulated libcublas.so.13 (no cuBLAS headers needed). */
@@ -293,6 +307,339 @@ static int case_destroyed_stream(void) {
     expect(cudaMemsetAsync(d, 0, 64, s) == cudaErrorInvalidResourceHandle, "queueing on a destroyed stream fails");
     expect(counts().faults >= 1, "and is reported");
     cudaGetLastError();
+    return failures;
+}
+
+/* ---- devices, pointer attributes, stream devices ---- */
+
+static int device_count(void) {
+    int n = 0;
+    ck(cudaGetDeviceCount(&n), "cudaGetDeviceCount");
+    return n;
+}
+
+static struct cudaPointerAttributes attributes_of(const void* p) {
+    struct cudaPointerAttributes a;
+    memset(&a, 0x5A, sizeof a); /* every field, reserved words included, must be written */
+    ck(cudaPointerGetAttributes(&a, p), "cudaPointerGetAttributes");
+    return a;
+}
+
+static int reserved_zero(const struct cudaPointerAttributes* a) {
+    for (size_t i = 0; i < sizeof a->reserved / sizeof *a->reserved; i++)
+        if (a->reserved[i]) return 0;
+    return 1;
+}
+
+static int is_device(const void* p, int device) {
+    struct cudaPointerAttributes a = attributes_of(p);
+    return a.type == cudaMemoryTypeDevice && a.device == device && a.devicePointer == p && !a.hostPointer &&
+           reserved_zero(&a);
+}
+
+static int is_host(void* p, int device) {
+    void* mapped = NULL;
+    ck(cudaHostGetDevicePointer(&mapped, p, 0), "cudaHostGetDevicePointer");
+    struct cudaPointerAttributes a = attributes_of(p);
+    return a.type == cudaMemoryTypeHost && a.device == device && a.devicePointer == mapped && a.hostPointer == p &&
+           reserved_zero(&a);
+}
+
+static int is_unregistered(const void* p) {
+    struct cudaPointerAttributes a = attributes_of(p);
+    return a.type == cudaMemoryTypeUnregistered && a.device == cudaInvalidDeviceId && !a.devicePointer &&
+           a.hostPointer == p && reserved_zero(&a);
+}
+
+/* Every kind of address on every device: base and interior pointers of device, pinned and registered
+ * memory; pageable memory and memory already freed are unregistered, as in CUDA 11+. */
+static int case_pointer_attributes(void) {
+    static char pageable[4096] __attribute__((aligned(64)));
+    int stack_value = 0;
+    for (int dev = 0; dev < device_count(); dev++) {
+        ck(cudaSetDevice(dev), "cudaSetDevice");
+        char* d = (char*)dmalloc(64);
+        char* h = (char*)pinned(64);
+        ck(cudaHostRegister(pageable, sizeof pageable, cudaHostRegisterDefault), "cudaHostRegister");
+        expect(is_device(d, dev) && is_device(d + 100, dev) && is_device(d + 255, dev),
+               "device memory (base, interior, last byte): cudaMemoryTypeDevice on its device");
+        expect(is_host(h, dev) && is_host(h + 12, dev), "pinned memory: cudaMemoryTypeHost, mapped");
+        expect(is_host(pageable, dev) && is_host(pageable + 1000, dev), "registered memory: cudaMemoryTypeHost, mapped");
+        if (dev > 0) {
+            ck(cudaSetDevice(0), "cudaSetDevice(0)");
+            expect(is_device(d + 4, dev) && is_host(h + 4, dev), "answered the same while another device is current");
+            ck(cudaSetDevice(dev), "cudaSetDevice");
+        }
+        ck(cudaHostUnregister(pageable), "cudaHostUnregister");
+        ck(cudaFreeHost(h), "cudaFreeHost");
+        ck(cudaFree(d), "cudaFree");
+        expect(is_unregistered(pageable + 8), "unregistered pageable memory: cudaMemoryTypeUnregistered, no device");
+        expect(is_unregistered(d) && is_unregistered(d + 100), "freed device memory is unregistered");
+        expect(is_unregistered(h + 4), "freed pinned memory is unregistered");
+    }
+    ck(cudaSetDevice(0), "cudaSetDevice(0)");
+    expect(is_unregistered(&stack_value) && is_unregistered(NULL), "a stack address and NULL are unregistered");
+    float* d = dmalloc(4);
+    expect(cudaPointerGetAttributes(NULL, d) == cudaErrorInvalidValue, "no attributes struct: cudaErrorInvalidValue");
+    expect(cudaGetLastError() == cudaErrorInvalidValue, "which is the last error");
+    ck(cudaFree(d), "cudaFree");
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "pointer queries are not reported");
+    return failures;
+}
+
+/* cudaStreamGetDevice on every device; cudaStreamCreate's stream is blocking (ordered after the
+ * legacy stream's earlier work, so reading what a NULL-stream memset wrote is no race). */
+static int case_stream_device(void) {
+    for (int dev = 0; dev < device_count(); dev++) {
+        ck(cudaSetDevice(dev), "cudaSetDevice");
+        cudaStream_t nonblocking = stream(), blocking;
+        ck(cudaStreamCreate(&blocking), "cudaStreamCreate");
+        int got = -1, legacy = -1, other = -1;
+        ck(cudaStreamGetDevice(nonblocking, &got), "cudaStreamGetDevice");
+        ck(cudaStreamGetDevice(NULL, &legacy), "cudaStreamGetDevice(NULL)");
+        expect(got == dev && legacy == dev, "a stream's device and the legacy stream's (the current device)");
+        ck(cudaSetDevice(0), "cudaSetDevice(0)");
+        ck(cudaStreamGetDevice(blocking, &other), "cudaStreamGetDevice");
+        expect(other == dev, "a stream keeps its device when another is current");
+        ck(cudaSetDevice(dev), "cudaSetDevice");
+        float* d = dmalloc(N_FLOATS);
+        float* out = pinned(N_FLOATS);
+        ck(cudaMemsetAsync(d, 0, N_FLOATS * sizeof(float), NULL), "cudaMemsetAsync(legacy)");
+        ck(cudaMemcpyAsync(out, d, N_FLOATS * sizeof(float), cudaMemcpyDeviceToHost, blocking), "cudaMemcpyAsync");
+        ck(cudaStreamSynchronize(blocking), "cudaStreamSynchronize");
+        expect(out[0] == 0.f, "the blocking stream ran after the legacy stream's memset");
+        ck(cudaFree(d), "cudaFree");
+        ck(cudaFreeHost(out), "cudaFreeHost");
+        ck(cudaStreamDestroy(nonblocking), "cudaStreamDestroy");
+        ck(cudaStreamDestroy(blocking), "cudaStreamDestroy");
+    }
+    ck(cudaSetDevice(0), "cudaSetDevice(0)");
+    expect(cudaStreamGetDevice(NULL, NULL) == cudaErrorInvalidValue, "no output: cudaErrorInvalidValue");
+    cudaGetLastError();
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "not reported");
+    return failures;
+}
+
+static int case_stream_device_dead(void) {
+    cudaStream_t s = stream();
+    int dev = -1, not_a_stream = 0;
+    ck(cudaStreamDestroy(s), "cudaStreamDestroy");
+    expect(cudaStreamGetDevice(s, &dev) == cudaErrorInvalidResourceHandle, "a destroyed stream has no device");
+    expect(cudaStreamGetDevice((cudaStream_t)&not_a_stream, &dev) == cudaErrorInvalidResourceHandle,
+           "nor a handle this runtime never made");
+    expect(counts().faults == 2 && dev == -1, "both are reported, the output untouched");
+    cudaGetLastError();
+    return failures;
+}
+
+/* ---- two devices (run with SIM_DEVICES=2): work, memory, streams and events of the right device ---- */
+
+static void use_device(int dev) { ck(cudaSetDevice(dev), "cudaSetDevice"); }
+
+/* One small libengram kernel on s: 8 ids -> 2 heads of 1 element from an 18-row fp32 table (16 floats out). */
+static engram_status_t gather(const int64_t* ids, const float* table, float* out, cudaStream_t s) {
+    int64_t mult[3] = {1, 3, 5}, mod[2] = {7, 11}, off[2] = {0, 7};
+    return engram_hashed_gather(ids, 1, 8, NULL, 0, 0, mult, 3, mod, off, 1, table, 18, 1, ENGRAM_DTYPE_FLOAT32, out,
+                                NULL, s);
+}
+
+/* Memory for gather() on the current device: ids (zeros), table (all `value`), out. */
+static void gather_buffers(int64_t** ids, float** table, float** out, float value, cudaStream_t s) {
+    float host[18];
+    fill(host, 18, value);
+    ck(cudaMalloc((void**)ids, 8 * sizeof(int64_t)), "cudaMalloc");
+    *table = dmalloc(18);
+    *out = dmalloc(16);
+    ck(cudaMemsetAsync(*ids, 0, 8 * sizeof(int64_t), s), "cudaMemsetAsync");
+    ck(cudaMemcpyAsync(*table, host, sizeof host, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+}
+
+static int case_two_devices_ok(void) {
+    expect(device_count() == 2, "SIM_DEVICES=2 gives two devices");
+    cudaStream_t s[2];
+    cudaEvent_t done1;
+    int64_t* ids[2];
+    float *table[2], *out[2], *result = pinned(16);
+    void* blas = NULL;
+    for (int dev = 1; dev >= 0; dev--) { /* device 1 first: the current device must not stay at 0 by luck */
+        use_device(dev);
+        s[dev] = stream();
+        gather_buffers(&ids[dev], &table[dev], &out[dev], 10.f + dev, s[dev]);
+    }
+    size_t free0, free1, total;
+    ck(cudaMemGetInfo(&free0, &total), "cudaMemGetInfo");
+    use_device(1);
+    ck(cudaMemGetInfo(&free1, &total), "cudaMemGetInfo");
+    expect(free0 == free1 && total - free0 == 8 * 8 + 18 * 4 + 16 * 4, "each device counts its own allocations");
+    expect(cudaSetDevice(2) == cudaErrorInvalidDevice, "device 2 of 2 is invalid");
+    cudaGetLastError();
+    int current = -1;
+    ck(cudaGetDevice(&current), "cudaGetDevice");
+    expect(current == 1, "and the current device stays");
+
+    /* Device 1: a kernel with its own memory, then one reading a pinned table (portable), a GEMM with
+     * a handle made on device 1, an event the device-0 stream waits for. */
+    expect(gather(ids[1], table[1], out[1], s[1]) == ENGRAM_STATUS_SUCCESS, "a kernel of device 1 on device 1");
+    float* pinned_table = pinned(18);
+    fill(pinned_table, 18, 3.f);
+    expect(gather(ids[1], pinned_table, out[1], s[1]) == ENGRAM_STATUS_SUCCESS, "pinned memory serves every device");
+    expect(cublasCreate_v2(&blas) == 0 && cublasSetStream_v2(blas, s[1]) == 0, "a cuBLAS handle of device 1");
+    float one = 1, zero = 0;
+    expect(cublasGemmEx(blas, 0, 0, 4, 4, 1, &one, out[1], 0, 4, out[1], 0, 1, &zero, table[1], 0, 4, 68, -1) == 0,
+           "a GEMM of device 1 on device 1");
+    ck(cudaEventCreate(&done1), "cudaEventCreate");
+    ck(cudaEventRecord(done1, s[1]), "cudaEventRecord");
+
+    /* Device 0: its own kernel, then a peer copy of device 1's result after waiting for device 1's event. */
+    use_device(0);
+    expect(gather(ids[0], table[0], out[0], s[0]) == ENGRAM_STATUS_SUCCESS, "a kernel of device 0 on device 0");
+    ck(cudaStreamWaitEvent(s[0], done1, 0), "cudaStreamWaitEvent (an event of another device)");
+    ck(cudaMemcpyAsync(result, out[1], 16 * sizeof(float), cudaMemcpyDeviceToHost, s[0]), "cudaMemcpyAsync");
+    ck(cudaStreamSynchronize(s[0]), "cudaStreamSynchronize");
+    expect(result[0] == 3.f, "device 1's result, read on device 0's stream after the wait");
+
+    /* Each device synchronized on its own before its memory is freed. */
+    for (int dev = 0; dev < 2; dev++) {
+        use_device(dev);
+        ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+        if (dev == 1) expect(cublasDestroy_v2(blas) == 0, "cublasDestroy");
+        ck(cudaFree(ids[dev]), "cudaFree");
+        ck(cudaFree(table[dev]), "cudaFree");
+        ck(cudaFree(out[dev]), "cudaFree");
+        ck(cudaStreamDestroy(s[dev]), "cudaStreamDestroy");
+    }
+    ck(cudaEventDestroy(done1), "cudaEventDestroy");
+    ck(cudaFreeHost(pinned_table), "cudaFreeHost");
+    ck(cudaFreeHost(result), "cudaFreeHost");
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "nothing reported");
+    return failures;
+}
+
+/* Work for device 1 queued while device 0 is current: every call fails as on a GPU, and is reported. */
+static int case_wrong_current_device(void) {
+    use_device(1);
+    cudaStream_t s1 = stream();
+    cudaEvent_t e1 = event(cudaEventDisableTiming);
+    int64_t* ids;
+    float *table, *out;
+    gather_buffers(&ids, &table, &out, 1.f, s1);
+    void *blas0, *blas1;
+    expect(cublasCreate_v2(&blas1) == 0 && cublasSetStream_v2(blas1, s1) == 0, "a cuBLAS handle of device 1");
+    use_device(0);
+    cudaEvent_t e0 = event(cudaEventDisableTiming);
+    expect(cublasCreate_v2(&blas0) == 0 && cublasSetStream_v2(blas0, s1) == 0, "a handle of device 0, device 1's stream");
+    float one = 1, zero = 0;
+    long before = counts().faults;
+    expect(cudaMemsetAsync(out, 0, 16, s1) == cudaErrorInvalidResourceHandle, "cudaMemsetAsync: invalid handle");
+    expect(cudaMemcpyAsync(out, table, 16, cudaMemcpyDeviceToDevice, s1) == cudaErrorInvalidResourceHandle,
+           "cudaMemcpyAsync: invalid handle");
+    expect(gather(ids, table, out, s1) == ENGRAM_STATUS_CUDA_ERROR, "a kernel launch fails");
+    expect(cublasGemmEx(blas1, 0, 0, 4, 4, 1, &one, out, 0, 4, out, 0, 1, &zero, table, 0, 4, 68, -1) == 13,
+           "a GEMM with device 1's handle: CUBLAS_STATUS_EXECUTION_FAILED");
+    expect(cublasGemmEx(blas0, 0, 0, 4, 4, 1, &one, out, 0, 4, out, 0, 1, &zero, table, 0, 4, 68, -1) == 13,
+           "a GEMM of a device-0 handle on device 1's stream: CUBLAS_STATUS_EXECUTION_FAILED");
+    expect(cudaEventRecord(e0, s1) == cudaErrorInvalidResourceHandle, "an event of device 0 on device 1's stream");
+    expect(counts().faults - before == 6, "each of the 6 calls is reported");
+    cudaGetLastError();
+    use_device(1);
+    ck(cudaEventRecord(e1, s1), "cudaEventRecord of the right device");
+    ck(cudaStreamSynchronize(s1), "the stream itself is fine");
+    return failures;
+}
+
+/* A kernel of device 1 given device 0's memory: an illegal address on a GPU without peer access. */
+static int case_cross_device_memory(void) {
+    use_device(0);
+    int64_t* ids0;
+    float *table0, *out0;
+    gather_buffers(&ids0, &table0, &out0, 1.f, NULL);
+    ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    use_device(1);
+    cudaStream_t s1 = stream();
+    float* out1 = dmalloc(16);
+    engram_status_t st = gather(ids0, table0, out1, s1);
+    expect(st == ENGRAM_STATUS_SUCCESS || st == ENGRAM_STATUS_CUDA_ERROR, "the launch returns success or the fault");
+    expect(counts().faults == 2, "both ranges of device 0 (ids, table) are reported");
+    expect(cudaStreamSynchronize(s1) == cudaErrorIllegalAddress, "the next synchronization fails with illegal address");
+    return failures;
+}
+
+/* cudaDeviceSynchronize waits for the current device only: freeing device 1's memory after synchronizing
+ * device 0 is a hazard (two_devices_ok synchronizes each device before freeing its memory). */
+static int case_other_device_sync(void) {
+    use_device(1);
+    cudaStream_t s1 = stream();
+    float* d1 = dmalloc(N_FLOATS);
+    ck(cudaMemsetAsync(d1, 0, N_FLOATS * sizeof(float), s1), "cudaMemsetAsync");
+    use_device(0);
+    ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize (device 0)");
+    ck(cudaFree(d1), "cudaFree");
+    expect(counts().hazards == 1, "freeing memory device 1 still writes is reported");
+    return failures;
+}
+
+/* ---- synchronization counters ---- */
+
+typedef long long (*counter_fn)(void);
+
+/* Looked up by name, as the Java test does (FFM's loaderLookup of the globally loaded libcudart). */
+static counter_fn counter(const char* name) {
+    counter_fn f = (counter_fn)dlsym(RTLD_DEFAULT, name);
+    if (!f) {
+        printf("FAIL: %s is not exported\n", name);
+        exit(1);
+    }
+    return f;
+}
+
+static int case_sync_counters(void) {
+    counter_fn device_syncs = counter("simDeviceSynchronizeCount"), legacy = counter("simLegacyStreamSyncCount");
+    expect(device_syncs() == 0 && legacy() == 0, "both start at 0");
+    cudaStream_t s = stream();
+    cudaEvent_t e = event(cudaEventDisableTiming);
+    int64_t* ids;
+    float *table, *out, *h = pinned(16);
+    void* blas;
+    expect(cublasCreate_v2(&blas) == 0, "cublasCreate (its stream: NULL)");
+    gather_buffers(&ids, &table, &out, 2.f, s);
+    expect(gather(ids, table, out, s) == ENGRAM_STATUS_SUCCESS, "gather");
+    ck(cudaMemcpyAsync(h, out, 16 * sizeof(float), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+    ck(cudaEventRecord(e, s), "cudaEventRecord");
+    ck(cudaStreamWaitEvent(s, e, 0), "cudaStreamWaitEvent");
+    ck(cudaEventSynchronize(e), "cudaEventSynchronize");
+    ck(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    expect(device_syncs() == 0 && legacy() == 0, "work on a created stream and its synchronization count nothing");
+
+    /* Each call on the legacy stream counts once. */
+    float one = 1, zero = 0;
+    ck(cudaMemcpy(h, out, 16 * sizeof(float), cudaMemcpyDeviceToHost), "cudaMemcpy");
+    ck(cudaMemset(out, 0, 16 * sizeof(float)), "cudaMemset");
+    ck(cudaMemsetAsync(out, 0, 16 * sizeof(float), NULL), "cudaMemsetAsync(NULL)");
+    ck(cudaMemcpyAsync(out, table, 16 * sizeof(float), cudaMemcpyDeviceToDevice, NULL), "cudaMemcpyAsync(NULL)");
+    ck(cudaEventRecord(e, NULL), "cudaEventRecord(NULL)");
+    ck(cudaStreamWaitEvent(NULL, e, 0), "cudaStreamWaitEvent(NULL)");
+    expect(gather(ids, table, out, NULL) == ENGRAM_STATUS_SUCCESS, "gather on the NULL stream");
+    expect(cublasGemmEx(blas, 0, 0, 4, 4, 1, &one, out, 0, 4, out, 0, 1, &zero, table, 0, 4, 68, -1) == 0,
+           "a GEMM on the NULL stream");
+    ck(cudaStreamSynchronize(NULL), "cudaStreamSynchronize(NULL)");
+    expect(legacy() == 9 && device_syncs() == 0, "9 legacy-stream calls, no device synchronization");
+
+    ck(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+    expect(cublasDestroy_v2(blas) == 0, "cublasDestroy (synchronizes the device)");
+    expect(device_syncs() == 2 && legacy() == 9, "2 device synchronizations");
+
+    ck(cudaFree(ids), "cudaFree");
+    ck(cudaFree(table), "cudaFree");
+    ck(cudaFree(out), "cudaFree");
+    ck(cudaFreeHost(h), "cudaFreeHost");
+    ck(cudaEventDestroy(e), "cudaEventDestroy");
+    ck(cudaStreamDestroy(s), "cudaStreamDestroy");
+    expect(device_syncs() == 2 && legacy() == 9, "frees and destroys are not counted");
+    sim_counts c = counts();
+    expect(c.races == 0 && c.hazards == 0 && c.faults == 0, "nothing reported");
     return failures;
 }
 
@@ -564,12 +911,25 @@ int main(int argc, char** argv) {
         {"pageable_ok", case_pageable_ok},   {"pageable_race", case_pageable_race},
         {"early_host_read", case_early_host_read}, {"event_timing", case_event_timing},
         {"bad_pointer", case_bad_pointer},   {"destroyed_stream", case_destroyed_stream},
+        {"pointer_attributes", case_pointer_attributes},
+        {"stream_device", case_stream_device}, {"stream_device_dead", case_stream_device_dead},
+        {"sync_counters", case_sync_counters},
         {"kernels", case_kernels},           {"gemm", case_gemm},
         {"leaks", case_leaks},               {"no_leaks", case_no_leaks},
+    };
+    static const struct {
+        const char* name;
+        int (*run)(void);
+    } two_device_cases[] = {
+        {"two_devices_ok", case_two_devices_ok},   {"wrong_current_device", case_wrong_current_device},
+        {"cross_device_memory", case_cross_device_memory}, {"other_device_sync", case_other_device_sync},
     };
     if (argc != 2) {
         printf("usage: sim_selfcheck CASE; cases:");
         for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) printf(" %s", cases[i].name);
+        printf("\ntwo-device cases (SIM_DEVICES=2):");
+        for (size_t i = 0; i < sizeof two_device_cases / sizeof *two_device_cases; i++)
+            printf(" %s", two_device_cases[i].name);
         printf("\n");
         return 2;
     }
@@ -577,6 +937,17 @@ int main(int argc, char** argv) {
         if (!strcmp(argv[1], cases[i].name)) {
             int f = cases[i].run();
             printf("%s: %s (schedule %s)\n", argv[1], f ? "FAILED" : "ok", sim_schedule());
+            return f ? 1 : 0;
+        }
+    }
+    for (size_t i = 0; i < sizeof two_device_cases / sizeof *two_device_cases; i++) {
+        if (!strcmp(argv[1], two_device_cases[i].name)) {
+            if (device_count() != 2) {
+                printf("%s: FAILED: needs SIM_DEVICES=2\n", argv[1]);
+                return 1;
+            }
+            int f = two_device_cases[i].run();
+            printf("%s: %s (schedule %s, 2 devices)\n", argv[1], f ? "FAILED" : "ok", sim_schedule());
             return f ? 1 : 0;
         }
     }

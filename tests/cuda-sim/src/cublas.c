@@ -30,12 +30,15 @@ enum { R_32F = 0, R_16BF = 14, COMPUTE_32F = 68, COMPUTE_32F_PEDANTIC = 69 };
 typedef struct Handle {
     uint32_t magic;
     int destroyed;
+    int device; /* current at cublasCreate: "the cuBLAS library context is tied to the current CUDA device" */
     void* stream;
     int math_mode;
 } Handle;
 
 /* cudart entry points of the simulated runtime this library is linked against. */
 extern int cudaDeviceSynchronize(void);
+extern int cudaGetDevice(int* device);
+extern int cudaSetDevice(int device);
 
 static long live_handles; /* created and not destroyed; printed at exit (a leak check) */
 
@@ -64,6 +67,10 @@ SIM_EXPORT int cublasCreate_v2(void** out) {
     Handle* h = calloc(1, sizeof *h);
     if (!h) return ST_ALLOC_FAILED;
     h->magic = HANDLE_MAGIC;
+    if (cudaGetDevice(&h->device) != 0) {
+        free(h);
+        return ST_NOT_INITIALIZED;
+    }
     *out = h;
     __atomic_add_fetch(&live_handles, 1, __ATOMIC_RELAXED);
     return ST_SUCCESS;
@@ -72,7 +79,12 @@ SIM_EXPORT int cublasCreate_v2(void** out) {
 SIM_EXPORT int cublasDestroy_v2(void* handle) {
     Handle* h = handle_of(handle, "cublasDestroy_v2");
     if (!h) return ST_NOT_INITIALIZED;
-    cudaDeviceSynchronize(); /* cuBLAS documents that destroying a handle synchronizes the device */
+    /* cuBLAS documents that destroying a handle synchronizes the device: the handle's. */
+    int caller = 0;
+    cudaGetDevice(&caller);
+    cudaSetDevice(h->device);
+    cudaDeviceSynchronize();
+    cudaSetDevice(caller);
     h->destroyed = 1;        /* kept, so a later use is reported instead of crashing */
     __atomic_sub_fetch(&live_handles, 1, __ATOMIC_RELAXED);
     return ST_SUCCESS;
@@ -166,6 +178,12 @@ SIM_EXPORT int cublasGemmEx(void* handle, int transa, int transb, int m, int n, 
                             void* C, int Ctype, int ldc, int computeType, int algo) {
     Handle* h = handle_of(handle, "cublasGemmEx");
     if (!h) return ST_NOT_INITIALIZED;
+    int current = 0;
+    cudaGetDevice(&current);
+    if (current != h->device) { /* a handle belongs to its device; cuBLAS says: one handle per device */
+        sim_fault("cublasGemmEx with a handle of device %d while device %d is current", h->device, current);
+        return ST_EXECUTION_FAILED;
+    }
     if (transa < 0 || transa > 2 || transb < 0 || transb > 2) return ST_INVALID_VALUE; /* N, T, C */
     if (m < 0 || n < 0 || k < 0) return ST_INVALID_VALUE;
     if (lda < max1(transa == 0 ? m : k) || ldb < max1(transb == 0 ? k : n) || ldc < max1(m)) return ST_INVALID_VALUE;

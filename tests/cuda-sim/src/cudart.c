@@ -1,7 +1,8 @@
 /* The simulator's libcudart.so.13: the CUDA runtime entry points the Java bindings (cuda_runtime_h)
  * call, plus sim_enqueue for the simulated cuBLAS and libengram. SIMULATED CUDA ON THE CPU, NOT A GPU:
- * one simulated device (compute capability 9.0, 1 "SM", 16 GiB), device memory is host memory,
- * streams are queues run by queue.c's schedule, races and hazards are found by order.c.
+ * SIM_DEVICES simulated devices (devices.c; default one; each compute capability 9.0, 1 "SM", 16 GiB),
+ * device memory is host memory, streams are queues run by queue.c's schedule, races and hazards are
+ * found by order.c.
  * One global lock: Java may call from several threads; queued work runs on the calling thread (and
  * sim_parallel_for's helpers) while the lock is held. */
 #define _GNU_SOURCE
@@ -71,7 +72,7 @@ static void summary(void) {
     size_t dev = mem_live(MEM_DEVICE, &dev_bytes), pinned = mem_live(MEM_PINNED, &pinned_bytes);
     size_t reg = mem_live(MEM_REGISTERED, &reg_bytes);
     long streams = 0;
-    for (int i = 1; i < queue_stream_count(); i++) streams += !queue_stream_at(i)->destroyed;
+    for (int i = 0; i < queue_stream_count(); i++) streams += !queue_stream_at(i)->legacy && !queue_stream_at(i)->destroyed;
     fprintf(stderr,
             "SIM SUMMARY: simulated CUDA on the CPU, not a GPU run: schedule %s, %ld operations run, %ld races, "
             "%ld hazards, %ld faults, %.3f ms simulated time; left at exit: %zu device allocations (%zu bytes), "
@@ -82,8 +83,11 @@ static void summary(void) {
 
 __attribute__((constructor)) static void banner(void) {
     schedule_at_start = sim_schedule();
+    int devices = dev_count(); /* a bad SIM_DEVICES aborts here, before the banner */
     fprintf(stderr, "SIM: simulated CUDA on the CPU (tests/cuda-sim), NOT a GPU run: cudart, cuBLAS and libengram's "
-                    "kernels are CPU stand-ins; schedule %s\n", schedule_at_start);
+                    "kernels are CPU stand-ins; schedule %s", schedule_at_start);
+    if (devices > 1) fprintf(stderr, "; %d simulated devices (SIM_DEVICES)", devices);
+    fputc('\n', stderr);
     atexit(summary);
 }
 
@@ -158,44 +162,17 @@ SIM_EXPORT cudaError_t cudaDriverGetVersion(int* v) {
     return cudaSuccess;
 }
 
-SIM_EXPORT cudaError_t cudaGetDeviceCount(int* count) {
-    if (!count) return sim_set_error(cudaErrorInvalidValue);
-    *count = 1;
-    return cudaSuccess;
-}
-
-SIM_EXPORT cudaError_t cudaSetDevice(int device) {
-    return device == 0 ? cudaSuccess : sim_set_error(cudaErrorInvalidDevice);
-}
-
-SIM_EXPORT cudaError_t cudaGetDevice(int* device) {
-    if (!device) return sim_set_error(cudaErrorInvalidValue);
-    *device = 0;
-    return cudaSuccess;
-}
-
-SIM_EXPORT cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr attr, int device) {
-    if (!value) return sim_set_error(cudaErrorInvalidValue);
-    if (device != 0) return sim_set_error(cudaErrorInvalidDevice);
-    switch ((int)attr) {
-        case cudaDevAttrMultiProcessorCount: *value = 1; return cudaSuccess;  /* one simulated "SM" */
-        case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;
-        case cudaDevAttrComputeCapabilityMinor: *value = 0; return cudaSuccess;
-        default:
-            fprintf(stderr, "SIM: cudaDeviceGetAttribute(%d) is not simulated\n", (int)attr);
-            return sim_set_error(cudaErrorInvalidValue);
-    }
-}
-
-static void learn_all(void) {
-    for (int i = 0; i < queue_stream_count(); i++) order_host_sync(&queue_stream_at(i)->vc);
-}
-
+/* Waits for the current device only, as CUDA does: another device's streams stay unordered. */
 SIM_EXPORT cudaError_t cudaDeviceSynchronize(void) {
+    sync_count_device();
     sim_lock();
     STICKY_CHECK();
-    queue_force_all();
-    learn_all();
+    int device = dev_current();
+    queue_force_device(device);
+    for (int i = 0; i < queue_stream_count(); i++) {
+        Stream* s = queue_stream_at(i);
+        if (s->device == device) order_host_sync(&s->vc);
+    }
     return done(sim_sticky);
 }
 
@@ -203,7 +180,7 @@ SIM_EXPORT cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total) {
     if (!free_bytes || !total) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
     STICKY_CHECK();
-    size_t used = mem_device_bytes();
+    size_t used = mem_device_bytes(dev_current()); /* the current device's, each has SIM_DEVICE_BYTES */
     *total = SIM_DEVICE_BYTES;
     *free_bytes = used < SIM_DEVICE_BYTES ? SIM_DEVICE_BYTES - used : 0;
     return done(cudaSuccess);
@@ -218,11 +195,12 @@ static cudaError_t allocate_tracked(void** p, size_t n, size_t align, int kind) 
         *p = NULL;
         return done(cudaSuccess);
     }
-    if (kind == MEM_DEVICE && n > SIM_DEVICE_BYTES - mem_device_bytes()) return done(cudaErrorMemoryAllocation);
+    int device = dev_current();
+    if (kind == MEM_DEVICE && n > SIM_DEVICE_BYTES - mem_device_bytes(device)) return done(cudaErrorMemoryAllocation);
     void* m = aligned_alloc(align, (n + align - 1) / align * align);
     if (!m) return done(cudaErrorMemoryAllocation);
     memset(m, 0xFF, n);
-    mem_add(m, n, kind);
+    mem_add(m, n, kind, device);
     *p = m;
     return done(cudaSuccess);
 }
@@ -289,7 +267,8 @@ SIM_EXPORT cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags) {
     Alloc* first = mem_find(p);
     Alloc* last = mem_find((char*)p + n - 1);
     if (first || last) return done(cudaErrorHostMemoryAlreadyRegistered);
-    mem_add(p, n, MEM_REGISTERED); /* with unified addressing registered memory is mapped at its host address */
+    /* With unified addressing registered memory is mapped at its host address. */
+    mem_add(p, n, MEM_REGISTERED, dev_current());
     return done(cudaSuccess);
 }
 
@@ -408,7 +387,18 @@ static void host_waits_for(Stream* s, long pos) {
     queue_progress(); /* eager streams waiting for what just ran go on */
 }
 
+/* Work queued on a stream of another device than the current one fails on a GPU (the stream is not in
+ * the current device's context); the simulator reports it and answers as CUDA does. */
+static int on_current_device(const Stream* s, const char* what) {
+    int current = dev_current();
+    if (s->device == current) return 1;
+    sim_report("FAULT", "%s on stream #%d of device %d while device %d is current: cudaErrorInvalidResourceHandle",
+               what, s->id, s->device, current);
+    return 0;
+}
+
 SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in) {
+    sync_count_legacy(); /* on the legacy stream: ordered after every blocking stream's earlier work */
     sim_lock();
     STICKY_CHECK();
     if (n == 0) return done(cudaSuccess);
@@ -433,6 +423,7 @@ SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cud
 
 SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in,
                                        cudaStream_t stream) {
+    if (!stream) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Stream* s = queue_stream(stream);
@@ -440,6 +431,7 @@ SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enu
         sim_report("FAULT", "cudaMemcpyAsync on destroyed stream #%d", s->id);
         return done(cudaErrorInvalidResourceHandle);
     }
+    if (!on_current_device(s, "cudaMemcpyAsync")) return done(cudaErrorInvalidResourceHandle);
     if (n == 0) return done(cudaSuccess);
     int kind = (int)kind_in;
     if (!dst || !src || !check_kind("cudaMemcpyAsync", dst, src, n, &kind)) return done(cudaErrorInvalidValue);
@@ -462,17 +454,10 @@ SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enu
     return done(sim_sticky);
 }
 
-SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t stream) {
-    sim_lock();
-    STICKY_CHECK();
-    Stream* s = queue_stream(stream);
-    if (s->destroyed) {
-        sim_report("FAULT", "cudaMemsetAsync on destroyed stream #%d", s->id);
-        return done(cudaErrorInvalidResourceHandle);
-    }
-    if (n == 0) return done(cudaSuccess);
-    if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+/* Queues memset(p, value, n) on s. */
+static long queue_memset(Stream* s, void* p, int value, size_t n) {
     SetArg* a = malloc(sizeof *a);
+    if (!a) { fprintf(stderr, "SIM: out of memory\n"); abort(); }
     *a = (SetArg){p, value, n};
     sim_range r[1] = {{p, n, 1}};
     Op op = {0};
@@ -483,7 +468,38 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_
     op.cost_ns = copy_cost(n) / 10;
     long pos = queue_push(s, op);
     order_access(s, op.name, pos, r, 1);
+    return pos;
+}
+
+SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t stream) {
+    if (!stream) sync_count_legacy();
+    sim_lock();
+    STICKY_CHECK();
+    Stream* s = queue_stream(stream);
+    if (s->destroyed) {
+        sim_report("FAULT", "cudaMemsetAsync on destroyed stream #%d", s->id);
+        return done(cudaErrorInvalidResourceHandle);
+    }
+    if (!on_current_device(s, "cudaMemsetAsync")) return done(cudaErrorInvalidResourceHandle);
+    if (n == 0) return done(cudaSuccess);
+    if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+    queue_memset(s, p, value, n);
     queue_progress();
+    return done(cudaSuccess);
+}
+
+/* On the current device's legacy stream. CUDA: "asynchronous with respect to the host unless devPtr
+ * refers to pinned host memory". */
+SIM_EXPORT cudaError_t cudaMemset(void* p, int value, size_t n) {
+    sync_count_legacy();
+    sim_lock();
+    STICKY_CHECK();
+    if (n == 0) return done(cudaSuccess);
+    if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+    Stream* s = queue_legacy();
+    long pos = queue_memset(s, p, value, n);
+    if (mem_is_pinned(p, n)) host_waits_for(s, pos);
+    else queue_progress();
     return done(cudaSuccess);
 }
 
@@ -491,6 +507,7 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_
 
 SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg, const sim_range* r, int nr,
                            double cost_ns) {
+    if (!stream) sync_count_legacy();
     sim_lock();
     if (sim_sticky) {
         free(arg);
@@ -502,10 +519,27 @@ SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg,
         free(arg);
         return done(cudaErrorInvalidResourceHandle);
     }
+    char what[160];
+    snprintf(what, sizeof what, "'%s'", name);
+    if (!on_current_device(s, what)) {
+        free(arg);
+        return done(cudaErrorInvalidResourceHandle);
+    }
     int fault = 0;
     for (int i = 0; i < nr; i++) {
-        if (r[i].bytes == 0 || (r[i].ptr && mem_contains(r[i].ptr, r[i].bytes))) continue;
+        if (r[i].bytes == 0) continue;
         Alloc* a = r[i].ptr ? mem_find(r[i].ptr) : NULL;
+        if (r[i].ptr && mem_contains(r[i].ptr, r[i].bytes)) {
+            /* Pinned memory is portable; another device's memory needs peer access, which is not simulated. */
+            if (a->kind == MEM_DEVICE && a->device != s->device) {
+                sim_report("FAULT",
+                           "'%s' (stream #%d, device %d) %s [%p, +%zu): memory of device %d; on a GPU without peer "
+                           "access this is an illegal address",
+                           name, s->id, s->device, r[i].write ? "writes" : "reads", r[i].ptr, r[i].bytes, a->device);
+                fault = 1;
+            }
+            continue;
+        }
         sim_report("FAULT", "'%s' (stream #%d) %s [%p, +%zu): %s; on a GPU this is an illegal address", name, s->id,
                    r[i].write ? "writes" : "reads", r[i].ptr, r[i].bytes,
                    a ? "the range runs past the end of its allocation"
@@ -527,6 +561,7 @@ SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg,
 
 /* ---------------------------------------------------------------- streams */
 
+/* Streams belong to the device current when they are created. */
 SIM_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t* out, unsigned int flags) {
     if (!out || (flags & ~(unsigned)cudaStreamNonBlocking)) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
@@ -536,6 +571,8 @@ SIM_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t* out, unsigned int
     *out = (cudaStream_t)s;
     return done(cudaSuccess);
 }
+
+SIM_EXPORT cudaError_t cudaStreamCreate(cudaStream_t* out) { return cudaStreamCreateWithFlags(out, cudaStreamDefault); }
 
 /* A destroyed stream's queued work still runs; using its handle afterwards is an error. */
 static Stream* live_stream(cudaStream_t h, const char* call) {
@@ -556,7 +593,27 @@ SIM_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t h) {
     return done(cudaSuccess);
 }
 
+/* The stream's device; NULL is the current device's legacy stream. The handle is only compared with
+ * the streams this runtime made, never read through, so a stale or foreign one is an error, not a crash. */
+SIM_EXPORT cudaError_t cudaStreamGetDevice(cudaStream_t h, int* device) {
+    if (!device) return sim_set_error(cudaErrorInvalidValue);
+    sim_lock();
+    STICKY_CHECK();
+    Stream* s = queue_lookup(h);
+    if (!s) {
+        sim_report("FAULT", "cudaStreamGetDevice: %p is not a stream this runtime created", (void*)h);
+        return done(cudaErrorInvalidResourceHandle);
+    }
+    if (s->destroyed) {
+        sim_report("FAULT", "cudaStreamGetDevice on destroyed stream #%d", s->id);
+        return done(cudaErrorInvalidResourceHandle);
+    }
+    *device = s->device;
+    return done(cudaSuccess);
+}
+
 SIM_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t h) {
+    if (!h) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Stream* s = live_stream(h, "cudaStreamSynchronize");
@@ -579,6 +636,7 @@ static Event* live_event(cudaEvent_t h, const char* call) {
 }
 
 SIM_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t h, cudaEvent_t ev, unsigned int flags) {
+    if (!h) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Stream* s = live_stream(h, "cudaStreamWaitEvent");
@@ -608,10 +666,13 @@ SIM_EXPORT cudaError_t cudaEventCreateWithFlags(cudaEvent_t* out, unsigned int f
     if (!e) return done(cudaErrorMemoryAllocation);
     e->magic = SIM_EVENT_MAGIC;
     e->timing = !(flags & cudaEventDisableTiming);
+    e->device = dev_current();
     live_events++;
     *out = (cudaEvent_t)e;
     return done(cudaSuccess);
 }
+
+SIM_EXPORT cudaError_t cudaEventCreate(cudaEvent_t* out) { return cudaEventCreateWithFlags(out, cudaEventDefault); }
 
 SIM_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t ev) {
     sim_lock();
@@ -623,11 +684,17 @@ SIM_EXPORT cudaError_t cudaEventDestroy(cudaEvent_t ev) {
 }
 
 SIM_EXPORT cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t h) {
+    if (!h) sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
     Event* e = live_event(ev, "cudaEventRecord");
     Stream* s = live_stream(h, "cudaEventRecord");
     if (!s || !e) return done(cudaErrorInvalidResourceHandle);
+    if (e->device != s->device) { /* "event and stream must be on the same CUDA context" */
+        sim_report("FAULT", "cudaEventRecord of an event of device %d on stream #%d of device %d", e->device, s->id,
+                   s->device);
+        return done(cudaErrorInvalidResourceHandle);
+    }
     Op op = {0};
     op.kind = OP_RECORD;
     op.name = "cudaEventRecord";

@@ -1,5 +1,6 @@
 /* Allocation registry of the simulator: cudaMalloc, cudaMallocHost and cudaHostRegister ranges, kept
- * sorted by address for range lookups. Caller holds the lock. */
+ * sorted by address for range lookups, each with the device current when it was made. Caller holds
+ * the lock. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 
 static Alloc* allocs;
 static size_t nallocs, cap;
-static size_t device_bytes;
+static size_t device_bytes[SIM_MAX_DEVICES]; /* per device: cudaMemGetInfo answers per device */
 
 /* Index of the first allocation starting after p. */
 static size_t upper(const void* p) {
@@ -46,7 +47,7 @@ int mem_is_device(const void* p, size_t n) {
     return a && a->kind == MEM_DEVICE;
 }
 
-void mem_add(void* p, size_t n, int kind) {
+void mem_add(void* p, size_t n, int kind, int device) {
     if (nallocs == cap) {
         cap = cap ? 2 * cap : 256;
         allocs = realloc(allocs, cap * sizeof *allocs);
@@ -54,19 +55,19 @@ void mem_add(void* p, size_t n, int kind) {
     }
     size_t i = upper(p);
     memmove(&allocs[i + 1], &allocs[i], (nallocs - i) * sizeof *allocs);
-    allocs[i] = (Alloc){(char*)p, n, kind};
+    allocs[i] = (Alloc){(char*)p, n, kind, device};
     nallocs++;
-    if (kind == MEM_DEVICE) device_bytes += n;
+    if (kind == MEM_DEVICE) device_bytes[device] += n;
 }
 
 void mem_remove(Alloc* a) {
-    if (a->kind == MEM_DEVICE) device_bytes -= a->n;
+    if (a->kind == MEM_DEVICE) device_bytes[a->device] -= a->n;
     size_t i = (size_t)(a - allocs);
     memmove(&allocs[i], &allocs[i + 1], (nallocs - i - 1) * sizeof *allocs);
     nallocs--;
 }
 
-size_t mem_device_bytes(void) { return device_bytes; }
+size_t mem_device_bytes(int device) { return device_bytes[device]; }
 
 size_t mem_live(int kind, size_t* bytes) {
     size_t n = 0, b = 0;

@@ -21,7 +21,7 @@ static int schedule = -1;
 static unsigned long random_seed;
 static char schedule_name[64];
 
-static Stream legacy_s;
+static Stream legacy_s[SIM_MAX_DEVICES]; /* one legacy default stream per device */
 static int legacy_ready;
 static Stream** streams;
 static int nstreams, cap;
@@ -74,16 +74,26 @@ static void add(Stream* s) {
     streams[nstreams++] = s;
 }
 
-Stream* queue_legacy(void) {
-    if (!legacy_ready) {
-        legacy_ready = 1;
-        legacy_s.magic = SIM_STREAM_MAGIC;
-        legacy_s.id = 0;
-        legacy_s.slot = order_alloc_slot();
-        legacy_s.eager = initially_eager(0);
-        add(&legacy_s);
+/* The devices' legacy streams are made together, first, so device d's is stream #d (with one device,
+ * #0 as before) and the schedule's per-stream choices do not depend on which device was used first. */
+static void make_legacy_streams(void) {
+    if (legacy_ready) return;
+    legacy_ready = 1;
+    for (int d = 0; d < dev_count(); d++) {
+        Stream* s = &legacy_s[d];
+        s->magic = SIM_STREAM_MAGIC;
+        s->id = nstreams;
+        s->slot = order_alloc_slot();
+        s->device = d;
+        s->legacy = 1;
+        s->eager = initially_eager(s->id);
+        add(s);
     }
-    return &legacy_s;
+}
+
+Stream* queue_legacy(void) {
+    make_legacy_streams();
+    return &legacy_s[dev_current()];
 }
 
 Stream* queue_stream(void* handle) {
@@ -96,13 +106,22 @@ Stream* queue_stream(void* handle) {
     return s;
 }
 
+/* Compares handles only (never reads through one), so any value is safe to pass. */
+Stream* queue_lookup(void* handle) {
+    if (!handle) return queue_legacy();
+    for (int i = 0; i < nstreams; i++)
+        if (streams[i] == handle) return streams[i];
+    return NULL;
+}
+
 Stream* queue_new_stream(int blocking) {
-    queue_legacy();
+    make_legacy_streams();
     Stream* s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->magic = SIM_STREAM_MAGIC;
     s->id = nstreams;
     s->slot = order_alloc_slot();
+    s->device = dev_current();
     s->blocking = blocking;
     s->eager = initially_eager(s->id);
     s->vc = order_host;
@@ -136,13 +155,13 @@ static void wait_for_tail(Stream* s, Stream* other) {
 
 long queue_push(Stream* s, Op op) {
     if (op.kind != OP_WAIT) {
-        /* Legacy default stream semantics: its work waits for all work queued before on blocking streams,
-         * and work on a blocking stream waits for the legacy stream's earlier work. */
-        if (s == &legacy_s) {
-            for (int i = 1; i < nstreams; i++)
-                if (streams[i]->blocking) wait_for_tail(s, streams[i]);
+        /* Legacy default stream semantics, per device: its work waits for all work queued before on the
+         * device's blocking streams, and work on a blocking stream waits for its device's legacy stream. */
+        if (s->legacy) {
+            for (int i = 0; i < nstreams; i++)
+                if (streams[i]->blocking && streams[i]->device == s->device) wait_for_tail(s, streams[i]);
         } else if (s->blocking) {
-            wait_for_tail(s, &legacy_s);
+            wait_for_tail(s, &legacy_s[s->device]);
         }
     }
     return append(s, op);
@@ -213,8 +232,14 @@ void queue_progress(void) {
 }
 
 void queue_force_all(void) {
-    queue_legacy();
+    make_legacy_streams();
     for (int i = 0; i < nstreams; i++) queue_force(streams[i], streams[i]->n - 1);
+}
+
+void queue_force_device(int device) {
+    make_legacy_streams();
+    for (int i = 0; i < nstreams; i++)
+        if (streams[i]->device == device) queue_force(streams[i], streams[i]->n - 1);
 }
 
 int queue_event_done(const Event* e) { return e->s == NULL || e->s->done > e->pos; }

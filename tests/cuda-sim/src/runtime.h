@@ -12,6 +12,9 @@
 
 #define SIM_EXPORT __attribute__((visibility("default")))
 
+/* Simulated devices: SIM_DEVICES (default 1) of them, numbered from 0. */
+#define SIM_MAX_DEVICES 8
+
 /* Vector clocks: one component per stream slot (slots of destroyed, fully synchronized streams are
  * reused, so only streams alive at the same time need distinct slots). */
 #define SIM_MAX_SLOTS 256
@@ -41,8 +44,10 @@ typedef struct Op {
 
 typedef struct Stream {
     uint32_t magic;
-    int id;        /* creation order, 0 = legacy default stream; printed in reports */
+    int id;        /* creation order, 0 = device 0's legacy default stream; printed in reports */
     int slot;      /* vector clock component */
+    int device;    /* current when it was created (a legacy stream: its device) */
+    int legacy;    /* a device's legacy default stream (the NULL handle while that device is current) */
     int blocking;  /* created without cudaStreamNonBlocking: synchronizes with the legacy stream */
     int eager;
     int destroyed;
@@ -55,6 +60,7 @@ typedef struct Event {
     uint32_t magic;
     int timing;
     int destroyed;
+    int device;    /* current when it was created; recorded only on streams of this device */
     Stream* s;     /* latest record, NULL when never recorded */
     long pos;
     VClock vc;
@@ -71,14 +77,24 @@ extern cudaError_t sim_sticky;            /* set by a failed operation; every la
 extern sim_counts sim_count;
 void sim_report(const char* kind, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- synchronization counters (sync_counters.c; no lock needed) ---- */
+void sync_count_device(void);                 /* a cudaDeviceSynchronize call */
+void sync_count_legacy(void);                 /* a call that queues on or waits for a legacy default stream */
+
+/* ---- devices (devices.c) ---- */
+int dev_count(void);                          /* SIM_DEVICES, 1 to SIM_MAX_DEVICES; no lock needed */
+int dev_current(void);                        /* the calling thread's current device (cudaSetDevice) */
+
 /* ---- streams and scheduling (queue.c) ---- */
-Stream* queue_legacy(void);
+Stream* queue_legacy(void);                   /* the current device's legacy default stream */
 Stream* queue_stream(void* handle);           /* NULL -> legacy; a handle we never made aborts */
+Stream* queue_lookup(void* handle);           /* like queue_stream, but NULL for a handle we never made */
 Stream* queue_new_stream(int blocking);
 long queue_push(Stream* s, Op op);            /* appends, returns its position; applies legacy-stream sync */
 void queue_progress(void);                    /* runs what eager streams can run */
 void queue_force(Stream* s, long upto);       /* runs s (and what it waits for) through position upto */
 void queue_force_all(void);
+void queue_force_device(int device);          /* runs every stream of the device (and what they wait for) */
 int queue_event_done(const Event* e);
 double queue_clock_ns(void);
 int queue_stream_count(void);
@@ -107,14 +123,15 @@ typedef struct Alloc {
     char* p;
     size_t n;
     int kind;
+    int device; /* current when it was allocated or registered (where MEM_DEVICE memory lives) */
 } Alloc;
 Alloc* mem_find(const void* p);                 /* the allocation containing p, or NULL */
 int mem_contains(const void* p, size_t n);       /* [p, p+n) inside one allocation of any kind */
 int mem_is_pinned(const void* p, size_t n);      /* inside one pinned or registered allocation */
 int mem_is_device(const void* p, size_t n);      /* inside one cudaMalloc allocation */
-void mem_add(void* p, size_t n, int kind);
+void mem_add(void* p, size_t n, int kind, int device);
 void mem_remove(Alloc* a);
-size_t mem_device_bytes(void);
+size_t mem_device_bytes(int device);             /* cudaMalloc bytes live on the device */
 size_t mem_live(int kind, size_t* bytes);        /* live allocations of a kind (and their bytes) */
 
 #endif /* SIM_RUNTIME_H */
