@@ -13,15 +13,18 @@
 #
 # Needs: `mvn -B verify` (or `mvn -B test-compile`) run first in this checkout, Maven (the JUnit console
 # launcher is fetched like tests/make-bundle.sh does), a JDK 22+ (JAVA_HOME), cc/c++, python3.
-# Environment: SIM_RUNS (default "lazy rr random:2026+fused"; +fused adds -Dengram.fusedGateConv=true),
-# SIM_MUTANTS=0 skips the mutation check, SIM_BUILD_DIR (default build/cuda-sim).
+# Environment: SIM_RUNS (default "lazy rr random:2026"), SIM_DEVICES (default 2 here: two simulated devices, so
+# the device-affinity tests run; every other test uses device 0), SIM_MUTANTS=0 skips the mutation check,
+# SIM_BUILD_DIR (default build/cuda-sim). The fused gate + ShortConv is a per-layer option; the tests that
+# set it (EngramLayerFusedGpuTest, GateShortConvGpuTest) run in every schedule.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="${SIM_BUILD_DIR:-$root/build/cuda-sim}"
 export SIM_BUILD_DIR="$out"
-runs="${SIM_RUNS:-lazy rr random:2026+fused}"
+runs="${SIM_RUNS:-lazy rr random:2026}"
+export SIM_DEVICES="${SIM_DEVICES:-2}"
 t_start=$SECONDS
 
 echo "=================================================================================================="
@@ -76,18 +79,13 @@ count() { sed -n "s/^\[ *\([0-9]*\) $1 *\]$/\1/p" "$2" | head -n 1; }
 failed=()
 summary=()
 for run in $runs; do
-  schedule="${run%%+*}"
-  extra=()
-  what="schedule $schedule"
-  if [[ "$run" == *+fused ]]; then
-    extra=(-Dengram.fusedGateConv=true)
-    what="$what, fused gate + ShortConv in EngramLayer"
-  fi
+  schedule="$run"
+  what="schedule $schedule, $SIM_DEVICES simulated devices"
   name="${run//[:+]/_}"
   log="$logs/simulated-junit-$name.log"
   t0=$SECONDS
   rc=0
-  SIM_SCHEDULE="$schedule" "$java" "${jvm[@]}" "${extra[@]}" -jar "$launcher" execute --disable-banner --disable-ansi-colors \
+  SIM_SCHEDULE="$schedule" "$java" "${jvm[@]}" -jar "$launcher" execute --disable-banner --disable-ansi-colors \
     --details=tree --fail-if-no-tests --class-path "$classpath" "${select[@]}" --reports-dir "$out/reports/simulated-$name" \
     >"$log" 2>&1 || rc=$?
   found="$(count "tests found" "$log")"; ok="$(count "tests successful" "$log")"

@@ -9,6 +9,7 @@ import java.lang.foreign.GroupLayout;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SegmentAllocator;
+import java.lang.foreign.SequenceLayout;
 import java.lang.foreign.ValueLayout.OfInt;
 
 import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
@@ -20,6 +21,7 @@ import static java.lang.foreign.MemoryLayout.PathElement.groupElement;
  *     int device;
  *     void *devicePointer;
  *     void *hostPointer;
+ *     long reserved[8];
  * }
  * }
  */
@@ -33,7 +35,8 @@ public class cudaPointerAttributes {
         cuda_runtime_h.C_INT.withName("type"),
         cuda_runtime_h.C_INT.withName("device"),
         cuda_runtime_h.C_POINTER.withName("devicePointer"),
-        cuda_runtime_h.C_POINTER.withName("hostPointer")
+        cuda_runtime_h.C_POINTER.withName("hostPointer"),
+        MemoryLayout.sequenceLayout(8, cuda_runtime_h.C_LONG).withName("reserved")
     ).withName("cudaPointerAttributes");
 
     /**
@@ -217,6 +220,40 @@ public class cudaPointerAttributes {
      */
     public static void hostPointer(MemorySegment struct, MemorySegment fieldValue) {
         struct.set(hostPointer$LAYOUT, hostPointer$OFFSET, fieldValue);
+    }
+
+    private static final SequenceLayout reserved$LAYOUT = (SequenceLayout)$LAYOUT.select(groupElement("reserved"));
+
+    /**
+     * Layout for field:
+     * {@snippet lang=c :
+     * long reserved[8]
+     * }
+     */
+    public static final SequenceLayout reserved$layout() {
+        return reserved$LAYOUT;
+    }
+
+    private static final long reserved$OFFSET = 24;
+
+    /**
+     * Offset for field:
+     * {@snippet lang=c :
+     * long reserved[8]
+     * }
+     */
+    public static final long reserved$offset() {
+        return reserved$OFFSET;
+    }
+
+    /**
+     * Getter for field:
+     * {@snippet lang=c :
+     * long reserved[8]
+     * }
+     */
+    public static MemorySegment reserved(MemorySegment struct) {
+        return struct.asSlice(reserved$OFFSET, reserved$LAYOUT.byteSize());
     }
 
     /**

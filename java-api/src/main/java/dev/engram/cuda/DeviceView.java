@@ -47,13 +47,18 @@ public final class DeviceView extends DeviceArray implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment attributes = cudaPointerAttributes.allocate(arena);
             Found first = query(attributes, address.address(), "its first byte");
+            if (first == null) {
+                throw new IllegalArgumentException("DeviceArray.wrap: 0x" + Long.toHexString(address.address())
+                        + " is not device memory: unregistered host memory, freed memory or no allocation at all");
+            }
             if (bytes > 1) {
                 Found last = query(attributes, address.address() + bytes - 1, "its last byte");
-                if (last.kind != first.kind || last.device != first.device
+                if (last == null || last.kind != first.kind || last.device != first.device
                         || last.deviceAddress - first.deviceAddress != bytes - 1) {
                     throw new IllegalArgumentException("DeviceArray.wrap: " + elements + " x " + dtype + " from 0x"
-                            + Long.toHexString(address.address()) + " ends in other memory (" + last.describe()
-                            + ") than it starts in (" + first.describe() + "): more elements than the allocation holds");
+                            + Long.toHexString(address.address()) + " ends in other memory ("
+                            + (last == null ? "none: no allocation" : last.describe()) + ") than it starts in ("
+                            + first.describe() + "): more elements than the allocation holds");
                 }
             }
             return new DeviceView(first.deviceAddress, elements, dtype, first.device, first.kind);
@@ -67,6 +72,7 @@ public final class DeviceView extends DeviceArray implements AutoCloseable {
         }
     }
 
+    /** What CUDA knows of one byte, or null for memory it does not know (checked by type, not by the pointers). */
     private static Found query(MemorySegment attributes, long address, String which) {
         int code = cuda_runtime_h.cudaPointerGetAttributes(attributes, MemorySegment.ofAddress(address));
         if (code == cuda_runtime_h.cudaErrorInvalidValue()) {
@@ -90,8 +96,7 @@ public final class DeviceView extends DeviceArray implements AutoCloseable {
             }
             return new Found(MemoryKind.MAPPED_HOST, ANY_DEVICE, devicePointer); // portable: every device reaches it
         }
-        throw new IllegalArgumentException("DeviceArray.wrap: 0x" + Long.toHexString(address) + " (" + which
-                + ") is not device memory: unregistered host memory, freed memory or no allocation at all");
+        return null; // cudaMemoryTypeUnregistered: plain host memory, freed memory, or nothing
     }
 
     /** {@return the kind of memory viewed} */

@@ -132,19 +132,30 @@ class CudaRuntimeBindingTest {
                 .matcher(Files.readString(driverTypes));
         assertTrue(body.find(), "struct cudaPointerAttributes in " + driverTypes);
         List<String> declared = new ArrayList<>();
-        Matcher field = Pattern.compile("(?m)^\\s*(enum\\s+\\w+|int|void\\s*\\*)\\s*(\\w+)\\s*;")
-                .matcher(body.group(1).replaceAll("(?s)/\\*.*?\\*/", ""));
+        // Every field declaration, arrays included: a field the binding lacks would let CUDA write past its struct.
+        String fields = body.group(1).replaceAll("(?s)/\\*.*?\\*/", "").replaceAll("//[^\\n]*", "");
+        Matcher field = Pattern.compile("([A-Za-z_][\\w\\s*]*?)\\s*\\b(\\w+)\\s*(?:\\[(\\d+)\\])?\\s*;").matcher(fields);
         while (field.find()) {
-            String kind = field.group(1).startsWith("void") ? "pointer" : "int"; // enums are ints, as jextract maps them
-            declared.add(kind + " " + field.group(2));
+            String type = field.group(1).trim();
+            String kind = type.endsWith("*") ? "pointer" : type.equals("long") ? "long" : "int"; // enums are ints
+            declared.add(kind + " " + field.group(2) + (field.group(3) == null ? "" : "[" + field.group(3) + "]"));
         }
         List<String> bound = new ArrayList<>();
         for (var member : cudaPointerAttributes.layout().memberLayouts()) {
-            String kind = member instanceof java.lang.foreign.AddressLayout ? "pointer" : "int";
-            bound.add(kind + " " + member.name().orElseThrow());
+            String name = member.name().orElseThrow();
+            if (member instanceof java.lang.foreign.SequenceLayout seq) {
+                bound.add(kindOf(seq.elementLayout()) + " " + name + "[" + seq.elementCount() + "]");
+            } else {
+                bound.add(kindOf(member) + " " + name);
+            }
         }
         assertEquals(declared, bound, "cudaPointerAttributes fields (in order) against " + driverTypes);
-        assertEquals(24, cudaPointerAttributes.sizeof(), "two ints and two pointers, no padding");
+        assertEquals(88, cudaPointerAttributes.sizeof(), "two ints, two pointers and long reserved[8], no padding");
+    }
+
+    private static String kindOf(java.lang.foreign.MemoryLayout layout) {
+        if (layout instanceof java.lang.foreign.AddressLayout) return "pointer";
+        return layout.byteSize() == 8 ? "long" : "int";
     }
 
     @Test
