@@ -64,7 +64,8 @@ for a in "${args[@]}"; do
     extra) steps+=(hosttable90 profile sanitize-java) ;;
     hosttable) steps+=(hosttable-1 hosttable-10) ;;
     bench) steps+=(bench-jvm bench-torch) ;;
-    probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable90|profile|sanitize-java\
+    probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable-1|hosttable-10|hosttable90\
+      |profile|sanitize-java\
       |conv-variants|cublas-header) steps+=("$a") ;;
     *) echo "gpu-session.sh: unknown plan or step '$a' (see --help)" >&2; exit 64 ;;
   esac
