@@ -523,7 +523,9 @@ public final class EngramLayer implements AutoCloseable {
         if (closed) return;
         closed = true;
         RuntimeException failure = null;
-        try (DeviceScope scope = DeviceScope.enter(device)) {
+        DeviceScope scope = null;
+        try {
+            scope = DeviceScope.enter(device); // cuBLAS, streams and memory are released on their own device
             lastForwardDone.synchronize();
         } catch (RuntimeException e) {
             failure = e; // e.g. a kernel fault: still free everything below, reporting this first
@@ -535,7 +537,7 @@ public final class EngramLayer implements AutoCloseable {
                 cublas.close();
             }
         };
-        failure = Closeables.closeAll(failure, hostIo, lastForwardDone, releaseCublas, workspace, params);
+        failure = Closeables.closeAll(failure, hostIo, lastForwardDone, releaseCublas, workspace, params, scope);
         if (failure != null) throw failure;
     }
 

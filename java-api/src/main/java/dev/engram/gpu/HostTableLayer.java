@@ -336,13 +336,16 @@ public final class HostTableLayer implements AutoCloseable {
         if (closed) return;
         closed = true;
         RuntimeException failure = null;
+        DeviceScope scope = null;
         try {
+            scope = DeviceScope.enter(dense.device()); // released on the layer's device, whichever is current
             side.synchronize();
             for (CudaEvent e : consumed) e.synchronize();
         } catch (RuntimeException e) {
             failure = e; // still free everything, reporting this first
         }
         failure = releaseAll(failure);
+        failure = Closeables.closeAll(failure, scope);
         if (failure != null) throw failure;
     }
 
