@@ -61,20 +61,20 @@ final class LayerParameters implements AutoCloseable {
         try (ParameterUpload upload = new ParameterUpload(stream); Arena arena = Arena.ofConfined()) {
             long[] lutValues = compression.toArray();
             DeviceBuffer lut = own(owned, DeviceBuffer.allocate(lutValues.length, DType.INT64));
-            upload.copyBytes(arena.allocateFrom(ValueLayout.JAVA_LONG, lutValues), lut);
+            lut.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, lutValues), stream); // pageable: taken at once
             a[0] = lut;
-            a[1] = withTable ? placed(w.table(), "table", dtype, device, upload, owned) : null;
+            a[1] = withTable ? placed(w.table(), dtype, upload, owned) : null;
             long g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
             DeviceBuffer proj = own(owned, DeviceBuffer.allocate((g + 1) * h * e, dtype));
-            upload.copy(onDevice(w.keyWeight(), "keyWeight", device), proj.slice(0, g * h * e));
-            upload.copy(onDevice(w.valueWeight(), "valueWeight", device), proj.slice(g * h * e, h * e));
+            upload.copy(w.keyWeight(), proj.slice(0, g * h * e));
+            upload.copy(w.valueWeight(), proj.slice(g * h * e, h * e));
             a[2] = proj;
-            a[3] = placed(w.keyBias(), "keyBias", dtype, device, upload, owned);
-            a[4] = placed(w.valueBias(), "valueBias", dtype, device, upload, owned);
-            a[5] = placed(w.keyNormWeight(), "keyNormWeight", dtype, device, upload, owned);
-            a[6] = placed(w.queryNormWeight(), "queryNormWeight", dtype, device, upload, owned);
-            a[7] = placed(w.convNormWeight(), "convNormWeight", dtype, device, upload, owned);
-            a[8] = placed(w.convWeight(), "convWeight", dtype, device, upload, owned);
+            a[3] = placed(w.keyBias(), dtype, upload, owned);
+            a[4] = placed(w.valueBias(), dtype, upload, owned);
+            a[5] = placed(w.keyNormWeight(), dtype, upload, owned);
+            a[6] = placed(w.queryNormWeight(), dtype, upload, owned);
+            a[7] = placed(w.convNormWeight(), dtype, upload, owned);
+            a[8] = placed(w.convWeight(), dtype, upload, owned);
             CudaEvent ready = own(owned, CudaEvent.createWithoutTiming());
             ready.record(stream);
             return new LayerParameters(a, ready, owned);
@@ -89,36 +89,29 @@ final class LayerParameters implements AutoCloseable {
         }
     }
 
-    /** Device tensors: on the layer's device, and of its dtype where used in place. */
+    /** Device tensors: on the layer's device and of its dtype (used in place, or copied device to device). */
     private static void checkDeviceTensors(LayerWeights w, DType dtype, int device, boolean withTable) {
-        if (withTable && w.table() != null) inPlace(w.table(), "table", dtype, device);
-        onDevice(w.keyWeight(), "keyWeight", device);
-        onDevice(w.valueWeight(), "valueWeight", device);
-        for (var t : List.of(w.keyWeight(), w.valueWeight())) {
-            if (t.onDevice() && t.dtype() != dtype) {
-                throw new IllegalArgumentException("LayerWeights: device tensor " + t + " cannot be converted to " + dtype
-                        + " on the device: pass it in the layer's dtype or as host memory");
-            }
-        }
-        inPlace(w.keyBias(), "keyBias", dtype, device);
-        inPlace(w.valueBias(), "valueBias", dtype, device);
-        inPlace(w.keyNormWeight(), "keyNormWeight", dtype, device);
-        inPlace(w.queryNormWeight(), "queryNormWeight", dtype, device);
-        inPlace(w.convNormWeight(), "convNormWeight", dtype, device);
-        inPlace(w.convWeight(), "convWeight", dtype, device);
+        if (withTable && w.table() != null) checkDeviceTensor(w.table(), "table", dtype, device);
+        checkDeviceTensor(w.keyWeight(), "keyWeight", dtype, device);
+        checkDeviceTensor(w.valueWeight(), "valueWeight", dtype, device);
+        checkDeviceTensor(w.keyBias(), "keyBias", dtype, device);
+        checkDeviceTensor(w.valueBias(), "valueBias", dtype, device);
+        checkDeviceTensor(w.keyNormWeight(), "keyNormWeight", dtype, device);
+        checkDeviceTensor(w.queryNormWeight(), "queryNormWeight", dtype, device);
+        checkDeviceTensor(w.convNormWeight(), "convNormWeight", dtype, device);
+        checkDeviceTensor(w.convWeight(), "convWeight", dtype, device);
     }
 
-    private static void inPlace(ParameterTensor t, String name, DType dtype, int device) {
+    private static void checkDeviceTensor(ParameterTensor t, String name, DType dtype, int device) {
         if (onDevice(t, name, device).onDevice() && t.dtype() != dtype) {
             throw new IllegalArgumentException("LayerWeights: " + name + " is " + t.dtype() + " device memory, the layer"
                     + " stores " + dtype + " (pass it in the layer's dtype, or as host memory to be converted)");
         }
     }
 
-    /** A device tensor used where it is, or a new buffer the host tensor (or a device one to convert) is copied into. */
-    private static DeviceArray placed(ParameterTensor t, String name, DType dtype, int device, ParameterUpload upload,
-                                      List<AutoCloseable> owned) {
-        if (t.onDevice()) return t.device(); // checked by checkDeviceTensors
+    /** A device tensor used where it is (checked by checkDeviceTensors), or a new buffer the host tensor is copied into. */
+    private static DeviceArray placed(ParameterTensor t, DType dtype, ParameterUpload upload, List<AutoCloseable> owned) {
+        if (t.onDevice()) return t.device();
         DeviceBuffer b = own(owned, DeviceBuffer.allocate(t.elementCount(), dtype));
         upload.copy(t, b);
         return b;

@@ -1,8 +1,6 @@
 package dev.engram.gpu;
 
-import dev.engram.bindings.cuda_runtime_h;
 import dev.engram.cuda.BFloat16;
-import dev.engram.cuda.Cuda;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
@@ -59,7 +57,7 @@ final class ParameterUpload implements AutoCloseable {
             long bytes = host.byteSize();
             for (long done = 0; done < bytes; done += chunkBytes) {
                 long n = Math.min(chunkBytes, bytes - done);
-                queue(dst, done, host.asSlice(done, n));
+                queue(dst, done / dst.dtype().byteSize(), host.asSlice(done, n));
             }
             return;
         }
@@ -68,22 +66,13 @@ final class ParameterUpload implements AutoCloseable {
             long n = Math.min(perChunk, elements - done);
             MemorySegment chunk = staging().asSlice(0, n * dst.dtype().byteSize());
             convert(host, src.dtype(), done, n, chunk, dst.dtype());
-            queue(dst, done * dst.dtype().byteSize(), chunk);
+            queue(dst, done, chunk);
         }
     }
 
-    /** Queues host bytes (a native segment) into {@code dst} at byte offset {@code offset}. */
-    void copyBytes(MemorySegment nativeSrc, DeviceArray dst) {
-        if (nativeSrc.byteSize() != dst.byteSize()) {
-            throw new IllegalArgumentException("upload of " + nativeSrc.byteSize() + " bytes into " + dst);
-        }
-        queue(dst, 0, nativeSrc);
-    }
-
-    private void queue(DeviceArray dst, long byteOffset, MemorySegment src) {
-        MemorySegment to = MemorySegment.ofAddress(dst.address().address() + byteOffset);
-        Cuda.check("cudaMemcpyAsync", cuda_runtime_h.cudaMemcpyAsync(to, src, src.byteSize(),
-                cuda_runtime_h.cudaMemcpyHostToDevice(), stream.handle()));
+    /** Queues native host bytes into {@code dst} from element {@code first} on (DeviceArray's checked async copy). */
+    private void queue(DeviceArray dst, long first, MemorySegment src) {
+        dst.slice(first, src.byteSize() / dst.dtype().byteSize()).copyFromAsync(src, stream);
     }
 
     /** Little-endian source elements [from, from + n) converted into {@code dst} (native order) as {@code to}. */
