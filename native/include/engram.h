@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change; the Java side compares it at load time. */
-#define ENGRAM_ABI_VERSION 3
+#define ENGRAM_ABI_VERSION 4
 
 typedef int32_t engram_status_t;
 
@@ -267,6 +267,100 @@ engram_status_t engram_gate_short_conv(const void* d_proj, const void* d_key_bia
                                        float conv_eps, int64_t batch, int64_t seq_len, int32_t hc_mult,
                                        int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype,
                                        void* d_out, float* d_gate_out, void* stream);
+
+/*
+ * ---- Packed batches with carried state (SEMANTICS.md 8), ABI 4 ----
+ *
+ * A packed batch holds the tokens of num_seqs sequences back to back, described in DEVICE memory by:
+ *   d_cu_seqlens  [num_seqs + 1] int32: cu[0] = 0, nondecreasing, cu[num_seqs] = tokens; sequence s owns
+ *                 the tokens [cu[s], cu[s+1]) and token i = cu[s] + t is its position t of this chunk;
+ *   d_seq_slots   [num_seqs] int32: the state slot of sequence s, in [0, num_slots), distinct in a call;
+ *   d_seq_starts  [num_seqs] uint8: 1 where sequence s starts in this call (history = pad, conv window =
+ *                 zeros, whatever the slot holds), 0 where it continues the sequence its slot holds.
+ * The descriptors are NOT validated on the device (the caller validates them on the host before the
+ * upload; the Java API does). The kernels stay memory-safe for any values: a token is given the
+ * sequence s with cu[s] <= i < cu[s+1] found by binary search (the last such s when cu repeats); a
+ * slot outside [0, num_slots) reads no state (as a start) and is not committed.
+ *
+ * State, in device memory owned by the caller, one row per slot:
+ *   d_history     [num_slots, max_ngram_size - 1] int64: the last max_ngram_size - 1 COMPRESSED ids of the
+ *                 slot's sequence so far, oldest first (entry max_ngram_size - 2 is the latest token), the
+ *                 compressed pad id where the sequence is shorter.
+ *   d_conv_state  [num_slots, W, hc_mult * hidden] of dtype, W = (kernel_size - 1) * dilation: the conv's
+ *                 last W INPUT ROWS BEFORE its RMSNorm, i.e. the gated values u of engram_gate's
+ *                 d_value_out, oldest first, zeros where the sequence is shorter. (SEMANTICS.md 8 states
+ *                 the window as norm(u); keeping u itself lets the conv recompute the norm of a past row
+ *                 exactly as a whole-sequence run does, so chunked and whole runs agree bit for bit on
+ *                 the same u. norm(u) is a function of u, so it is the same state.)
+ * A call only READS the state (the gather its history, the conv its window); engram_state_commit,
+ * queued after the conv, writes the new state of every sequence of the call. Running a sequence in
+ * consecutive chunks this way gives the same hash ids, gathered rows and conv outputs as one call
+ * on the whole sequence.
+ */
+
+/*
+ * engram_hashed_gather on a packed batch: as engram_hashed_gather with batch = 1, seq_len = tokens,
+ * except that token i = cu[s] + t of sequence s shifts within its sequence only: s_k = the raw id
+ * of token i - k mapped through d_lut when t - k >= 0; else, when the sequence continues its slot,
+ * d_history[slot, (max_ngram_size - 1) + (t - k)] (already compressed, not mapped again); else
+ * pad_id_compressed. Reads the history, never writes it.
+ *   d_history  NULL is allowed when every sequence starts (nothing is read then); else
+ *              [num_slots, max_ngram_size - 1] int64, 8-byte aligned.
+ * Arguments as in engram_hashed_gather, plus tokens >= 0, num_seqs >= 0, num_slots >= 0,
+ * d_cu_seqlens/d_seq_slots (4-byte aligned)/d_seq_starts non-NULL when num_seqs > 0 (d_cu_seqlens
+ * always). INVALID_ARGUMENT (nothing launched) as there. tokens == 0: success without a launch.
+ */
+engram_status_t engram_hashed_gather_packed(const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens,
+                                            const int32_t* d_seq_slots, const uint8_t* d_seq_starts,
+                                            int32_t num_seqs, const int64_t* d_history, int32_t num_slots,
+                                            const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                            const int64_t* multipliers, int32_t max_ngram_size,
+                                            const int64_t* moduli, const int64_t* row_offsets,
+                                            int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
+                                            int32_t head_dim, int32_t dtype, void* d_out, int64_t* d_hash_ids_out,
+                                            void* stream);
+
+/*
+ * engram_short_conv on a packed batch: as engram_short_conv with the time axis of each sequence,
+ * x[t] for t < 0 being, when the sequence continues its slot, row W + t of d_conv_state[slot] (its
+ * inverse RMS computed exactly as for a row of the chunk), else zero. d_value/d_out are [tokens, G, H].
+ * Reads the window, never writes it.
+ *   d_conv_state  [num_slots, W, G * H] of dtype, aligned like d_value; NULL allowed when W == 0 or
+ *                 every sequence starts.
+ * INVALID_ARGUMENT (nothing launched) for the reasons of engram_short_conv and bad packed arguments
+ * (as in engram_hashed_gather_packed). tokens == 0: success without a launch.
+ */
+engram_status_t engram_short_conv_packed(const void* d_value, const void* d_norm_w, const void* d_conv_w, float eps,
+                                         int64_t tokens, const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
+                                         const uint8_t* d_seq_starts, int32_t num_seqs, const void* d_conv_state,
+                                         int32_t num_slots, int32_t hc_mult, int32_t hidden, int32_t kernel_size,
+                                         int32_t dilation, int32_t dtype, void* d_out, void* stream);
+
+/*
+ * Writes the state after a packed call, one launch on `stream`, queued after the kernels that read
+ * the state (engram_hashed_gather_packed, engram_short_conv_packed): for every sequence s of length
+ * len = cu[s+1] - cu[s] whose slot is in range,
+ *   history (when d_history != NULL): entry j < M = max_ngram_size - 1 becomes the compressed id at
+ *     position p = len - M + j of the sequence: d_lut(raw id of token cu[s] + p) when p >= 0 (ids < 0
+ *     pass through; ids >= lut_size give pad_id_compressed: the caller validates ids beforehand), else
+ *     (continuing) the old entry M + p, else (starting) pad_id_compressed;
+ *   window (when d_conv_state != NULL, W = (kernel_size - 1) * dilation > 0): row j < W becomes
+ *     d_value[cu[s] + len - W + j] when len - W + j >= 0, else (continuing) the old row W + (len - W + j)
+ *     = j + len, else (starting) zeros.
+ * Every old value a slot's new state needs is read before it is overwritten (chunks shorter than the
+ * history or window are fine). len == 0 leaves a continuing slot unchanged and resets a starting one.
+ *   d_raw_ids  [tokens] int64 (the call's raw ids; NULL allowed when d_history == NULL)
+ *   d_value    [tokens, G, H] of dtype: the gated values the conv read (NULL allowed when d_conv_state == NULL)
+ * INVALID_ARGUMENT (nothing launched) for both state pointers NULL, max_ngram_size outside [2, 16]
+ * when d_history != NULL, the limits of engram_short_conv when d_conv_state != NULL, bad packed
+ * arguments, misalignment. num_seqs == 0: success without a launch.
+ */
+engram_status_t engram_state_commit(const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens,
+                                    const int32_t* d_seq_slots, const uint8_t* d_seq_starts, int32_t num_seqs,
+                                    int32_t num_slots, const int64_t* d_lut, int64_t lut_size,
+                                    int64_t pad_id_compressed, int32_t max_ngram_size, int64_t* d_history,
+                                    const void* d_value, int32_t hc_mult, int32_t hidden, int32_t kernel_size,
+                                    int32_t dilation, int32_t dtype, void* d_conv_state, void* stream);
 
 #ifdef __cplusplus
 }
