@@ -306,6 +306,60 @@ public class cuda_runtime_h {
     public static int cudaMemoryTypeManaged() {
         return cudaMemoryTypeManaged;
     }
+    private static final int cudaStreamCaptureModeGlobal = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaStreamCaptureMode.cudaStreamCaptureModeGlobal = 0
+     * }
+     */
+    public static int cudaStreamCaptureModeGlobal() {
+        return cudaStreamCaptureModeGlobal;
+    }
+    private static final int cudaStreamCaptureModeThreadLocal = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal = 1
+     * }
+     */
+    public static int cudaStreamCaptureModeThreadLocal() {
+        return cudaStreamCaptureModeThreadLocal;
+    }
+    private static final int cudaStreamCaptureModeRelaxed = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaStreamCaptureMode.cudaStreamCaptureModeRelaxed = 2
+     * }
+     */
+    public static int cudaStreamCaptureModeRelaxed() {
+        return cudaStreamCaptureModeRelaxed;
+    }
+    private static final int cudaStreamCaptureStatusNone = (int)0L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaStreamCaptureStatus.cudaStreamCaptureStatusNone = 0
+     * }
+     */
+    public static int cudaStreamCaptureStatusNone() {
+        return cudaStreamCaptureStatusNone;
+    }
+    private static final int cudaStreamCaptureStatusActive = (int)1L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaStreamCaptureStatus.cudaStreamCaptureStatusActive = 1
+     * }
+     */
+    public static int cudaStreamCaptureStatusActive() {
+        return cudaStreamCaptureStatusActive;
+    }
+    private static final int cudaStreamCaptureStatusInvalidated = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaStreamCaptureStatus.cudaStreamCaptureStatusInvalidated = 2
+     * }
+     */
+    public static int cudaStreamCaptureStatusInvalidated() {
+        return cudaStreamCaptureStatusInvalidated;
+    }
 
     private static class cudaGetErrorName {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -2184,6 +2238,417 @@ public class cuda_runtime_h {
                 traceDowncall("cudaEventElapsedTime", ms, start, end);
             }
             return (int)mh$.invokeExact(ms, start, end);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class cudaStreamBeginCapture {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaStreamBeginCapture");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
+     * }
+     */
+    public static FunctionDescriptor cudaStreamBeginCapture$descriptor() {
+        return cudaStreamBeginCapture.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
+     * }
+     */
+    public static MethodHandle cudaStreamBeginCapture$handle() {
+        return cudaStreamBeginCapture.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
+     * }
+     */
+    public static MemorySegment cudaStreamBeginCapture$address() {
+        return cudaStreamBeginCapture.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamBeginCapture(cudaStream_t stream, enum cudaStreamCaptureMode mode)
+     * }
+     */
+    public static int cudaStreamBeginCapture(MemorySegment stream, int mode) {
+        var mh$ = cudaStreamBeginCapture.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaStreamBeginCapture", stream, mode);
+            }
+            return (int)mh$.invokeExact(stream, mode);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaStreamEndCapture {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaStreamEndCapture");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
+     * }
+     */
+    public static FunctionDescriptor cudaStreamEndCapture$descriptor() {
+        return cudaStreamEndCapture.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
+     * }
+     */
+    public static MethodHandle cudaStreamEndCapture$handle() {
+        return cudaStreamEndCapture.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
+     * }
+     */
+    public static MemorySegment cudaStreamEndCapture$address() {
+        return cudaStreamEndCapture.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *pGraph)
+     * }
+     */
+    public static int cudaStreamEndCapture(MemorySegment stream, MemorySegment pGraph) {
+        var mh$ = cudaStreamEndCapture.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaStreamEndCapture", stream, pGraph);
+            }
+            return (int)mh$.invokeExact(stream, pGraph);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaStreamIsCapturing {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaStreamIsCapturing");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static FunctionDescriptor cudaStreamIsCapturing$descriptor() {
+        return cudaStreamIsCapturing.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static MethodHandle cudaStreamIsCapturing$handle() {
+        return cudaStreamIsCapturing.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static MemorySegment cudaStreamIsCapturing$address() {
+        return cudaStreamIsCapturing.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static int cudaStreamIsCapturing(MemorySegment stream, MemorySegment pCaptureStatus) {
+        var mh$ = cudaStreamIsCapturing.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaStreamIsCapturing", stream, pCaptureStatus);
+            }
+            return (int)mh$.invokeExact(stream, pCaptureStatus);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaGraphInstantiate {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_LONG_LONG
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaGraphInstantiate");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
+     * }
+     */
+    public static FunctionDescriptor cudaGraphInstantiate$descriptor() {
+        return cudaGraphInstantiate.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
+     * }
+     */
+    public static MethodHandle cudaGraphInstantiate$handle() {
+        return cudaGraphInstantiate.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
+     * }
+     */
+    public static MemorySegment cudaGraphInstantiate$address() {
+        return cudaGraphInstantiate.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphInstantiate(cudaGraphExec_t *pGraphExec, cudaGraph_t graph, unsigned long long flags)
+     * }
+     */
+    public static int cudaGraphInstantiate(MemorySegment pGraphExec, MemorySegment graph, long flags) {
+        var mh$ = cudaGraphInstantiate.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaGraphInstantiate", pGraphExec, graph, flags);
+            }
+            return (int)mh$.invokeExact(pGraphExec, graph, flags);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaGraphLaunch {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaGraphLaunch");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
+     * }
+     */
+    public static FunctionDescriptor cudaGraphLaunch$descriptor() {
+        return cudaGraphLaunch.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
+     * }
+     */
+    public static MethodHandle cudaGraphLaunch$handle() {
+        return cudaGraphLaunch.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
+     * }
+     */
+    public static MemorySegment cudaGraphLaunch$address() {
+        return cudaGraphLaunch.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphLaunch(cudaGraphExec_t graphExec, cudaStream_t stream)
+     * }
+     */
+    public static int cudaGraphLaunch(MemorySegment graphExec, MemorySegment stream) {
+        var mh$ = cudaGraphLaunch.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaGraphLaunch", graphExec, stream);
+            }
+            return (int)mh$.invokeExact(graphExec, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaGraphExecDestroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaGraphExecDestroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
+     * }
+     */
+    public static FunctionDescriptor cudaGraphExecDestroy$descriptor() {
+        return cudaGraphExecDestroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
+     * }
+     */
+    public static MethodHandle cudaGraphExecDestroy$handle() {
+        return cudaGraphExecDestroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
+     * }
+     */
+    public static MemorySegment cudaGraphExecDestroy$address() {
+        return cudaGraphExecDestroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphExecDestroy(cudaGraphExec_t graphExec)
+     * }
+     */
+    public static int cudaGraphExecDestroy(MemorySegment graphExec) {
+        var mh$ = cudaGraphExecDestroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaGraphExecDestroy", graphExec);
+            }
+            return (int)mh$.invokeExact(graphExec);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class cudaGraphDestroy {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaGraphDestroy");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+     * }
+     */
+    public static FunctionDescriptor cudaGraphDestroy$descriptor() {
+        return cudaGraphDestroy.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+     * }
+     */
+    public static MethodHandle cudaGraphDestroy$handle() {
+        return cudaGraphDestroy.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+     * }
+     */
+    public static MemorySegment cudaGraphDestroy$address() {
+        return cudaGraphDestroy.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+     * }
+     */
+    public static int cudaGraphDestroy(MemorySegment graph) {
+        var mh$ = cudaGraphDestroy.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaGraphDestroy", graph);
+            }
+            return (int)mh$.invokeExact(graph);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -41,9 +41,13 @@ public final class Cublas implements AutoCloseable {
         }
     }
 
+    /** alpha = 1 and beta = 0 of {@link #linear}, in native memory once: no allocation per GEMM. */
+    private static final MemorySegment ONE_ZERO = Arena.global().allocateFrom(ValueLayout.JAVA_FLOAT, 1f, 0f);
+
     private final MemorySegment handle;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile CudaStream stream = CudaStream.legacyDefault();
+    private volatile DeviceArray workspace; // re-applied after every setStream, which resets it
 
     private Cublas(MemorySegment handle) {
         this.handle = handle;
@@ -104,6 +108,43 @@ public final class Cublas implements AutoCloseable {
         MemorySegment h = handle();
         check("cublasSetStream_v2", cublas_h.cublasSetStream_v2(h, stream.handle()));
         this.stream = stream;
+        DeviceArray ws = workspace;
+        if (ws != null) applyWorkspace(h, ws); // cublasSetStream resets the workspace to cuBLAS's own pool
+    }
+
+    /**
+     * Gives cuBLAS a workspace of the caller's ({@code cublasSetWorkspace_v2}) instead of its internal pool, kept across
+     * {@link #setStream} (which would reset it). Needed before a GEMM is captured into a CUDA graph ({@link CudaGraph}):
+     * cuBLAS then allocates nothing during the capture. NVIDIA recommends 32 MiB on Hopper and 4 MiB before it. The
+     * array must stay open while the handle uses it; {@code null} returns to cuBLAS's own pool.
+     *
+     * @param workspace device memory, 256-byte aligned (any {@link DeviceBuffer} is), or {@code null}
+     * @throws IllegalArgumentException when the workspace is not 256-byte aligned
+     * @throws IllegalStateException    when this handle or the array is closed
+     * @throws CublasException          when cuBLAS rejects it
+     */
+    public void setWorkspace(DeviceArray workspace) {
+        MemorySegment h = handle();
+        if (workspace == null) {
+            check("cublasSetWorkspace_v2", cublas_h.cublasSetWorkspace_v2(h, MemorySegment.NULL, 0L));
+            this.workspace = null;
+            return;
+        }
+        if (workspace.address().address() % 256 != 0) {
+            throw new IllegalArgumentException("cuBLAS workspace must be 256-byte aligned, got 0x"
+                    + Long.toHexString(workspace.address().address()));
+        }
+        applyWorkspace(h, workspace);
+        this.workspace = workspace;
+    }
+
+    /** {@return the workspace given by {@link #setWorkspace}, or {@code null} for cuBLAS's own pool} */
+    public DeviceArray workspace() {
+        return workspace;
+    }
+
+    private static void applyWorkspace(MemorySegment h, DeviceArray ws) {
+        check("cublasSetWorkspace_v2", cublas_h.cublasSetWorkspace_v2(h, ws.address(), ws.byteSize()));
     }
 
     /** {@return the stream this handle's calls are queued on} */
@@ -209,7 +250,13 @@ public final class Cublas implements AutoCloseable {
         if (!GemmChecks.linear(x, w, y, rows, in, out)) {
             return;
         }
-        gemmEx(Operation.T, Operation.N, out, rows, in, 1f, w, in, x, in, 0f, y, out);
+        MemorySegment h = handle();
+        stream.handle(); // a closed bound stream is an IllegalStateException, not a cuBLAS call on a dead stream
+        int type = cudaDataType(x.dtype());
+        check("cublasGemmEx", cublas_h.cublasGemmEx(h, Operation.T.code(), Operation.N.code(), out, rows, in,
+                ONE_ZERO, w.address(), type, in, x.address(), type, in,
+                ONE_ZERO.asSlice(4), y.address(), cudaDataType(y.dtype()), out,
+                cublas_h.CUBLAS_COMPUTE_32F(), cublas_h.CUBLAS_GEMM_DEFAULT()));
     }
 
     /** {@return whether {@link #close()} has been called} */

@@ -20,6 +20,10 @@ public final class CudaStream implements AutoCloseable {
     public static final int CURRENT_DEVICE = -1;
     private static final CudaStream LEGACY_DEFAULT = new CudaStream(MemorySegment.NULL, false, CURRENT_DEVICE);
 
+    /** One int of native memory per thread for cudaStreamIsCapturing's answer: no allocation per forward. */
+    private static final ThreadLocal<MemorySegment> CAPTURE_STATUS =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_INT));
+
     private final MemorySegment handle;
     private final boolean owned;
     private final int device;
@@ -113,6 +117,19 @@ public final class CudaStream implements AutoCloseable {
         MemorySegment h = handle();
         Cuda.ensureLoaded();
         Cuda.check("cudaStreamSynchronize", cuda_runtime_h.cudaStreamSynchronize(h));
+    }
+
+    /**
+     * {@return whether this stream is capturing a CUDA graph ({@code cudaStreamIsCapturing}): work queued on it is then
+     * recorded, not run, and synchronizing it or waiting on events recorded before the capture is an error}
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public boolean isCapturing() {
+        MemorySegment h = handle();
+        Cuda.ensureLoaded();
+        MemorySegment out = CAPTURE_STATUS.get();
+        Cuda.check("cudaStreamIsCapturing", cuda_runtime_h.cudaStreamIsCapturing(h, out));
+        return out.get(ValueLayout.JAVA_INT, 0) != cuda_runtime_h.cudaStreamCaptureStatusNone();
     }
 
     /**

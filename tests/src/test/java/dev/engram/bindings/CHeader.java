@@ -39,7 +39,7 @@ final class CHeader {
             Map.entry("int", ValueLayout.JAVA_INT), Map.entry("unsigned int", ValueLayout.JAVA_INT),
             Map.entry("int64_t", ValueLayout.JAVA_LONG), Map.entry("uint64_t", ValueLayout.JAVA_LONG),
             Map.entry("size_t", ValueLayout.JAVA_LONG), Map.entry("long", ValueLayout.JAVA_LONG),
-            Map.entry("long long", ValueLayout.JAVA_LONG),
+            Map.entry("long long", ValueLayout.JAVA_LONG), Map.entry("unsigned long long", ValueLayout.JAVA_LONG),
             Map.entry("float", ValueLayout.JAVA_FLOAT), Map.entry("double", ValueLayout.JAVA_DOUBLE));
 
     final Map<String, Long> defines = new LinkedHashMap<>();

@@ -30,7 +30,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * /usr/local/cuda/include), and resolves in the loaded libcudart. The prototypes are cut out of the header
  * by name, stripped of CUDA's decorations ({@code extern __host__ __cudart_builtin__ CUDARTAPI}, {@code __dv(0)}
  * default arguments), enums mapped to int as jextract does, and parsed by {@link CHeader} with the two
- * opaque handle typedefs of driver_types.h ({@code cudaStream_t}, {@code cudaEvent_t}) and
+ * opaque handle typedefs of driver_types.h ({@code cudaStream_t}, {@code cudaEvent_t}, {@code cudaGraph_t},
+ * {@code cudaGraphExec_t}) and
  * {@code cudaError_t} (an enum) declared up front. Needs no GPU.
  */
 class CudaRuntimeBindingTest {
@@ -38,6 +39,8 @@ class CudaRuntimeBindingTest {
             typedef int cudaError_t;
             typedef struct CUstream_st* cudaStream_t;
             typedef struct CUevent_st* cudaEvent_t;
+            typedef struct CUgraph_st* cudaGraph_t;
+            typedef struct CUgraphExec_st* cudaGraphExec_t;
             """;
     private static Path header;
     private static String source;
