@@ -79,10 +79,10 @@ public class engram_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int ENGRAM_ABI_VERSION = (int)3L;
+    private static final int ENGRAM_ABI_VERSION = (int)4L;
     /**
      * {@snippet lang=c :
-     * #define ENGRAM_ABI_VERSION 3
+     * #define ENGRAM_ABI_VERSION 4
      * }
      */
     public static int ENGRAM_ABI_VERSION() {
@@ -1028,6 +1028,235 @@ public class engram_h {
                 traceDowncall("engram_gate_short_conv", d_proj, d_key_bias, d_value_bias, d_hidden, d_key_norm_w, d_query_norm_w, gate_eps, d_conv_norm_w, d_conv_w, conv_eps, batch, seq_len, hc_mult, hidden, kernel_size, dilation, dtype, d_out, d_gate_out, stream);
             }
             return (int)mh$.invokeExact(d_proj, d_key_bias, d_value_bias, d_hidden, d_key_norm_w, d_query_norm_w, gate_eps, d_conv_norm_w, d_conv_w, conv_eps, batch, seq_len, hc_mult, hidden, kernel_size, dilation, dtype, d_out, d_gate_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_hashed_gather_packed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_hashed_gather_packed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_hashed_gather_packed$descriptor() {
+        return engram_hashed_gather_packed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_hashed_gather_packed$handle() {
+        return engram_hashed_gather_packed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_hashed_gather_packed$address() {
+        return engram_hashed_gather_packed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const void *d_table, int64_t table_rows, int32_t head_dim, int32_t dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static int engram_hashed_gather_packed(MemorySegment d_raw_ids, long tokens, MemorySegment d_cu_seqlens, MemorySegment d_seq_slots, MemorySegment d_seq_starts, int num_seqs, MemorySegment d_history, int num_slots, MemorySegment d_lut, long lut_size, long pad_id_compressed, MemorySegment multipliers, int max_ngram_size, MemorySegment moduli, MemorySegment row_offsets, int heads_per_ngram, MemorySegment d_table, long table_rows, int head_dim, int dtype, MemorySegment d_out, MemorySegment d_hash_ids_out, MemorySegment stream) {
+        var mh$ = engram_hashed_gather_packed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_hashed_gather_packed", d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, stream);
+            }
+            return (int)mh$.invokeExact(d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_short_conv_packed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_FLOAT,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_short_conv_packed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_short_conv_packed(const void *d_value, const void *d_norm_w, const void *d_conv_w, float eps, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const void *d_conv_state, int32_t num_slots, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_short_conv_packed$descriptor() {
+        return engram_short_conv_packed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_short_conv_packed(const void *d_value, const void *d_norm_w, const void *d_conv_w, float eps, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const void *d_conv_state, int32_t num_slots, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_short_conv_packed$handle() {
+        return engram_short_conv_packed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_short_conv_packed(const void *d_value, const void *d_norm_w, const void *d_conv_w, float eps, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const void *d_conv_state, int32_t num_slots, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_short_conv_packed$address() {
+        return engram_short_conv_packed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_short_conv_packed(const void *d_value, const void *d_norm_w, const void *d_conv_w, float eps, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const void *d_conv_state, int32_t num_slots, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_out, void *stream)
+     * }
+     */
+    public static int engram_short_conv_packed(MemorySegment d_value, MemorySegment d_norm_w, MemorySegment d_conv_w, float eps, long tokens, MemorySegment d_cu_seqlens, MemorySegment d_seq_slots, MemorySegment d_seq_starts, int num_seqs, MemorySegment d_conv_state, int num_slots, int hc_mult, int hidden, int kernel_size, int dilation, int dtype, MemorySegment d_out, MemorySegment stream) {
+        var mh$ = engram_short_conv_packed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_short_conv_packed", d_value, d_norm_w, d_conv_w, eps, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_conv_state, num_slots, hc_mult, hidden, kernel_size, dilation, dtype, d_out, stream);
+            }
+            return (int)mh$.invokeExact(d_value, d_norm_w, d_conv_w, eps, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_conv_state, num_slots, hc_mult, hidden, kernel_size, dilation, dtype, d_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_state_commit {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_state_commit");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_state_commit(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, int32_t max_ngram_size, int64_t *d_history, const void *d_value, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_conv_state, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_state_commit$descriptor() {
+        return engram_state_commit.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_state_commit(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, int32_t max_ngram_size, int64_t *d_history, const void *d_value, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_conv_state, void *stream)
+     * }
+     */
+    public static MethodHandle engram_state_commit$handle() {
+        return engram_state_commit.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_state_commit(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, int32_t max_ngram_size, int64_t *d_history, const void *d_value, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_conv_state, void *stream)
+     * }
+     */
+    public static MemorySegment engram_state_commit$address() {
+        return engram_state_commit.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_state_commit(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, int32_t max_ngram_size, int64_t *d_history, const void *d_value, int32_t hc_mult, int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype, void *d_conv_state, void *stream)
+     * }
+     */
+    public static int engram_state_commit(MemorySegment d_raw_ids, long tokens, MemorySegment d_cu_seqlens, MemorySegment d_seq_slots, MemorySegment d_seq_starts, int num_seqs, int num_slots, MemorySegment d_lut, long lut_size, long pad_id_compressed, int max_ngram_size, MemorySegment d_history, MemorySegment d_value, int hc_mult, int hidden, int kernel_size, int dilation, int dtype, MemorySegment d_conv_state, MemorySegment stream) {
+        var mh$ = engram_state_commit.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_state_commit", d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, num_slots, d_lut, lut_size, pad_id_compressed, max_ngram_size, d_history, d_value, hc_mult, hidden, kernel_size, dilation, dtype, d_conv_state, stream);
+            }
+            return (int)mh$.invokeExact(d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, num_slots, d_lut, lut_size, pad_id_compressed, max_ngram_size, d_history, d_value, hc_mult, hidden, kernel_size, dilation, dtype, d_conv_state, stream);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }
