@@ -282,6 +282,15 @@ def compile_available():
     return hasattr(torch, "compile")
 
 
+def allow_recompiles():
+    """Every S, the check's state and both prefill layouts are separate compiles of few functions: more than
+    torch._dynamo's default limit of 8 per function must not silently fall back to eager."""
+    import torch._dynamo
+    for name in ("cache_size_limit", "recompile_limit"):
+        if hasattr(torch._dynamo.config, name):
+            setattr(torch._dynamo.config, name, 64)
+
+
 def mode_unavailable(mode, a):
     """Why a mode cannot run with these arguments, or None."""
     if mode in ("graph", "compile-graph") and a.device != "cuda":
@@ -306,7 +315,9 @@ class Stepper:
         self.hidden = torch.zeros(S, m.a.hc, m.a.hidden, dtype=m.dt, device=m.dev)
         fn = decode_step
         if mode.startswith("compile"):
-            fn = torch.compile(decode_step, dynamic=False)
+            # One compile for every S (as serving engines compile a decode step, then capture a graph per size);
+            # S = 1 is specialized, so two in all.
+            fn = torch.compile(decode_step, dynamic=True)
         self.fn = fn
         self.graph = None
         if mode.endswith("graph"):
@@ -515,6 +526,8 @@ def main(argv=None):
     print(f"torch_engram_serving.py: torch {torch.__version__}, {device_name(dev)}, {a.dtype}, table {a.table}"
           f" ({sum(m.primes):,} rows x {a.embed // a.heads}), setup {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     clock, failures = Clock(dev), []
+    if compile_available() and any(x.startswith("compile") for x in a.modes):
+        allow_recompiles()
     st = ServingState(m, max(max(a.sequences, default=1), count))
     for mode in a.modes:
         why = mode_unavailable(mode, a)
