@@ -4,7 +4,9 @@
 # carries [".gpu"]:
 #
 #   tests/gpu-session.sh                      # plan `all`, ends within its budget (450 s; --simulated: 2400 s)
-#   tests/gpu-session.sh extra                # second call when time is left: 90 GiB host table, ncu, Java sanitizers
+#   tests/gpu-session.sh extra                # second call when time is left: the serving benchmarks, 90 GiB host
+#                                             # table, ncu, Java sanitizers
+#   tests/gpu-session.sh serving              # only the serving benchmarks (issue 12), JVM and PyTorch
 #   tests/gpu-session.sh --simulated          # the same plan here, without a GPU (CI runs this); builds its own
 #                                             # bundle (build/sim-bundle) and the simulator first
 #
@@ -12,7 +14,8 @@
 # Plans:
 #   all    probe, correctness (the suite runs beside selftest + sanitize-selftest), bench, hosttable at 1 GiB,
 #          bench-compile, hosttable at 10 GiB: most important first, so a spent budget cuts the least important
-#   extra  hosttable90 profile sanitize-java
+#   extra  bench-serving-jvm bench-serving-torch hosttable90 profile sanitize-java
+#   serving bench-serving-jvm bench-serving-torch
 # Steps:
 #   probe             the machine: GPU, driver, toolkit, where libcublas.so.13 is, whether compute-sanitizer works
 #   selftest          the C++ kernel self-tests (bundle/selftest/; --simulated: kernels/emu, a CPU emulation)
@@ -22,6 +25,12 @@
 #   bench-jvm         GpuForwardBench (bf16 and fp32; 4x4096 and 64x16 tokens; unfused and fused gate + ShortConv)
 #   bench-torch       bench/baseline/torch_engram_baseline.py eager (bf16 and fp32 at 4x4096, bf16 at 64x16)
 #   bench-compile     the baseline with torch.compile (bf16, 4x4096): compiling takes a minute or two
+#   bench-serving-jvm ServingBench (bf16): decode steps of 1, 8, 64, 256 sequences (PackedBatch, DeviceBatch, CUDA
+#                     graph) and a packed prefill of 512 sequences of 100-1024 tokens, each checked against the
+#                     whole-sequence forward first; skipped when the bundle's jar has no ServingBench
+#   bench-serving-torch bench/baseline/torch_engram_serving.py, the same shapes: eager and CUDA graphs, then
+#                     torch.compile (compiling takes minutes); --simulated: its CPU mode on tiny shapes where this
+#                     machine's python3 (or $ENGRAM_PYTHON) has torch, else skipped
 #   hosttable         HostTableBench at 1 and 10 GiB (bf16; both gather paths vs the pinned memcpy; prefetch overlap)
 #   hosttable90       the same at 90 GiB (larger than the GPU's memory)
 #   profile           Nsight Compute on short GpuForwardBench runs (bf16; 4x4096 and 64x16; unfused and fused)
@@ -61,11 +70,12 @@ steps=()
 for a in "${args[@]}"; do
   case "$a" in
     all) steps+=(probe correctness bench-jvm bench-torch hosttable-1 bench-compile hosttable-10) ;;
-    extra) steps+=(hosttable90 profile sanitize-java) ;;
+    extra) steps+=(bench-serving-jvm bench-serving-torch hosttable90 profile sanitize-java) ;;
+    serving) steps+=(bench-serving-jvm bench-serving-torch) ;;
     hosttable) steps+=(hosttable-1 hosttable-10) ;;
     bench) steps+=(bench-jvm bench-torch) ;;
     probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable-1|hosttable-10|hosttable90\
-      |profile|sanitize-java\
+      |profile|sanitize-java|bench-serving-jvm|bench-serving-torch\
       |conv-variants|cublas-header) steps+=("$a") ;;
     *) echo "gpu-session.sh: unknown plan or step '$a' (see --help)" >&2; exit 64 ;;
   esac
@@ -238,6 +248,40 @@ step_bench_torch() {
   run_step bench-torch-bf16-64x16 90 "${base[@]}" --batch 64 --seq 16 --dtype bf16
 }
 
+# Whether the bundle's benchmark jar has dev.engram.bench.CLASS (a jar built before an API a benchmark needs has not).
+bench_has_class() {
+  python3 -c 'import sys, zipfile; sys.exit(0 if sys.argv[2] in zipfile.ZipFile(sys.argv[1]).namelist() else 1)' \
+    "$bundle/bench/benchmarks.jar" "dev/engram/bench/$1.class" 2>/dev/null
+}
+
+step_bench_serving_jvm() {
+  bench_has_class ServingBench \
+    || { skip bench-serving-jvm "the bundle's benchmarks.jar has no dev.engram.bench.ServingBench (built before the packed GPU API)"; return; }
+  if $simulated; then
+    # Tiny shapes. --graph off: the simulator does not capture CUDA graphs (tests/cuda-sim).
+    # shellcheck disable=SC2046 # bench_java prints a command line
+    run_step bench-serving-jvm 300 $(bench_java ServingBench 8g) --sequences 1,4 --graph off --table device \
+      --prefill 4:2:16 --steps 3 --blocks 1 --warmup 1 --warmup-ms 0 --reps 1 --prefill-warmup 0 --id-sets 2
+    return
+  fi
+  # shellcheck disable=SC2046
+  run_step bench-serving-jvm 180 $(bench_java ServingBench 24g) --sequences 1,8,64,256 --graph on --table device \
+    --prefill 512:100:1024
+}
+
+step_bench_serving_torch() {
+  local py="${ENGRAM_PYTHON:-python3}" script="$root/bench/baseline/torch_engram_serving.py"
+  if $simulated; then
+    # No GPU: the script's CPU mode on tiny shapes (its plumbing and its decode-vs-whole-sequence check).
+    "$py" -c 'import torch' 2>/dev/null \
+      || { skip bench-serving-torch "simulated run: no torch for $py (the PyTorch baseline runs on the GPU machine)"; return; }
+    run_step bench-serving-torch-cpu-quick 300 "$py" "$script" --device cpu --quick
+    return
+  fi
+  run_step bench-serving-torch 150 "$py" "$script" --modes eager,graph
+  run_step bench-serving-torch-compile 300 "$py" "$script" --modes compile,compile-graph
+}
+
 step_conv_variants() {
   $simulated && { skip conv-variants "simulated run: the variants are sm_90 builds, timed on a GPU"; return; }
   local v found=false
@@ -320,6 +364,8 @@ for step in "${steps[@]}"; do
     hosttable90) if $simulated; then skip bench-host-90gib "simulated run: 90 GiB is a GPU machine's size"; else step_hosttable 90; fi ;;
     profile) step_profile ;;
     sanitize-java) step_sanitize_java ;;
+    bench-serving-jvm) step_bench_serving_jvm ;;
+    bench-serving-torch) step_bench_serving_torch ;;
   esac
 done
 

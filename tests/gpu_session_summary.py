@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes summary.md for tests/gpu-session.sh from its logs folder: one line per step, the test counts, then the
 key numbers (forward ms per stage, gather TB/s and % of the device copy, GEMM TFLOP/s, host gather GB/s and % of
-the pinned memcpy, prefetch overlap) beside PyTorch's from the same run and beside issue 10's targets.
+the pinned memcpy, prefetch overlap) beside PyTorch's from the same run and beside issue 10's targets; then the
+serving benchmarks (issue 12: decode steps and packed prefill, JVM and PyTorch) beside issue 12's targets.
 
   python3 tests/gpu_session_summary.py --logs OUT/logs --simulated false > OUT/summary.md
 """
@@ -18,6 +19,9 @@ TARGET_GATHER_GBPS = 1500.0
 TARGET_GATHER_COPY_FRACTION = 0.5
 TARGET_HOST_GATHER_OF_MEMCPY = 0.9
 TARGET_OVERLAP_OVERHEAD_PCT = 3.0
+# Issue 12's targets on the H200 (default config, bf16, one layer).
+TARGET_DECODE_64_GRAPH_US = 20.0
+TARGET_PREFILL_TOKENS_PER_S = 30e6
 
 
 def read(path):
@@ -126,6 +130,79 @@ def forward_section(results):
     return lines
 
 
+def serving_label(r):
+    """engram-jvm DeviceBatch + CUDA graph, torch-compile + CUDA graph, ... (and the table when it is the host's)."""
+    parts = [str(r.get("impl", "?"))]
+    if r.get("api"):
+        parts.append(r["api"])
+    if r.get("layout") and r.get("bench") == "prefill":
+        parts.append(r["layout"])
+    label = " ".join(parts) + (" + CUDA graph" if r.get("graph") else "")
+    return label + (" (host table)" if r.get("table") == "host" else "")
+
+
+def serving_section(results):
+    """Serving results (JSON lines with a "bench" key): decode µs per step by S, prefill tokens/s, the checks."""
+    if not results:
+        return ["No serving benchmark results."]
+    lines = []
+    decode = [r for r in results if r.get("bench") == "decode" and "step_us" in r]
+    sizes = sorted({r["sequences"] for r in decode})
+    if decode:
+        lines += ["Decode, µs per step (one token per sequence; CUDA events over blocks of steps queued back to back,"
+                  " median of the blocks; each step includes copying its ids into the step's input buffer):", "",
+                  "| way | dtype | " + " | ".join(f"S={s}" for s in sizes) + " |",
+                  "|---|---|" + "---|" * len(sizes)]
+        rows = {}
+        for r in decode:
+            rows.setdefault((serving_label(r), r.get("dtype")), {})[r["sequences"]] = r
+        for (label, dtype), by_size in rows.items():
+            cells = []
+            for s in sizes:
+                r = by_size.get(s)
+                host = f" (host {r['host_enqueue_us']:.1f})" if r and r.get("host_enqueue_us") is not None else ""
+                cells.append("—" if r is None else f"{r['step_us']:.2f}{host}")
+            lines.append(f"| {label} | {dtype} | " + " | ".join(cells) + " |")
+        if any(r.get("host_enqueue_us") is not None for r in decode):
+            lines += ["", "(host x): the JVM's host time to queue one step, µs."]
+    prefill = [r for r in results if r.get("bench") == "prefill" and "tokens_per_s" in r]
+    if prefill:
+        lines += ["", "Packed prefill (every sequence starting; tokens/s of real tokens):", "",
+                  "| way | dtype | sequences | lengths | tokens | ms | M tokens/s |", "|---|---|---|---|---|---|---|"]
+        for r in prefill:
+            pad = f" (padded to {r['padded_tokens']:,})" if r.get("padded_tokens") else ""
+            lines.append(f"| {serving_label(r)} | {r.get('dtype')} | {r['sequences']} | {r['min_len']}–{r['max_len']}"
+                         f" | {r['tokens']:,}{pad} | {r['total_ms']:.3f} | **{r['tokens_per_s'] / 1e6:.2f}** |")
+    checks = [r for r in results if r.get("bench") == "check" and "ok" in r]
+    if checks:
+        lines += ["", "Checks (prefix prefilled, then decoded token by token, against the whole-sequence forward):"]
+        for r in checks:
+            extra = "" if r.get("hash_ids_equal", True) else ", hash ids DIFFER"
+            lines.append(f"- {serving_label(r)} {r.get('dtype')}: {'ok' if r['ok'] else 'FAILED'} (max abs diff"
+                         f" {r['max_abs_diff']:.3g}, tolerance {r['tolerance']:.3g}{extra})")
+    other = [r for r in results if "error" in r or "skipped" in r]
+    if other:
+        lines += ["", "Not measured:"]
+        for r in other:
+            what = f"error: {r['error']}" if "error" in r else f"skipped: {r['skipped']}"
+            size = f" S={r['sequences']}" if r.get("sequences") and r.get("bench") == "decode" else ""
+            lines.append(f"- {r.get('bench')} {serving_label(r)}{size}: {what}")
+    verdicts = []
+    for r in decode:
+        if (r.get("impl") == "engram-jvm" and r.get("graph") and r.get("sequences") == 64 and r.get("dtype") == "bf16"
+                and r.get("table", "device") == "device"):
+            verdicts.append(f"- decode step of 64 sequences in a CUDA graph: {r['step_us']:.2f} µs, target"
+                            f" ≤ {TARGET_DECODE_64_GRAPH_US:.0f} µs: {verdict(r['step_us'] <= TARGET_DECODE_64_GRAPH_US)}")
+    jvm_prefill = [r for r in prefill if r.get("impl") == "engram-jvm" and r.get("dtype") == "bf16"]
+    if jvm_prefill:
+        best = max(jvm_prefill, key=lambda r: r["tokens_per_s"])
+        verdicts.append(f"- packed prefill ({serving_label(best)}): {best['tokens_per_s'] / 1e6:.2f} M tokens/s, target"
+                        f" ≥ {TARGET_PREFILL_TOKENS_PER_S / 1e6:.0f} M: {verdict(best['tokens_per_s'] >= TARGET_PREFILL_TOKENS_PER_S)}")
+    if verdicts:
+        lines += ["", "Against the targets:"] + verdicts
+    return lines
+
+
 HOST_COPY = re.compile(r"pinned H2D cudaMemcpyAsync of ([\d.]+) MiB: ([\d.]+) GB/s")
 HOST_PREFETCH = re.compile(r"^\s+(CPU|ZERO_COPY)\s+prefetch of (\d+)x(\d+) tokens .*?median ([\d.]+) ms .*?([\d.]+) GB/s of payload"
                            r" = (\d+)% of a pinned memcpy of the same bytes \(([\d.]+) GB/s\)")
@@ -192,12 +269,17 @@ def main():
         out += ["", "JUnit suite (-Dengram.requireGpu=true): " + ", ".join(f"{v} {k}" for k, v in counts.items())]
         for cls, method in failures[:30]:
             out.append(f"- failed: {cls} {method}")
-    forward, host = forward_section(bench_lines(a.logs)), host_section(a.logs)
+    results = bench_lines(a.logs)
+    forward = forward_section([r for r in results if "bench" not in r])
+    serving = serving_section([r for r in results if "bench" in r])
+    host = host_section(a.logs)
     if simulated:  # simulated times: no verdicts against the GPU targets
         forward = [line for line in forward if "target" not in line and not line.startswith("Against")]
+        serving = [line for line in serving if "target" not in line and not line.startswith("Against")]
         host = [re.sub(r"; target [^:]*: (meets|misses)", "", line) for line in host]
     out += ["", "## Forward (CUDA events, medians)", ""] + forward
     out += ["", "## Host-memory tables", ""] + host
+    out += ["", "## Serving shapes (issue 12)", ""] + serving
     print("\n".join(out))
 
 
