@@ -86,9 +86,13 @@ final class SafetensorsHeader {
     static SafetensorsHeader parse(Path file, long fileSize, byte[] header) {
         long dataStart = LENGTH_BYTES + (long) header.length;
         long dataSize = fileSize - dataStart;
+        String text = decodeUtf8(file, header);
+        if (text.startsWith("\uFEFF")) {
+            throw new SafetensorsException(file, null, "header starts with a byte-order mark (not JSON for safetensors)");
+        }
         Object root;
         try {
-            root = JsonReader.parse(decodeUtf8(file, header));
+            root = JsonReader.parse(text);
         } catch (IllegalArgumentException e) {
             throw new SafetensorsException(file, null, "header is not valid JSON (" + e.getMessage() + ")", e);
         }

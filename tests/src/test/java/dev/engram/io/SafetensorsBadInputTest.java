@@ -1,5 +1,6 @@
 package dev.engram.io;
 
+import dev.engram.EngramException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -45,6 +46,14 @@ class SafetensorsBadInputTest {
     }
 
     @Test
+    void theExceptionIsOfTheLibrarysFamily() {
+        assertTrue(EngramException.class.isAssignableFrom(SafetensorsException.class));
+        var e = new SafetensorsException(Path.of("f.safetensors"), null, "broken");
+        assertEquals("f.safetensors: broken", e.getMessage());
+        assertTrue(e.tensor().isEmpty());
+    }
+
+    @Test
     void theValidBaseOpens() throws IOException {
         Path file = SafetensorsBytes.write(dir.resolve("ok.safetensors"), SafetensorsBytes.padded("{" + A + "," + B + "}", new byte[11]));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
@@ -87,6 +96,7 @@ class SafetensorsBadInputTest {
         byte[] notUtf8 = SafetensorsBytes.file("{\"\u00e9\":1}", new byte[0]);
         notUtf8[10] = (byte) 0xFF;
         refused(notUtf8, "header is not valid UTF-8");
+        refusedHeader("\uFEFF{}", 0, null, "byte-order mark");
         refusedHeader("{\"a\":[1]}", 0, "a", "entry is not an object but [1]");
         refusedHeader("{\"__metadata__\":{\"n\":1}}", 0, null, "__metadata__ value of \"n\" is not a string but 1");
         refusedHeader("{\"__metadata__\":[]}", 0, null, "__metadata__ is not an object");

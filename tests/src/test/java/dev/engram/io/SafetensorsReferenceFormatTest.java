@@ -8,8 +8,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -73,7 +75,7 @@ class SafetensorsReferenceFormatTest {
         byte[] data = f32(0, 1, 2, 3, 4, 5);
         byte[] expected = SafetensorsBytes.padded(header, data);
         assertEquals(72, expected[0]);
-        assertEquals("       ", new String(expected, 8 + 65, 7, java.nio.charset.StandardCharsets.US_ASCII));
+        assertEquals("       ", new String(expected, 8 + 65, 7, StandardCharsets.US_ASCII));
         assertArrayEquals(expected, written(new SafetensorsWriter()
                 .add("attn0", SafetensorsDType.F32, new long[] {1, 1, 2, 3}, MemorySegment.ofArray(data))));
         try (SafetensorsFile f = SafetensorsFile.open(SafetensorsBytes.write(dir.resolve("a.safetensors"), expected))) {
@@ -177,6 +179,6 @@ class SafetensorsReferenceFormatTest {
     }
 
     private static byte[] slice(byte[] a, int from, int to) {
-        return java.util.Arrays.copyOfRange(a, from, to);
+        return Arrays.copyOfRange(a, from, to);
     }
 }

@@ -7,8 +7,10 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.reflect.Array;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,7 +72,7 @@ class SafetensorsRoundTripTest {
         byte[] raw = Files.readAllBytes(file);
         long headerLength = ByteBuffer.wrap(raw).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
         assertEquals(0, headerLength % 8, "header padded to a multiple of 8");
-        String header = new String(raw, 8, (int) headerLength, java.nio.charset.StandardCharsets.UTF_8);
+        String header = new String(raw, 8, (int) headerLength, StandardCharsets.UTF_8);
         assertTrue(header.startsWith("{\"__metadata__\":{\"format\":\"pt\","), header);
         assertTrue(header.stripTrailing().endsWith("}"), "only spaces pad the JSON");
         assertTrue(header.length() - header.stripTrailing().length() < 8, "at most 7 spaces");
@@ -103,7 +105,7 @@ class SafetensorsRoundTripTest {
     }
 
     private static MemorySegment fill(Arena arena, SafetensorsDType dtype, Object values) {
-        int n = java.lang.reflect.Array.getLength(values);
+        int n = Array.getLength(values);
         MemorySegment s = arena.allocate((long) n * dtype.byteSize());
         for (int i = 0; i < n; i++) {
             long at = (long) i * dtype.byteSize();
