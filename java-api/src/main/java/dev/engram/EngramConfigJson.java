@@ -1,5 +1,9 @@
 package dev.engram;
 
+import dev.engram.json.JsonNumber;
+import dev.engram.json.JsonReader;
+import dev.engram.json.JsonWriter;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

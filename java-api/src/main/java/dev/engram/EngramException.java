@@ -3,7 +3,8 @@ package dev.engram;
 /**
  * The root of every exception this library throws for a failure outside the caller's arguments: CUDA
  * ({@link dev.engram.cuda.CudaException}), cuBLAS ({@link dev.engram.cuda.CublasException}), libengram
- * ({@link EngramNativeException}) and loading the native libraries ({@link NativeLibraryException}).
+ * ({@link EngramNativeException}), loading the native libraries ({@link NativeLibraryException}) and reading
+ * safetensors checkpoints ({@link dev.engram.io.SafetensorsException}).
  * Unchecked, like the JDK's own runtime failures. Bad arguments are {@link IllegalArgumentException} and
  * use of closed objects {@link IllegalStateException}, thrown before any native call.
  */

@@ -1,4 +1,4 @@
-package dev.engram;
+package dev.engram.json;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -7,7 +7,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A strict JSON (RFC 8259) reader for config files, so that the library needs no JSON dependency.
+ * A strict JSON (RFC 8259) reader for config files and checkpoint headers, so that the library needs no JSON
+ * dependency. Internal: this package is not exported by the module.
  *
  * <p>Values come back as plain Java objects: an object is a {@code Map<String, Object>} in file order,
  * an array a {@code List<Object>}, a string a {@code String}, a number a {@link JsonNumber} (its literal,
@@ -18,9 +19,9 @@ import java.util.Map;
  * duplicate keys in an object, no leading zeros or {@code NaN}. Every error is an
  * {@link IllegalArgumentException} that starts with {@code invalid JSON:} and gives the line and column.
  */
-final class JsonReader {
+public final class JsonReader {
     /** Deeper nesting than any config needs; the limit keeps malformed input from overflowing the stack. */
-    static final int MAX_DEPTH = 256;
+    public static final int MAX_DEPTH = 256;
 
     private final String text;
     private int pos;
@@ -29,8 +30,14 @@ final class JsonReader {
         this.text = text;
     }
 
-    /** Parses one JSON value; a leading byte-order mark is skipped. */
-    static Object parse(String text) {
+    /**
+     * Parses one JSON value; a leading byte-order mark is skipped.
+     *
+     * @param text the whole JSON text
+     * @return the value, as the class comment describes
+     * @throws IllegalArgumentException when {@code text} is not one valid JSON value, with the line and column
+     */
+    public static Object parse(String text) {
         JsonReader r = new JsonReader(text);
         if (text.startsWith("\uFEFF")) r.pos = 1;
         r.skipWhitespace();

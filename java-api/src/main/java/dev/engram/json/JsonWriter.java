@@ -1,4 +1,4 @@
-package dev.engram;
+package dev.engram.json;
 
 import java.util.Iterator;
 import java.util.List;
@@ -9,18 +9,31 @@ import java.util.Map;
  * messages, or pretty, in the layout Jackson's default pretty printer uses ({@code "key" : value}, one
  * member per line, arrays on one line), which config files written by earlier versions have.
  */
-final class JsonWriter {
+public final class JsonWriter {
     private JsonWriter() {}
 
-    /** One line, no spaces: {@code {"a":[1,2]}}. */
-    static String compact(Object value) {
+    /**
+     * One line, no spaces: {@code {"a":[1,2]}} (the layout of Python's {@code json.dumps(separators=(",", ":"))}
+     * and of serde_json, non-ASCII characters unescaped).
+     *
+     * @param value a value as {@link JsonReader} returns them, or a Java number
+     * @return its JSON text
+     * @throws IllegalArgumentException when it holds something JSON cannot write (another type, a non-finite number)
+     */
+    public static String compact(Object value) {
         StringBuilder sb = new StringBuilder();
         write(sb, value, -1);
         return sb.toString();
     }
 
-    /** Members on their own lines, indented by two spaces per level. */
-    static String pretty(Object value) {
+    /**
+     * Members on their own lines, indented by two spaces per level.
+     *
+     * @param value a value as {@link JsonReader} returns them, or a Java number
+     * @return its JSON text
+     * @throws IllegalArgumentException when it holds something JSON cannot write (another type, a non-finite number)
+     */
+    public static String pretty(Object value) {
         StringBuilder sb = new StringBuilder();
         write(sb, value, 0);
         return sb.toString();

@@ -1,4 +1,4 @@
-package dev.engram;
+package dev.engram.json;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** engram-api's own JSON reader and writer (package-private, behind {@link EngramConfigJson}). */
+/** engram-api's own JSON reader and writer (internal, behind {@link dev.engram.EngramConfigJson} and the safetensors reader). */
 class JsonReaderTest {
 
     @Test
