@@ -120,9 +120,10 @@ if [[ "${SIM_MUTANTS:-1}" != 0 ]]; then
   echo "cuda-sim mutation check: each mutant removes one ordering step from a copy of a Java source; the simulator must catch it"
   jvm_args=()
   for a in "${jvm[@]}"; do jvm_args+=("--jvm-arg=$a"); done
+  mkdir -p "$out/mutants"
   if python3 "$here/mutants.py" --java "$java" --launcher "$launcher" --classpath "$classpath" --workdir "$out/mutants" \
-       "${jvm_args[@]}"; then
-    summary+=("mutation check: all mutants caught, $((SECONDS - t0))s")
+       "${jvm_args[@]}" | tee "$out/mutants/summary.log"; then
+    summary+=("mutation check: $(tail -n 1 "$out/mutants/summary.log"), $((SECONDS - t0))s")
   else
     failed+=(mutants)
   fi
