@@ -102,8 +102,8 @@ for run in $runs; do
   ((sim_lines == 0)) || problem="$problem; $sim_lines simulator report(s)"
   [[ -n "$sim_summary" ]] || problem="$problem; no SIM SUMMARY line: the run did not go through the simulator"
   # Everything the suite allocated or created is released by the time the JVM exits (a native-side leak check).
-  [[ -z "$sim_summary" || "$sim_summary" == *"left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events" ]] \
-    || problem="$problem; memory, streams or events left at exit"
+  [[ -z "$sim_summary" || "$sim_summary" == *"left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events, 0 graphs, 0 graph execs" ]] \
+    || problem="$problem; memory, streams, events or graphs left at exit"
   if grep -q '^SIM CUBLAS SUMMARY' "$log" && ! grep -q '^SIM CUBLAS SUMMARY: 0 cuBLAS handles left at exit' "$log"; then
     problem="$problem; cuBLAS handles left at exit"
   fi
@@ -120,9 +120,10 @@ if [[ "${SIM_MUTANTS:-1}" != 0 ]]; then
   echo "cuda-sim mutation check: each mutant removes one ordering step from a copy of a Java source; the simulator must catch it"
   jvm_args=()
   for a in "${jvm[@]}"; do jvm_args+=("--jvm-arg=$a"); done
+  mkdir -p "$out/mutants"
   if python3 "$here/mutants.py" --java "$java" --launcher "$launcher" --classpath "$classpath" --workdir "$out/mutants" \
-       "${jvm_args[@]}"; then
-    summary+=("mutation check: all mutants caught, $((SECONDS - t0))s")
+       "${jvm_args[@]}" | tee "$out/mutants/summary.log"; then
+    summary+=("mutation check: $(tail -n 1 "$out/mutants/summary.log"), $((SECONDS - t0))s")
   else
     failed+=(mutants)
   fi
