@@ -20,6 +20,10 @@ public final class CudaStream implements AutoCloseable {
     public static final int CURRENT_DEVICE = -1;
     private static final CudaStream LEGACY_DEFAULT = new CudaStream(MemorySegment.NULL, false, CURRENT_DEVICE);
 
+    /** One int of native memory per thread for cudaStreamIsCapturing's result: no allocation per call. */
+    private static final ThreadLocal<MemorySegment> CAPTURE_STATUS_OUT =
+            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_INT));
+
     private final MemorySegment handle;
     private final boolean owned;
     private final int device;
@@ -113,6 +117,23 @@ public final class CudaStream implements AutoCloseable {
         MemorySegment h = handle();
         Cuda.ensureLoaded();
         Cuda.check("cudaStreamSynchronize", cuda_runtime_h.cudaStreamSynchronize(h));
+    }
+
+    /**
+     * {@return whether this stream is being captured into a CUDA graph ({@code cudaStreamIsCapturing}: status active
+     * or invalidated)} Work queued on a capturing stream is recorded, not run: code that would wait for or record an
+     * event made outside the capture (which capture rejects) asks this first. One runtime call, no allocation.
+     *
+     * @throws IllegalStateException after {@link #close()}
+     * @throws CudaException         when the runtime reports an error (e.g. the legacy default stream while another
+     *                               stream captures in global mode)
+     */
+    public boolean isCapturing() {
+        MemorySegment h = handle();
+        Cuda.ensureLoaded();
+        MemorySegment status = CAPTURE_STATUS_OUT.get();
+        Cuda.check("cudaStreamIsCapturing", cuda_runtime_h.cudaStreamIsCapturing(h, status));
+        return status.get(ValueLayout.JAVA_INT, 0) != cuda_runtime_h.cudaStreamCaptureStatusNone();
     }
 
     /**
