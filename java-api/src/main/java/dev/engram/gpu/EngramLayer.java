@@ -52,7 +52,8 @@ import java.util.Objects;
  * sequence's past in an {@link EngramState} ({@link #newState}): a sequence run in consecutive chunks then gives the
  * outputs of running it whole (SEMANTICS.md §8). The decode fast path,
  * {@link #forward(DeviceBatch, DeviceArray, DeviceArray, DeviceArray, EngramState, CudaStream)}, reads the batch's
- * descriptors from a {@link DeviceBatch} set once, with O(1) checks and no allocation or host synchronization.
+ * descriptors from a {@link DeviceBatch} set once, with O(1) checks and no device allocation or host
+ * synchronization.
  *
  * <p><b>Ordering.</b> The scratch is shared by all forwards of a layer, so each forward first makes its
  * stream wait for the previous forward's completion event: forwards on different streams are serialized
@@ -554,7 +555,8 @@ public final class EngramLayer implements AutoCloseable {
      * of running it whole (hash ids and gathered rows exactly; outputs within the dtype's rounding, as cuBLAS may
      * sum differently for another number of rows).
      *
-     * <p>Only O(1) checks (the batch was validated when built), no allocation, no host synchronization: set the
+     * <p>Only O(1) checks (the batch was validated when built), no device allocation, no host synchronization (the
+     * hashing's host arrays are marshalled once per layer; only the cuBLAS call still marshals its scalars): set the
      * {@link DeviceBatch} once and call this every decode step with new ids and hidden states. The fused gate +
      * ShortConv kernel has no packed form: packed forwards run the two kernels whatever
      * {@link #fusedGateConv()} says. {@code out} may be {@code hidden} itself.
