@@ -102,8 +102,8 @@ for run in $runs; do
   ((sim_lines == 0)) || problem="$problem; $sim_lines simulator report(s)"
   [[ -n "$sim_summary" ]] || problem="$problem; no SIM SUMMARY line: the run did not go through the simulator"
   # Everything the suite allocated or created is released by the time the JVM exits (a native-side leak check).
-  [[ -z "$sim_summary" || "$sim_summary" == *"left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events" ]] \
-    || problem="$problem; memory, streams or events left at exit"
+  [[ -z "$sim_summary" || "$sim_summary" == *"left at exit: 0 device allocations (0 bytes), 0 pinned (0 bytes), 0 registered (0 bytes), 0 streams, 0 events, 0 graphs, 0 graph execs" ]] \
+    || problem="$problem; memory, streams, events or graphs left at exit"
   if grep -q '^SIM CUBLAS SUMMARY' "$log" && ! grep -q '^SIM CUBLAS SUMMARY: 0 cuBLAS handles left at exit' "$log"; then
     problem="$problem; cuBLAS handles left at exit"
   fi

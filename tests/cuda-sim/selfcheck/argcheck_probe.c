@@ -21,6 +21,16 @@ typedef engram_status_t (*conv_fn)(const void*, const void*, const void*, float,
 typedef engram_status_t (*fused_fn)(const void*, const void*, const void*, const void*, const void*, const void*,
                                     float, const void*, const void*, float, int64_t, int64_t, int32_t, int32_t,
                                     int32_t, int32_t, int32_t, void*, float*, void*);
+typedef engram_status_t (*gather_packed_fn)(const int64_t*, int64_t, const int32_t*, const int32_t*, const uint8_t*,
+                                            int32_t, const int64_t*, int32_t, const int64_t*, int64_t, int64_t,
+                                            const int64_t*, int32_t, const int64_t*, const int64_t*, int32_t,
+                                            const void*, int64_t, int32_t, int32_t, void*, int64_t*, void*);
+typedef engram_status_t (*conv_packed_fn)(const void*, const void*, const void*, float, int64_t, const int32_t*,
+                                          const int32_t*, const uint8_t*, int32_t, const void*, int32_t, int32_t,
+                                          int32_t, int32_t, int32_t, int32_t, void*, void*);
+typedef engram_status_t (*commit_fn)(const int64_t*, int64_t, const int32_t*, const int32_t*, const uint8_t*, int32_t,
+                                     int32_t, const int64_t*, int64_t, int64_t, int32_t, int64_t*, const void*, int32_t,
+                                     int32_t, int32_t, int32_t, int32_t, void*, void*);
 typedef const char* (*text_fn)(void);
 
 static text_fn last_error;
@@ -108,5 +118,51 @@ int main(int argc, char** argv) {
     show("fused kernel 0", fused(P, P, P, P, P, P, E, P, P, 1e-5f, 1, 4, 2, 8, 0, 1, 0, Q, NULL, NULL));
     show("fused misaligned out", fused(P, P, P, P, P, P, E, P, P, 1e-5f, 1, 4, 2, 8, 4, 1, 0, (void*)odd, NULL, NULL));
     show("fused no tokens", fused(P, P, P, P, P, P, E, P, P, 1e-5f, 0, 4, 2, 8, 4, 1, 0, Q, NULL, NULL));
+
+    /* ABI 4. A library built before it lacks these: say so in one line (selfcheck.sh then compares the rest). */
+    gather_packed_fn pgather = (gather_packed_fn)dlsym(lib, "engram_hashed_gather_packed");
+    conv_packed_fn pconv = (conv_packed_fn)dlsym(lib, "engram_short_conv_packed");
+    commit_fn commit = (commit_fn)dlsym(lib, "engram_state_commit");
+    if (!pgather || !pconv || !commit) {
+        printf("packed entry points absent\n");
+        return 0;
+    }
+    const int32_t* cu = (const int32_t*)P;
+    const int32_t* sl = (const int32_t*)P;
+    const uint8_t* su = (const uint8_t*)P;
+    const int64_t* hist = (const int64_t*)R;
+    int64_t* whist = (int64_t*)R;
+    show("packed gather negative tokens", pgather(ids, -1, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather tokens over int32", pgather(ids, 1ll << 31, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather null cu_seqlens", pgather(ids, 4, NULL, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather null slots", pgather(ids, 4, cu, NULL, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather null starts", pgather(ids, 4, cu, sl, NULL, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather misaligned slots", pgather(ids, 4, cu, (const int32_t*)odd, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather tokens, no sequences", pgather(ids, 4, cu, sl, su, 0, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather negative num_slots", pgather(ids, 4, cu, sl, su, 2, hist, -1, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather misaligned history", pgather(ids, 4, cu, sl, su, 2, (const int64_t*)odd, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather max_ngram 17", pgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 17, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather null table", pgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, NULL, 48, 8, 0, Q, NULL, NULL));
+    show("packed gather no tokens", pgather(ids, 0, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, P, 48, 8, 0, Q, NULL, NULL));
+
+    show("packed conv null value", pconv(NULL, P, P, 1e-5f, 4, cu, sl, su, 2, R, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("packed conv in place", pconv(Q, P, P, 1e-5f, 4, cu, sl, su, 2, R, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("packed conv kernel 17", pconv(P, P, P, 1e-5f, 4, cu, sl, su, 2, R, 4, 2, 8, 17, 1, 0, Q, NULL));
+    show("packed conv null cu_seqlens", pconv(P, P, P, 1e-5f, 4, NULL, sl, su, 2, R, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("packed conv negative num_seqs", pconv(P, P, P, 1e-5f, 4, cu, sl, su, -2, R, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("packed conv misaligned state", pconv(P, P, P, 1e-5f, 4, cu, sl, su, 2, odd, 4, 2, 8, 4, 1, 0, Q, NULL));
+    show("packed conv window over int32", pconv(P, P, P, 1e-5f, 4, cu, sl, su, 2, R, 4, 2, 8, 16, INT32_MAX / 8, 0, Q, NULL));
+    show("packed conv no tokens", pconv(P, P, P, 1e-5f, 0, cu, sl, su, 2, R, 4, 2, 8, 4, 1, 0, Q, NULL));
+
+    show("commit both states null", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, NULL, P, 2, 8, 4, 1, 0, NULL, NULL));
+    show("commit max_ngram 1", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 1, whist, P, 2, 8, 4, 1, 0, NULL, NULL));
+    show("commit null raw ids", commit(NULL, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, whist, P, 2, 8, 4, 1, 0, NULL, NULL));
+    show("commit negative lut_size", commit(ids, 4, cu, sl, su, 2, 4, ids, -1, 0, 3, whist, P, 2, 8, 4, 1, 0, NULL, NULL));
+    show("commit hc_mult 0", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, NULL, P, 0, 8, 4, 1, 0, Q, NULL));
+    show("commit dtype 5", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, NULL, P, 2, 8, 4, 1, 5, Q, NULL));
+    show("commit null value", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, NULL, NULL, 2, 8, 4, 1, 0, Q, NULL));
+    show("commit misaligned state", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, NULL, P, 2, 8, 4, 1, 0, (void*)odd, NULL));
+    show("commit null starts", commit(ids, 4, cu, sl, NULL, 2, 4, NULL, 0, 0, 3, whist, P, 2, 8, 4, 1, 0, Q, NULL));
+    show("commit no sequences (no tokens)", commit(ids, 0, cu, sl, su, 0, 4, NULL, 0, 0, 3, whist, P, 2, 8, 4, 1, 0, Q, NULL));
     return 0;
 }

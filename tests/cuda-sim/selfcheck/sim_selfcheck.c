@@ -10,99 +10,57 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engram.h"
-#include "sim.h"
-#include "sim_cuda_types.h"
-
-#ifndef SIM_REAL_CUDA_HEADERS
-cudaError_t cudaMalloc(void** p, size_t n);
-cudaError_t cudaFree(void* p);
-cudaError_t cudaMallocHost(void** p, size_t n);
-cudaError_t cudaFreeHost(void* p);
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind);
-cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind, cudaStream_t s);
-cudaError_t cudaMemsetAsync(void* p, int v, size_t n, cudaStream_t s);
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned int flags);
-cudaError_t cudaStreamDestroy(cudaStream_t s);
-cudaError_t cudaStreamSynchronize(cudaStream_t s);
-cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned int flags);
-cudaError_t cudaEventCreateWithFlags(cudaEvent_t* e, unsigned int flags);
-cudaError_t cudaEventDestroy(cudaEvent_t e);
-cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s);
-cudaError_t cudaEventSynchronize(cudaEvent_t e);
-cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b);
-cudaError_t cudaDeviceSynchronize(void);
-cudaError_t cudaGetLastError(void);
-cudaError_t cudaGetDeviceCount(int* n);
-cudaError_t cudaSetDevice(int device);
-cudaError_t cudaGetDevice(int* device);
-cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags);
-cudaError_t cudaHostUnregister(void* p);
-cudaError_t cudaHostGetDevicePointer(void** device, void* host, unsigned int flags);
-cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes* attributes, const void* ptr);
-cudaError_t cudaStreamCreate(cudaStream_t* s);
-cudaError_t cudaStreamGetDevice(cudaStream_t s, int* device);
-cudaError_t cudaEventCreate(cudaEvent_t* e);
-cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total);
-cudaError_t cudaMemset(void* p, int v, size_t n);
-#endif
-
-/* The cuBLAS entry points of the simulated libcublas.so.13 (no cuBLAS headers needed). */
-int cublasCreate_v2(void** h);
-int cublasDestroy_v2(void* h);
-int cublasSetStream_v2(void* h, void* s);
-int cublasGemmEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* A, int at, int lda,
-                 const void* B, int bt, int ldb, const void* beta, void* C, int ct, int ldc, int compute, int algo);
+#include "selfcheck.h"
 
 #define N_FLOATS 4096
 
-static int failures;
+int failures;
 
-static void expect(int ok, const char* what) {
+void expect(int ok, const char* what) {
     if (!ok) {
         printf("FAIL: %s\n", what);
         failures++;
     }
 }
 
-static void ck(cudaError_t e, const char* call) {
+void ck(cudaError_t e, const char* call) {
     if (e != cudaSuccess) {
         printf("FAIL: %s returned %d\n", call, (int)e);
         exit(1);
     }
 }
 
-static sim_counts counts(void) {
+sim_counts counts(void) {
     sim_counts c;
     sim_get_counts(&c);
     return c;
 }
 
-static cudaStream_t stream(void) {
+cudaStream_t stream(void) {
     cudaStream_t s;
     ck(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
     return s;
 }
 
-static cudaEvent_t event(unsigned flags) {
+cudaEvent_t event(unsigned flags) {
     cudaEvent_t e;
     ck(cudaEventCreateWithFlags(&e, flags), "cudaEventCreateWithFlags");
     return e;
 }
 
-static float* dmalloc(size_t n) {
+float* dmalloc(size_t n) {
     void* p;
     ck(cudaMalloc(&p, n * sizeof(float)), "cudaMalloc");
     return p;
 }
 
-static float* pinned(size_t n) {
+float* pinned(size_t n) {
     void* p;
     ck(cudaMallocHost(&p, n * sizeof(float)), "cudaMallocHost");
     return p;
 }
 
-static void fill(float* h, size_t n, float v) {
+void fill(float* h, size_t n, float v) {
     for (size_t i = 0; i < n; i++) h[i] = v;
 }
 
@@ -645,22 +603,22 @@ static int case_sync_counters(void) {
 
 /* ---- the simulated kernels and GEMM against plain references ---- */
 
-static uint16_t bf16(float f) {
+uint16_t bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     u += 0x7FFFu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
 
-static float from_bf16(uint16_t b) {
+float from_bf16(uint16_t b) {
     uint32_t u = (uint32_t)b << 16;
     float f;
     memcpy(&f, &u, 4);
     return f;
 }
 
-static uint64_t rng = 88172645463325252ull;
-static float uniform(float lo, float hi) {
+static uint64_t rng = 88172645463325252ull; /* uniform()'s state */
+float uniform(float lo, float hi) {
     rng ^= rng << 13;
     rng ^= rng >> 7;
     rng ^= rng << 17;
@@ -668,7 +626,7 @@ static float uniform(float lo, float hi) {
 }
 
 /* Uploads n random values in [lo, hi) as dtype (0 fp32, 1 bf16); host copy (rounded) into ref. */
-static void* upload(size_t n, float lo, float hi, int dtype, double* ref) {
+void* upload(size_t n, float lo, float hi, int dtype, double* ref) {
     size_t es = dtype ? 2 : 4;
     void* d;
     unsigned char* h = malloc(n * es);
@@ -690,7 +648,7 @@ static void* upload(size_t n, float lo, float hi, int dtype, double* ref) {
     return d;
 }
 
-static void download(const void* d, size_t n, int dtype, double* out) {
+void download(const void* d, size_t n, int dtype, double* out) {
     size_t es = dtype ? 2 : 4;
     unsigned char* h = malloc(n * es);
     ck(cudaMemcpy(h, d, n * es, cudaMemcpyDeviceToHost), "cudaMemcpy");
@@ -887,7 +845,15 @@ static int leaks(int release) {
     float* h = pinned(16);
     void* blas;
     expect(cublasCreate_v2(&blas) == 0, "cublasCreate");
+    cudaGraph_t g;
+    cudaGraphExec_t x;
+    ck(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "cudaStreamBeginCapture");
+    ck(cudaMemsetAsync(d, 0, 16 * sizeof(float), s), "cudaMemsetAsync");
+    ck(cudaStreamEndCapture(s, &g), "cudaStreamEndCapture");
+    ck(cudaGraphInstantiate(&x, g, 0), "cudaGraphInstantiate");
     if (release) {
+        ck(cudaGraphExecDestroy(x), "cudaGraphExecDestroy");
+        ck(cudaGraphDestroy(g), "cudaGraphDestroy");
         expect(cublasDestroy_v2(blas) == 0, "cublasDestroy");
         ck(cudaFreeHost(h), "cudaFreeHost");
         ck(cudaFree(d), "cudaFree");
@@ -916,6 +882,10 @@ int main(int argc, char** argv) {
         {"sync_counters", case_sync_counters},
         {"kernels", case_kernels},           {"gemm", case_gemm},
         {"leaks", case_leaks},               {"no_leaks", case_no_leaks},
+        {"graph", case_graph},               {"graph_errors", case_graph_errors},
+        {"graph_race", case_graph_race},     {"cublas_workspace", case_cublas_workspace},
+        {"packed_chunks", case_packed_chunks}, {"packed_garbage", case_packed_garbage},
+        {"packed_commit_ordered", case_packed_commit_ordered}, {"packed_commit_race", case_packed_commit_race},
     };
     static const struct {
         const char* name;

@@ -33,6 +33,8 @@ typedef struct Handle {
     int device; /* current at cublasCreate: "the cuBLAS library context is tied to the current CUDA device" */
     void* stream;
     int math_mode;
+    void* workspace;        /* cublasSetWorkspace_v2's buffer (NULL: cuBLAS's own pool, or none) */
+    size_t workspace_bytes;
 } Handle;
 
 /* cudart entry points of the simulated runtime this library is linked against. */
@@ -101,6 +103,10 @@ SIM_EXPORT int cublasSetStream_v2(void* handle, void* stream) {
     Handle* h = handle_of(handle, "cublasSetStream_v2");
     if (!h) return ST_NOT_INITIALIZED;
     h->stream = stream;
+    /* cuBLAS: "this function unconditionally resets the cuBLAS library workspace back to the default
+     * workspace pool", so a workspace is set after the stream. */
+    h->workspace = NULL;
+    h->workspace_bytes = 0;
     return ST_SUCCESS;
 }
 
@@ -127,10 +133,18 @@ SIM_EXPORT int cublasGetMathMode(void* handle, int* mode) {
     return ST_SUCCESS;
 }
 
+/* The caller's workspace for the handle's later calls (on its current stream): cuBLAS requires 256-byte
+ * alignment (else CUBLAS_STATUS_INVALID_VALUE); NULL with size 0 drops a workspace set before. A buffer
+ * size without a buffer is refused too (the simulator's strictness). The workspace is declared written by
+ * every GEMM of the handle (cuBLAS may use it), so two handles sharing one on unordered streams race. */
 SIM_EXPORT int cublasSetWorkspace_v2(void* handle, void* workspace, size_t bytes) {
-    (void)workspace;
-    (void)bytes;
-    return handle_of(handle, "cublasSetWorkspace_v2") ? ST_SUCCESS : ST_NOT_INITIALIZED;
+    Handle* h = handle_of(handle, "cublasSetWorkspace_v2");
+    if (!h) return ST_NOT_INITIALIZED;
+    if ((uintptr_t)workspace % 256 != 0) return ST_INVALID_VALUE;
+    if (!workspace && bytes != 0) return ST_INVALID_VALUE;
+    h->workspace = workspace;
+    h->workspace_bytes = workspace ? bytes : 0;
+    return ST_SUCCESS;
 }
 
 SIM_EXPORT const char* cublasGetStatusName(int status) {
@@ -206,12 +220,13 @@ SIM_EXPORT int cublasGemmEx(void* handle, int transa, int transb, int m, int n, 
     *g = (GemmArg){transa != 0, transb != 0, m, n, k, lda, ldb, ldc, bf16, Ctype == R_16BF,
                    *(const float*)alpha, *(const float*)beta, A, B, C};
     int ab = bf16 ? 2 : 4, cb = Ctype == R_16BF ? 2 : 4;
-    sim_range r[3] = {
+    sim_range r[4] = {
         {A, span(transa == 0 ? m : k, transa == 0 ? k : m, lda, ab), 0},
         {B, span(transb == 0 ? k : n, transb == 0 ? n : k, ldb, ab), 0},
         {C, span(m, n, ldc, cb), 1}, /* also read when beta != 0: a write covers both for races */
+        {h->workspace, h->workspace_bytes, 1},
     };
     double cost_ns = 2000.0 + 2.0 * m * (double)n * k / 20000.0; /* nominal 20 TFLOP/s, not measured */
-    int err = sim_enqueue(h->stream, "cublasGemmEx", sim_gemm_run, g, r, 3, cost_ns);
+    int err = sim_enqueue(h->stream, "cublasGemmEx", sim_gemm_run, g, r, 4, cost_ns);
     return err == 0 ? ST_SUCCESS : ST_EXECUTION_FAILED;
 }

@@ -73,12 +73,15 @@ static void summary(void) {
     size_t reg = mem_live(MEM_REGISTERED, &reg_bytes);
     long streams = 0;
     for (int i = 0; i < queue_stream_count(); i++) streams += !queue_stream_at(i)->legacy && !queue_stream_at(i)->destroyed;
+    long graphs, execs;
+    graph_live(&graphs, &execs);
     fprintf(stderr,
             "SIM SUMMARY: simulated CUDA on the CPU, not a GPU run: schedule %s, %ld operations run, %ld races, "
             "%ld hazards, %ld faults, %.3f ms simulated time; left at exit: %zu device allocations (%zu bytes), "
-            "%zu pinned (%zu bytes), %zu registered (%zu bytes), %ld streams, %ld events\n",
+            "%zu pinned (%zu bytes), %zu registered (%zu bytes), %ld streams, %ld events, %ld graphs, %ld graph execs\n",
             schedule_at_start, sim_count.ops, sim_count.races, sim_count.hazards, sim_count.faults,
-            queue_clock_ns() / 1e6, dev, dev_bytes, pinned, pinned_bytes, reg, reg_bytes, streams, live_events);
+            queue_clock_ns() / 1e6, dev, dev_bytes, pinned, pinned_bytes, reg, reg_bytes, streams, live_events, graphs,
+            execs);
 }
 
 __attribute__((constructor)) static void banner(void) {
@@ -106,6 +109,16 @@ static cudaError_t done(cudaError_t e) {
     return sim_set_error(e);
 }
 
+cudaError_t sim_done(cudaError_t e) { return done(e); }
+
+/* An API call that CUDA prohibits while a capture sees it (capture_unsafe_call): refused before it does
+ * anything. Caller holds the lock. */
+#define CAPTURE_CHECK(call)                                 \
+    do {                                                    \
+        cudaError_t c_ = capture_unsafe_call(call);         \
+        if (c_) return done(c_);                            \
+    } while (0)
+
 /* ---------------------------------------------------------------- errors, versions, device */
 
 SIM_EXPORT const char* cudaGetErrorName(cudaError_t e) {
@@ -121,6 +134,16 @@ SIM_EXPORT const char* cudaGetErrorName(cudaError_t e) {
         case cudaErrorIllegalAddress: return "cudaErrorIllegalAddress";
         case cudaErrorHostMemoryAlreadyRegistered: return "cudaErrorHostMemoryAlreadyRegistered";
         case cudaErrorHostMemoryNotRegistered: return "cudaErrorHostMemoryNotRegistered";
+        case cudaErrorIllegalState: return "cudaErrorIllegalState";
+        case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+        case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+        case cudaErrorStreamCaptureMerge: return "cudaErrorStreamCaptureMerge";
+        case cudaErrorStreamCaptureUnmatched: return "cudaErrorStreamCaptureUnmatched";
+        case cudaErrorStreamCaptureUnjoined: return "cudaErrorStreamCaptureUnjoined";
+        case cudaErrorStreamCaptureIsolation: return "cudaErrorStreamCaptureIsolation";
+        case cudaErrorStreamCaptureImplicit: return "cudaErrorStreamCaptureImplicit";
+        case cudaErrorCapturedEvent: return "cudaErrorCapturedEvent";
+        case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
         default: return "unrecognized error code";
     }
 }
@@ -138,6 +161,16 @@ SIM_EXPORT const char* cudaGetErrorString(cudaError_t e) {
         case cudaErrorIllegalAddress: return "an illegal memory access was encountered";
         case cudaErrorHostMemoryAlreadyRegistered: return "part or all of the requested memory range is already mapped";
         case cudaErrorHostMemoryNotRegistered: return "pointer does not correspond to a registered memory region";
+        case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
+        case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+        case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+        case cudaErrorStreamCaptureMerge: return "operation would result in a merge of separate capture sequences";
+        case cudaErrorStreamCaptureUnmatched: return "capture was not ended in the same stream as it began";
+        case cudaErrorStreamCaptureUnjoined: return "capturing stream has unjoined work";
+        case cudaErrorStreamCaptureIsolation: return "dependency created on uncaptured work in another stream";
+        case cudaErrorStreamCaptureImplicit: return "operation would make the legacy stream depend on a capturing blocking stream";
+        case cudaErrorCapturedEvent: return "operation not permitted on an event last recorded in a capturing stream";
+        case cudaErrorStreamCaptureWrongThread: return "attempt to terminate a thread-local capture sequence from another thread";
         default: return "unrecognized error code";
     }
 }
@@ -167,6 +200,7 @@ SIM_EXPORT cudaError_t cudaDeviceSynchronize(void) {
     sync_count_device();
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaDeviceSynchronize");
     int device = dev_current();
     queue_force_device(device);
     for (int i = 0; i < queue_stream_count(); i++) {
@@ -226,6 +260,7 @@ SIM_EXPORT cudaError_t cudaMalloc(void** p, size_t n) {
     if (!p) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaMalloc");
     return allocate_tracked(p, n, 256, MEM_DEVICE);
 }
 
@@ -233,6 +268,7 @@ SIM_EXPORT cudaError_t cudaFree(void* p) {
     if (!p) return cudaSuccess;
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaFree");
     Alloc* a = mem_find(p);
     if (!a || a->kind != MEM_DEVICE || a->p != p) {
         sim_report("FAULT", "cudaFree(%p): not the start of a live cudaMalloc allocation", p);
@@ -245,6 +281,7 @@ SIM_EXPORT cudaError_t cudaMallocHost(void** p, size_t n) {
     if (!p) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaMallocHost");
     return allocate_tracked(p, n, 4096, MEM_PINNED);
 }
 
@@ -252,6 +289,7 @@ SIM_EXPORT cudaError_t cudaFreeHost(void* p) {
     if (!p) return cudaSuccess;
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaFreeHost");
     Alloc* a = mem_find(p);
     if (!a || a->kind != MEM_PINNED || a->p != p) {
         sim_report("FAULT", "cudaFreeHost(%p): not the start of a live cudaMallocHost allocation", p);
@@ -264,6 +302,7 @@ SIM_EXPORT cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags) {
     if (!p || n == 0 || (flags & ~0x0Fu)) return sim_set_error(cudaErrorInvalidValue);
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaHostRegister");
     Alloc* first = mem_find(p);
     Alloc* last = mem_find((char*)p + n - 1);
     if (first || last) return done(cudaErrorHostMemoryAlreadyRegistered);
@@ -275,6 +314,7 @@ SIM_EXPORT cudaError_t cudaHostRegister(void* p, size_t n, unsigned int flags) {
 SIM_EXPORT cudaError_t cudaHostUnregister(void* p) {
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaHostUnregister");
     Alloc* a = p ? mem_find(p) : NULL;
     if (!a || a->kind != MEM_REGISTERED || a->p != p) return done(cudaErrorHostMemoryNotRegistered);
     return release_tracked(p, "cudaHostUnregister", 0);
@@ -347,6 +387,10 @@ static int check_kind(const char* call, void* dst, const void* src, size_t n, in
     return ok;
 }
 
+int cudart_check_copy(const char* call, void* dst, const void* src, size_t n, int* kind) {
+    return check_kind(call, dst, src, n, kind);
+}
+
 static const char* copy_name(int kind) {
     static const char* names[] = {"memcpy HtoH", "memcpy HtoD", "memcpy DtoH", "memcpy DtoD"};
     return names[kind];
@@ -381,6 +425,10 @@ static long queue_copy(Stream* s, void* dst, const void* src, size_t n, int kind
     return pos;
 }
 
+long cudart_queue_copy(Stream* s, void* dst, const void* src, size_t n, int kind, int stage) {
+    return queue_copy(s, dst, src, n, kind, stage);
+}
+
 static void host_waits_for(Stream* s, long pos) {
     queue_force(s, pos);
     order_host_sync(&s->vc);
@@ -397,10 +445,15 @@ static int on_current_device(const Stream* s, const char* what) {
     return 0;
 }
 
+int cudart_on_current_device(const Stream* s, const char* what) { return on_current_device(s, what); }
+
 SIM_EXPORT cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, enum cudaMemcpyKind kind_in) {
     sync_count_legacy(); /* on the legacy stream: ordered after every blocking stream's earlier work */
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaMemcpy");
+    cudaError_t ce = capture_legacy_use(queue_legacy(), "cudaMemcpy");
+    if (ce) return done(ce);
     if (n == 0) return done(cudaSuccess);
     int kind = (int)kind_in;
     if (!dst || !src || !check_kind("cudaMemcpy", dst, src, n, &kind)) return done(cudaErrorInvalidValue);
@@ -432,9 +485,12 @@ SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enu
         return done(cudaErrorInvalidResourceHandle);
     }
     if (!on_current_device(s, "cudaMemcpyAsync")) return done(cudaErrorInvalidResourceHandle);
+    cudaError_t ce = capture_legacy_use(s, "cudaMemcpyAsync");
+    if (ce) return done(ce);
     if (n == 0) return done(cudaSuccess);
     int kind = (int)kind_in;
     if (!dst || !src || !check_kind("cudaMemcpyAsync", dst, src, n, &kind)) return done(cudaErrorInvalidValue);
+    if (s->capture) return done(capture_copy(s, dst, src, n, kind)); /* recorded, run by graph launches */
     if (kind == cudaMemcpyHostToHost) {
         long pos = queue_copy(s, dst, src, n, kind, 0);
         host_waits_for(s, pos);
@@ -455,6 +511,9 @@ SIM_EXPORT cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, enu
 }
 
 /* Queues memset(p, value, n) on s. */
+static long queue_memset(Stream* s, void* p, int value, size_t n);
+long cudart_queue_memset(Stream* s, void* p, int value, size_t n) { return queue_memset(s, p, value, n); }
+
 static long queue_memset(Stream* s, void* p, int value, size_t n) {
     SetArg* a = malloc(sizeof *a);
     if (!a) { fprintf(stderr, "SIM: out of memory\n"); abort(); }
@@ -481,8 +540,11 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_
         return done(cudaErrorInvalidResourceHandle);
     }
     if (!on_current_device(s, "cudaMemsetAsync")) return done(cudaErrorInvalidResourceHandle);
+    cudaError_t ce = capture_legacy_use(s, "cudaMemsetAsync");
+    if (ce) return done(ce);
     if (n == 0) return done(cudaSuccess);
     if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
+    if (s->capture) return done(capture_memset(s, p, value, n));
     queue_memset(s, p, value, n);
     queue_progress();
     return done(cudaSuccess);
@@ -494,6 +556,9 @@ SIM_EXPORT cudaError_t cudaMemset(void* p, int value, size_t n) {
     sync_count_legacy();
     sim_lock();
     STICKY_CHECK();
+    CAPTURE_CHECK("cudaMemset");
+    cudaError_t ce = capture_legacy_use(queue_legacy(), "cudaMemset");
+    if (ce) return done(ce);
     if (n == 0) return done(cudaSuccess);
     if (!p || !mem_contains(p, n)) return done(cudaErrorInvalidValue);
     Stream* s = queue_legacy();
@@ -525,6 +590,32 @@ SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg,
         free(arg);
         return done(cudaErrorInvalidResourceHandle);
     }
+    cudaError_t ce = capture_legacy_use(s, what);
+    if (ce) {
+        free(arg);
+        return done(ce);
+    }
+    if (s->capture) { /* recorded with its ranges; checked and run at each graph launch */
+        ce = capture_kernel(s, name, fn, arg, r, nr, cost_ns);
+        if (ce) free(arg);
+        return done(ce);
+    }
+    Op op = {0};
+    op.kind = OP_FN;
+    op.fault = cudart_ranges_fault(s, name, r, nr);
+    op.fn = fn;
+    op.arg = arg;
+    op.name = name;
+    op.cost_ns = cost_ns;
+    long pos = queue_push(s, op);
+    order_access(s, name, pos, r, nr);
+    queue_progress();
+    return done(cudaSuccess);
+}
+
+/* Reports the ranges a kernel on s may not touch (not device-accessible, or another device's memory);
+ * 1 when there is one: the operation then fails when it runs, as a GPU's bad access would. */
+int cudart_ranges_fault(const Stream* s, const char* name, const sim_range* r, int nr) {
     int fault = 0;
     for (int i = 0; i < nr; i++) {
         if (r[i].bytes == 0) continue;
@@ -546,17 +637,7 @@ SIM_EXPORT int sim_enqueue(void* stream, const char* name, sim_fn fn, void* arg,
                      : "not device memory or pinned host memory (freed, pageable, or never allocated)");
         fault = 1;
     }
-    Op op = {0};
-    op.kind = OP_FN;
-    op.fault = fault;
-    op.fn = fn;
-    op.arg = arg;
-    op.name = name;
-    op.cost_ns = cost_ns;
-    long pos = queue_push(s, op);
-    order_access(s, name, pos, r, nr);
-    queue_progress();
-    return done(cudaSuccess);
+    return fault;
 }
 
 /* ---------------------------------------------------------------- streams */
@@ -589,6 +670,7 @@ SIM_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t h) {
     if (!h) return done(cudaErrorInvalidResourceHandle); /* the legacy stream cannot be destroyed */
     Stream* s = live_stream(h, "cudaStreamDestroy");
     if (!s) return done(cudaErrorInvalidResourceHandle);
+    if (s->capture) return done(capture_sync_refused(s, "cudaStreamDestroy")); /* end the capture first */
     s->destroyed = 1;
     return done(cudaSuccess);
 }
@@ -618,6 +700,9 @@ SIM_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t h) {
     STICKY_CHECK();
     Stream* s = live_stream(h, "cudaStreamSynchronize");
     if (!s) return done(cudaErrorInvalidResourceHandle);
+    if (s->capture) return done(capture_sync_refused(s, "cudaStreamSynchronize"));
+    cudaError_t ce = capture_legacy_use(s, "cudaStreamSynchronize");
+    if (ce) return done(ce);
     host_waits_for(s, s->n - 1);
     return done(sim_sticky);
 }
@@ -643,6 +728,10 @@ SIM_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t h, cudaEvent_t ev, unsig
     Event* e = live_event(ev, "cudaStreamWaitEvent");
     if (!s || !e) return done(cudaErrorInvalidResourceHandle);
     if (flags != 0) return done(cudaErrorInvalidValue);
+    int handled;
+    cudaError_t ce = capture_event_wait(s, e, &handled);
+    if (handled) return done(ce);
+    if ((ce = capture_legacy_use(s, "cudaStreamWaitEvent"))) return done(ce);
     if (e->s) { /* waiting for a never-recorded event waits for nothing */
         Op w = {0};
         w.kind = OP_WAIT;
@@ -695,6 +784,10 @@ SIM_EXPORT cudaError_t cudaEventRecord(cudaEvent_t ev, cudaStream_t h) {
                    s->device);
         return done(cudaErrorInvalidResourceHandle);
     }
+    if (s->capture) return done(capture_event_record(s, e)); /* orders the capture; no node */
+    cudaError_t ce = capture_legacy_use(s, "cudaEventRecord");
+    if (ce) return done(ce);
+    e->cap_id = 0;
     Op op = {0};
     op.kind = OP_RECORD;
     op.name = "cudaEventRecord";
@@ -712,6 +805,7 @@ SIM_EXPORT cudaError_t cudaEventSynchronize(cudaEvent_t ev) {
     STICKY_CHECK();
     Event* e = live_event(ev, "cudaEventSynchronize");
     if (!e) return done(cudaErrorInvalidResourceHandle);
+    if (capture_event_captured(e)) return done(cudaErrorCapturedEvent);
     if (e->s) {
         queue_force(e->s, e->pos);
         order_host_sync(&e->vc);
@@ -728,7 +822,9 @@ SIM_EXPORT cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEv
     STICKY_CHECK();
     Event* a = live_event(start, "cudaEventElapsedTime");
     Event* b = live_event(end, "cudaEventElapsedTime");
-    if (!a || !b || !a->timing || !b->timing || !a->s || !b->s) return done(cudaErrorInvalidResourceHandle);
+    if (!a || !b) return done(cudaErrorInvalidResourceHandle);
+    if (capture_event_captured(a) || capture_event_captured(b)) return done(cudaErrorCapturedEvent);
+    if (!a->timing || !b->timing || !a->s || !b->s) return done(cudaErrorInvalidResourceHandle);
     if (!queue_event_done(a) || !queue_event_done(b)) return done(cudaErrorNotReady);
     if (a->stamped_s != a->s || a->stamped_pos != a->pos || b->stamped_s != b->s || b->stamped_pos != b->pos) {
         return done(cudaErrorNotReady);

@@ -14,6 +14,7 @@
 #include "gate_conv.h"
 #include "hashed_gather.h"
 #include "kernels.h"
+#include "packed.h"
 #include "sim.h"
 #include <cuda_runtime.h>  // the toolkit's, or include/cuda_runtime.h where none is installed
 
@@ -166,4 +167,128 @@ ENGRAM_API engram_status_t engram_gate_short_conv(const void* d_proj, const void
     return launched("engram_gate_short_conv",
                     sim_enqueue(stream, "engram_gate_short_conv", sim::run_gate_short_conv, a, r, 10,
                                 cost_ns(bytes(N * (3 * G + 2) * H, es))));
+}
+
+// ---- packed batches with carried state (engram.h, "Packed batches", ABI 4) ----
+// The descriptors and the state are declared whole to the race detector: which slots a call touches is
+// in device memory (not readable at launch), so a kernel may touch any slot as far as ordering goes, and
+// two unordered calls on one state are reported even when their slots differ.
+
+namespace {
+
+sim::PackedDescriptors descriptors(const int32_t* cu, const int32_t* slots, const uint8_t* starts) {
+    return sim::PackedDescriptors{cu, slots, starts};
+}
+
+}  // namespace
+
+ENGRAM_API engram_status_t engram_hashed_gather_packed(
+    const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
+    const uint8_t* d_seq_starts, int32_t num_seqs, const int64_t* d_history, int32_t num_slots, const int64_t* d_lut,
+    int64_t lut_size, int64_t pad_id_compressed, const int64_t* multipliers, int32_t max_ngram_size,
+    const int64_t* moduli, const int64_t* row_offsets, int32_t heads_per_ngram, const void* d_table,
+    int64_t table_rows, int32_t head_dim, int32_t dtype, void* d_out, int64_t* d_hash_ids_out, void* stream) {
+    engram::PackedGatherParams p;
+    engram_status_t st = engram::check_hashed_gather_packed_args(
+        d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size,
+        pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, table_rows,
+        head_dim, dtype, d_out, d_hash_ids_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.gather.tokens == 0) return engram::ok();
+
+    sim::PackedGatherArgs* a = copy_args(sim::PackedGatherArgs{
+        d_raw_ids, descriptors(d_cu_seqlens, d_seq_slots, d_seq_starts), p.num_slots > 0 ? d_history : nullptr, d_lut,
+        d_table, d_out, d_hash_ids_out, p});
+    if (!a) return out_of_memory("engram_hashed_gather_packed");
+    const size_t row_bytes = bytes(head_dim, p.gather.elem_bytes);
+    const int64_t heads = p.gather.heads, S = num_seqs;
+    const sim_range r[] = {
+        {d_raw_ids, bytes(tokens, 8), 0},
+        {d_cu_seqlens, bytes(S + 1, 4), 0},
+        {d_seq_slots, bytes(S, 4), 0},
+        {d_seq_starts, bytes(S, 1), 0},
+        {d_history, bytes(static_cast<int64_t>(p.num_slots) * (max_ngram_size - 1), 8), 0},
+        {d_lut, d_lut ? bytes(p.gather.lut_size, 8) : 0, 0},
+        {d_table, static_cast<size_t>(table_rows) * row_bytes, 0},
+        {d_out, static_cast<size_t>(tokens) * heads * row_bytes, 1},
+        {d_hash_ids_out, d_hash_ids_out ? bytes(tokens * heads, 8) : 0, 1},
+    };
+    const double cost = cost_ns(2 * static_cast<size_t>(tokens) * heads * row_bytes);
+    return launched("engram_hashed_gather_packed", sim_enqueue(stream, "engram_hashed_gather_packed",
+                                                               sim::run_hashed_gather_packed, a, r, 9, cost));
+}
+
+ENGRAM_API engram_status_t engram_short_conv_packed(const void* d_value, const void* d_norm_w, const void* d_conv_w,
+                                                    float eps, int64_t tokens, const int32_t* d_cu_seqlens,
+                                                    const int32_t* d_seq_slots, const uint8_t* d_seq_starts,
+                                                    int32_t num_seqs, const void* d_conv_state, int32_t num_slots,
+                                                    int32_t hc_mult, int32_t hidden, int32_t kernel_size,
+                                                    int32_t dilation, int32_t dtype, void* d_out, void* stream) {
+    engram::PackedShortConvParams p;
+    engram_status_t st = engram::check_short_conv_packed_args(
+        d_value, d_norm_w, d_conv_w, eps, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_conv_state,
+        num_slots, hc_mult, hidden, kernel_size, dilation, dtype, d_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.conv.seq_len == 0) return engram::ok();
+
+    // As engram_short_conv's test, plus the window (its rows are read like the chunk's).
+    const void* state = p.num_slots > 0 && p.window > 0 ? d_conv_state : nullptr;
+    const bool vec16 = (static_cast<int64_t>(hidden) * p.conv.elem_bytes) % 16 == 0 && aligned16(d_value) &&
+                       aligned16(d_norm_w) && aligned16(d_out) && (state == nullptr || aligned16(state));
+    if (!state) p.num_slots = 0;  // nothing to read: every sequence pads with zeros
+    sim::PackedConvArgs* a = copy_args(sim::PackedConvArgs{d_value, d_norm_w, d_conv_w,
+                                                           descriptors(d_cu_seqlens, d_seq_slots, d_seq_starts), state,
+                                                           d_out, vec16 ? 16 / p.conv.elem_bytes : 1, p});
+    if (!a) return out_of_memory("engram_short_conv_packed");
+    const int64_t G = hc_mult, H = hidden, N = tokens, es = p.conv.elem_bytes, S = num_seqs;
+    const sim_range r[] = {
+        {d_value, bytes(N * G * H, es), 0},
+        {d_norm_w, bytes(G * H, es), 0},
+        {d_conv_w, bytes(G * H * kernel_size, es), 0},
+        {d_cu_seqlens, bytes(S + 1, 4), 0},
+        {d_seq_slots, bytes(S, 4), 0},
+        {d_seq_starts, bytes(S, 1), 0},
+        {state, bytes(static_cast<int64_t>(p.num_slots) * p.window * G * H, es), 0},
+        {d_out, bytes(N * G * H, es), 1},
+    };
+    return launched("engram_short_conv_packed",
+                    sim_enqueue(stream, "engram_short_conv_packed", sim::run_short_conv_packed, a, r, 8,
+                                cost_ns(bytes(2 * N * G * H, es))));
+}
+
+ENGRAM_API engram_status_t engram_state_commit(const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens,
+                                               const int32_t* d_seq_slots, const uint8_t* d_seq_starts,
+                                               int32_t num_seqs, int32_t num_slots, const int64_t* d_lut,
+                                               int64_t lut_size, int64_t pad_id_compressed, int32_t max_ngram_size,
+                                               int64_t* d_history, const void* d_value, int32_t hc_mult,
+                                               int32_t hidden, int32_t kernel_size, int32_t dilation, int32_t dtype,
+                                               void* d_conv_state, void* stream) {
+    engram::StateCommitParams p;
+    engram_status_t st = engram::check_state_commit_args(
+        d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, num_slots, d_lut, lut_size,
+        pad_id_compressed, max_ngram_size, d_history, d_value, hc_mult, hidden, kernel_size, dilation, dtype,
+        d_conv_state, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.num_seqs == 0) return engram::ok();
+
+    int64_t* history = p.history > 0 ? d_history : nullptr;
+    void* state = p.window > 0 ? d_conv_state : nullptr;
+    sim::StateCommitArgs* a = copy_args(sim::StateCommitArgs{
+        d_raw_ids, descriptors(d_cu_seqlens, d_seq_slots, d_seq_starts), d_lut, history, d_value, state, p});
+    if (!a) return out_of_memory("engram_state_commit");
+    const int64_t S = num_seqs, slots = num_slots;
+    const size_t row_bytes = static_cast<size_t>(p.channels) * p.elem_bytes;
+    const size_t state_bytes = state ? static_cast<size_t>(slots) * p.window * row_bytes : 0;
+    const sim_range r[] = {
+        {d_raw_ids, history ? bytes(tokens, 8) : 0, 0},
+        {d_cu_seqlens, bytes(S + 1, 4), 0},
+        {d_seq_slots, bytes(S, 4), 0},
+        {d_seq_starts, bytes(S, 1), 0},
+        {d_lut, history && d_lut ? bytes(p.lut_size, 8) : 0, 0},
+        {d_value, state ? static_cast<size_t>(tokens) * row_bytes : 0, 0},
+        {history, history ? bytes(slots * p.history, 8) : 0, 1},  // also read: a write covers both for races
+        {state, state_bytes, 1},
+    };
+    return launched("engram_state_commit", sim_enqueue(stream, "engram_state_commit", sim::run_state_commit, a, r, 8,
+                                                       cost_ns(2 * state_bytes + (history ? bytes(slots * p.history, 8) : 0))));
 }

@@ -10,6 +10,10 @@
 //     wherever it is read, then the conv on u.
 //   gather (kernels/hashed_gather.cu): kernels/ngram_hash.cuh's hash, rows copied, NaN rows and hash
 //     id -1 for ids outside the compression table.
+//   packed (engram.h, "Packed batches"): the same per output, a token's sequence found by binary search
+//     over cu_seqlens; the gather's shifts before the chunk start read the slot's history, the conv's rows
+//     t < 0 the slot's window of pre-norm u rows (their inverse RMS computed like a chunk row's); the
+//     commit builds each slot's new state before writing it.
 // The tiles and shared-memory slots of the kernels do not change any output's arithmetic, so each
 // output is computed directly; work is split over sim_parallel_for by independent outputs.
 #include "kernels.h"
@@ -120,18 +124,19 @@ float row_inv_rms(Load x, int units, int vec, float inv_h, float eps) {
     return 1.0f / std::sqrt(warp_sum(part) * inv_h + eps);
 }
 
-// One output row (b, t, g) of the conv: x(row, i) is the conv input of time step row >= 0 of this
-// sequence and branch, inv[row] its inverse RMS; c0 = g * H.
-template <class T, class Load>
-void conv_row(Load x, const float* inv, const void* norm_w, const void* conv_w, int64_t c0, int H, int K,
-              int64_t dil, int64_t t, void* out, int64_t out_off) {
+// One output row (b, t, g) of the conv: x(row, i) is the conv input of time step row of this sequence
+// and branch, inv(row) its inverse RMS; rows before `first` are the zero padding (first = 0, or -W for a
+// packed sequence that continues the window its slot holds); c0 = g * H.
+template <class T, class Load, class Inv>
+void conv_row(Load x, Inv inv, const void* norm_w, const void* conv_w, int64_t c0, int H, int K, int64_t dil,
+              int64_t t, void* out, int64_t out_off, int64_t first) {
     for (int i = 0; i < H; ++i) {
         const int64_t c = c0 + i;
         float acc = 0.f;
         for (int k = 0; k < K; ++k) {
             const int64_t row = t - (K - 1 - k) * dil;
-            if (row < 0) continue;
-            acc = std::fma(T::load(conv_w, c * K + k) * inv[row], x(row, i), acc);
+            if (row < first) continue;
+            acc = std::fma(T::load(conv_w, c * K + k) * inv(row), x(row, i), acc);
         }
         const float y = T::load(norm_w, c) * acc;
         const float xt = x(t, i);
@@ -193,9 +198,10 @@ void conv_rows(void* ctx, int64_t begin, int64_t end) {
         const int g = static_cast<int>(bg % G);
         for (int64_t t = 0; t < T_len; ++t) inv[t] = j.inv[(b * T_len + t) * G + g];
         auto x = [&](int64_t row, int i) { return T::load(a.value, ((b * T_len + row) * G + g) * H + i); };
+        auto inv_of = [&](int64_t row) { return inv[row]; };
         for (int64_t t = 0; t < T_len; ++t)
-            conv_row<T>(x, inv.data(), a.norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.dilation, t, a.out,
-                        ((b * T_len + t) * G + g) * H);
+            conv_row<T>(x, inv_of, a.norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.dilation, t, a.out,
+                        ((b * T_len + t) * G + g) * H, 0);
     }
 }
 
@@ -248,18 +254,21 @@ void fused_rows(void* ctx, int64_t begin, int64_t end) {
             const char* pv = proj + ((b * T_len + row) * (G + 1) + G) * static_cast<int64_t>(H) * es;
             return T::round(gates[row] * (T::load(pv, i) + T::load(a.value_bias, i)));
         };
+        auto inv_of = [&](int64_t row) { return inv[row]; };
         for (int64_t t = 0; t < T_len; ++t)
-            conv_row<T>(u, inv.data(), a.conv_norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.conv.dilation,
-                        t, a.out, ((b * T_len + t) * G + g) * H);
+            conv_row<T>(u, inv_of, a.conv_norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.conv.dilation,
+                        t, a.out, ((b * T_len + t) * G + g) * H, 0);
     }
 }
 
 // ---------------------------------------------------------------- hashed gather
 
+void emit_token(const void* table, void* out, int64_t* hash_ids, const engram::HashedGatherParams& p, int64_t i,
+                const int64_t* tok, const bool* bad);
+
 void gather_tokens(void* ctx, int64_t begin, int64_t end) {
     const GatherArgs& a = *static_cast<const GatherArgs*>(ctx);
     const engram::HashedGatherParams& p = a.p;
-    const int64_t row_bytes = static_cast<int64_t>(p.head_dim) * p.elem_bytes;
     for (int64_t i = begin; i < end; ++i) {
         const int64_t t = i % p.seq_len;
         int64_t tok[engram::kGatherMaxNgram];
@@ -280,26 +289,209 @@ void gather_tokens(void* ctx, int64_t begin, int64_t end) {
             }
             tok[k] = v;
         }
-        for (int h = 0; h < p.heads; ++h) {
-            const int n = h / p.heads_per_ngram + 2;
-            int64_t mix = 0;
-            bool is_bad = false;
-            for (int k = 0; k < n; ++k) {
-                mix ^= engram::wrapping_mul(tok[k], p.multipliers[k]);
-                is_bad |= bad[k];
+        emit_token(a.table, a.out, a.hash_ids, p, i, tok, bad);
+    }
+}
+
+// The hash ids and gathered rows of token i from its n-gram's compressed ids tok[k] (k = 0: the token
+// itself) and whether each id was outside the compression table.
+void emit_token(const void* table, void* out, int64_t* hash_ids, const engram::HashedGatherParams& p, int64_t i,
+                const int64_t* tok, const bool* bad) {
+    const int64_t row_bytes = static_cast<int64_t>(p.head_dim) * p.elem_bytes;
+    for (int h = 0; h < p.heads; ++h) {
+        const int n = h / p.heads_per_ngram + 2;
+        int64_t mix = 0;
+        bool is_bad = false;
+        for (int k = 0; k < n; ++k) {
+            mix ^= engram::wrapping_mul(tok[k], p.multipliers[k]);
+            is_bad |= bad[k];
+        }
+        const int64_t hash = is_bad ? -1 : engram::floor_mod(mix, p.moduli[h]);
+        if (hash_ids) hash_ids[i * p.heads + h] = hash;
+        char* dst = static_cast<char*>(out) + (i * p.heads + h) * row_bytes;
+        if (is_bad) {
+            for (int c = 0; c < p.head_dim; ++c) {
+                if (p.elem_bytes == 4) F32::store(dst, c, NAN);
+                else static_cast<uint16_t*>(static_cast<void*>(dst))[c] = 0x7fc0;
             }
-            const int64_t hash = is_bad ? -1 : engram::floor_mod(mix, p.moduli[h]);
-            if (a.hash_ids) a.hash_ids[i * p.heads + h] = hash;
-            char* dst = static_cast<char*>(a.out) + (i * p.heads + h) * row_bytes;
-            if (is_bad) {
-                for (int c = 0; c < p.head_dim; ++c) {
-                    if (p.elem_bytes == 4) F32::store(dst, c, NAN);
-                    else static_cast<uint16_t*>(static_cast<void*>(dst))[c] = 0x7fc0;
+        } else {
+            std::memcpy(dst, static_cast<const char*>(table) + (p.row_offsets[h] + hash) * row_bytes,
+                        static_cast<size_t>(row_bytes));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- packed batches (engram.h, "Packed batches")
+
+// Where packed token i stands: its sequence (the last s in [0, num_seqs) with cu[s] <= i, by binary search;
+// -1 when there is none), that sequence's first token, its position t in the chunk, its slot, and whether
+// it continues the state its slot holds (not a start, slot in [0, num_slots)). Any descriptor values give
+// 0 <= start <= i, so everything read through a Place stays inside the call's buffers.
+struct Place {
+    int32_t seq;
+    int64_t start;
+    int64_t t;
+    int32_t slot;
+    bool continues;
+};
+
+Place place_of(const PackedDescriptors& d, int32_t num_seqs, int32_t num_slots, int64_t i) {
+    int32_t lo = 0, hi = num_seqs;
+    while (lo < hi) {
+        const int32_t mid = lo + (hi - lo) / 2;
+        if (d.cu_seqlens[mid] <= i) lo = mid + 1;
+        else hi = mid;
+    }
+    const int32_t s = lo - 1;
+    if (s < 0) return {-1, 0, i, -1, false};
+    const int64_t cu = d.cu_seqlens[s];
+    const int64_t start = cu < 0 ? 0 : cu > i ? i : cu;
+    const int32_t slot = d.seq_slots[s];
+    return {s, start, i - start, slot, d.seq_starts[s] == 0 && slot >= 0 && slot < num_slots};
+}
+
+void gather_packed_tokens(void* ctx, int64_t begin, int64_t end) {
+    const PackedGatherArgs& a = *static_cast<const PackedGatherArgs*>(ctx);
+    const engram::HashedGatherParams& p = a.p.gather;
+    const int64_t M = p.max_ngram - 1;  // history entries per slot
+    for (int64_t i = begin; i < end; ++i) {
+        const Place pl = place_of(a.d, a.p.num_seqs, a.p.num_slots, i);
+        const bool from_history = pl.continues;  // shifts past the chunk start read the slot's history
+        int64_t tok[engram::kGatherMaxNgram];
+        bool bad[engram::kGatherMaxNgram];
+        for (int k = 0; k < p.max_ngram; ++k) {
+            int64_t v = p.pad_id;
+            bad[k] = false;
+            if (pl.t - k >= 0) {
+                v = a.raw_ids[i - k];
+                if (a.lut != nullptr && v >= 0) {
+                    if (v < p.lut_size) {
+                        v = a.lut[v];
+                    } else {
+                        bad[k] = true;  // id outside the table: NaN rows, hash id -1
+                        v = 0;
+                    }
                 }
-            } else {
-                std::memcpy(dst, static_cast<const char*>(a.table) + (p.row_offsets[h] + hash) * row_bytes,
-                            static_cast<size_t>(row_bytes));
+            } else if (from_history) {
+                v = a.history[pl.slot * M + (M + (pl.t - k))];  // already compressed
             }
+            tok[k] = v;
+        }
+        emit_token(a.table, a.out, a.hash_ids, p, i, tok, bad);
+    }
+}
+
+struct PackedConvJob {
+    const PackedConvArgs* a;
+    std::vector<float> inv;        // [tokens * G]: the chunk's rows
+    std::vector<float> state_inv;  // [num_seqs * W * G]: the window rows of continuing sequences
+};
+
+template <class T>
+void packed_conv_inv(void* ctx, int64_t begin, int64_t end) {
+    PackedConvJob& j = *static_cast<PackedConvJob*>(ctx);
+    const PackedConvArgs& a = *j.a;
+    const int H = a.p.conv.hidden;
+    for (int64_t r = begin; r < end; ++r) {  // r = token * G + g
+        const int64_t base = r * H;
+        j.inv[r] = row_inv_rms([&](int i) { return T::load(a.value, base + i); }, H / a.vec, a.vec,
+                               1.0f / static_cast<float>(H), a.p.conv.eps);
+    }
+}
+
+// The inverse RMS of window row w of a continuing sequence, computed exactly like a row of the chunk.
+template <class T>
+void packed_state_inv(void* ctx, int64_t begin, int64_t end) {
+    PackedConvJob& j = *static_cast<PackedConvJob*>(ctx);
+    const PackedConvArgs& a = *j.a;
+    const int G = a.p.conv.hc_mult, H = a.p.conv.hidden;
+    const int64_t W = a.p.window;
+    for (int64_t item = begin; item < end; ++item) {  // item = (s * W + w) * G + g
+        const int64_t s = item / (W * G);
+        const int32_t slot = a.d.seq_slots[s];
+        if (a.d.seq_starts[s] != 0 || slot < 0 || slot >= a.p.num_slots) continue;  // never read
+        const int64_t base = (static_cast<int64_t>(slot) * W * G + item % (W * G)) * H;
+        j.state_inv[item] = row_inv_rms([&](int i) { return T::load(a.state, base + i); }, H / a.vec, a.vec,
+                                        1.0f / static_cast<float>(H), a.p.conv.eps);
+    }
+}
+
+template <class T>
+void packed_conv_rows(void* ctx, int64_t begin, int64_t end) {
+    PackedConvJob& j = *static_cast<PackedConvJob*>(ctx);
+    const PackedConvArgs& a = *j.a;
+    const int G = a.p.conv.hc_mult, H = a.p.conv.hidden, K = a.p.conv.kernel_size;
+    const int64_t W = a.p.window;
+    for (int64_t item = begin; item < end; ++item) {  // item = token * G + g: one output row
+        const int64_t i = item / G;
+        const int g = static_cast<int>(item % G);
+        const Place pl = place_of(a.d, a.p.num_seqs, a.p.num_slots, i);
+        const bool from_window = pl.continues;  // rows t < 0 are the slot's window rows W + t
+        auto x = [&](int64_t row, int c) {
+            return row >= 0 ? T::load(a.value, ((pl.start + row) * G + g) * H + c)
+                            : T::load(a.state, ((static_cast<int64_t>(pl.slot) * W + W + row) * G + g) * H + c);
+        };
+        auto inv = [&](int64_t row) {
+            return row >= 0 ? j.inv[(pl.start + row) * G + g] : j.state_inv[(pl.seq * W + W + row) * G + g];
+        };
+        conv_row<T>(x, inv, a.norm_w, a.conv_w, static_cast<int64_t>(g) * H, H, K, a.p.conv.dilation, pl.t, a.out,
+                    item * H, from_window ? -W : 0);
+    }
+}
+
+template <class T>
+void run_packed_conv_typed(PackedConvArgs* a) {
+    const int64_t G = a->p.conv.hc_mult, W = a->p.window;
+    PackedConvJob j{a, std::vector<float>(static_cast<size_t>(a->p.conv.seq_len * G)),
+                    std::vector<float>(static_cast<size_t>(a->p.num_seqs * W * G))};
+    sim_parallel_for(static_cast<int64_t>(j.inv.size()), 64, packed_conv_inv<T>, &j);
+    if (a->state != nullptr) sim_parallel_for(static_cast<int64_t>(j.state_inv.size()), 64, packed_state_inv<T>, &j);
+    sim_parallel_for(a->p.conv.seq_len * G, 16, packed_conv_rows<T>, &j);
+}
+
+// engram_state_commit, one sequence after the other. Each slot's new history and window are first built
+// in `next` (newest entry first), reading the old state where the chunk is shorter than the state, and
+// only then written over the old state, as engram.h requires.
+void commit_sequences(const StateCommitArgs& a) {
+    const engram::StateCommitParams& p = a.p;
+    const int64_t M = p.history, W = p.window;
+    const int64_t row_bytes = static_cast<int64_t>(p.channels) * p.elem_bytes;
+    std::vector<int64_t> hist(static_cast<size_t>(M));
+    std::vector<char> win(static_cast<size_t>(W * row_bytes));
+    for (int32_t s = 0; s < p.num_seqs; ++s) {
+        const int32_t slot = a.d.seq_slots[s];
+        if (slot < 0 || slot >= p.num_slots) continue;  // not committed
+        const int64_t cu0 = a.d.cu_seqlens[s], cu1 = a.d.cu_seqlens[s + 1];
+        const int64_t start = cu0 < 0 ? 0 : cu0 > p.tokens ? p.tokens : cu0;
+        const int64_t len = (cu1 < start ? start : cu1 > p.tokens ? p.tokens : cu1) - start;
+        const bool starts = a.d.seq_starts[s] != 0;
+        if (M > 0) {
+            int64_t* old = a.history + static_cast<int64_t>(slot) * M;
+            int64_t* next = hist.data();
+            for (int64_t e = M - 1; e >= 0; --e) {
+                const int64_t q = len - M + e;  // position in the sequence's chunk
+                int64_t v = p.pad_id;
+                if (q >= 0) {
+                    v = a.raw_ids[start + q];
+                    if (a.lut != nullptr && v >= 0) v = v < p.lut_size ? a.lut[v] : p.pad_id;
+                } else if (!starts) {
+                    v = old[M + q];
+                }
+                next[e] = v;
+            }
+            std::memmove(old, next, static_cast<size_t>(M) * sizeof(int64_t));
+        }
+        if (W > 0) {
+            char* old = static_cast<char*>(a.state) + static_cast<int64_t>(slot) * W * row_bytes;
+            char* next = win.data();
+            for (int64_t w = W - 1; w >= 0; --w) {
+                const int64_t q = len - W + w;
+                char* dst = next + w * row_bytes;
+                if (q >= 0) std::memcpy(dst, static_cast<const char*>(a.value) + (start + q) * row_bytes, row_bytes);
+                else if (!starts) std::memcpy(dst, old + (w + len) * row_bytes, row_bytes);
+                else std::memset(dst, 0, static_cast<size_t>(row_bytes));
+            }
+            std::memmove(old, next, static_cast<size_t>(W * row_bytes));
         }
     }
 }
@@ -345,5 +537,18 @@ void run_gate_short_conv(void* arg) {
     if (a->p.conv.dtype == ENGRAM_DTYPE_FLOAT32) run_fused_typed<F32>(a);
     else run_fused_typed<Bf16>(a);
 }
+
+void run_hashed_gather_packed(void* arg) {
+    PackedGatherArgs* a = static_cast<PackedGatherArgs*>(arg);
+    sim_parallel_for(a->p.gather.tokens, 256, gather_packed_tokens, a);
+}
+
+void run_short_conv_packed(void* arg) {
+    PackedConvArgs* a = static_cast<PackedConvArgs*>(arg);
+    if (a->p.conv.dtype == ENGRAM_DTYPE_FLOAT32) run_packed_conv_typed<F32>(a);
+    else run_packed_conv_typed<Bf16>(a);
+}
+
+void run_state_commit(void* arg) { commit_sequences(*static_cast<StateCommitArgs*>(arg)); }
 
 }  // namespace sim

@@ -1,4 +1,4 @@
-// CPU re-implementations of libengram's four kernels (kernels/*.cu), run by the simulated launches in
+// CPU re-implementations of libengram's kernels (kernels/*.cu), run by the simulated launches in
 // engram_entry.cpp. NOT the kernels themselves (kernels/emu runs those): the same fp32 operations in
 // the same order per output (fmaf where the kernels call fmaf, the gate's 128-thread partial sums and
 // warp butterflies, the conv's 32-lane row sums, rounding to the storage dtype where the kernels store),
@@ -10,6 +10,7 @@
 
 #include "gate_conv.h"
 #include "hashed_gather.h"
+#include "packed.h"
 
 namespace sim {
 
@@ -45,10 +46,50 @@ struct GateConvArgs {
     engram::GateShortConvParams p;
 };
 
+// The device descriptors of a packed call (engram.h, "Packed batches"), read by the bodies, never trusted.
+struct PackedDescriptors {
+    const int32_t* cu_seqlens;  // [num_seqs + 1]
+    const int32_t* seq_slots;   // [num_seqs]
+    const uint8_t* seq_starts;  // [num_seqs]
+};
+
+struct PackedGatherArgs {
+    const int64_t* raw_ids;
+    PackedDescriptors d;
+    const int64_t* history;  // NULL: p.num_slots == 0
+    const int64_t* lut;
+    const void* table;
+    void* out;
+    int64_t* hash_ids;
+    engram::PackedGatherParams p;
+};
+
+struct PackedConvArgs {
+    const void *value, *norm_w, *conv_w;
+    PackedDescriptors d;
+    const void* state;  // NULL: p.num_slots == 0
+    void* out;
+    int vec;
+    engram::PackedShortConvParams p;
+};
+
+struct StateCommitArgs {
+    const int64_t* raw_ids;
+    PackedDescriptors d;
+    const int64_t* lut;
+    int64_t* history;  // written when p.history > 0
+    const void* value;
+    void* state;       // written when p.window > 0
+    engram::StateCommitParams p;
+};
+
 // sim_fn bodies: arg points to the struct above.
 void run_hashed_gather(void* arg);
 void run_gate(void* arg);
 void run_short_conv(void* arg);
 void run_gate_short_conv(void* arg);
+void run_hashed_gather_packed(void* arg);
+void run_short_conv_packed(void* arg);
+void run_state_commit(void* arg);
 
 }  // namespace sim

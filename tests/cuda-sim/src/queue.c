@@ -180,8 +180,10 @@ static void run_one(Stream* s) {
         } else if (!sim_sticky) {
             op->fn(op->arg);                      /* after a fault, nothing runs any more (as on a GPU) */
         }
-        free(op->arg);
+        if (op->body) graph_op_done(op->body);   /* a graph's argument: its body frees it */
+        else free(op->arg);
         op->arg = NULL;
+        op->body = NULL;
         clock_ns += op->cost_ns > 1.0 ? op->cost_ns : 1.0;
         sim_count.ops++;
     } else if (op->kind == OP_RECORD) {

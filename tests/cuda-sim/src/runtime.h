@@ -26,6 +26,8 @@ enum { OP_FN, OP_WAIT, OP_RECORD };
 
 struct Stream;
 struct Event;
+struct Capture;   /* graph.c: a stream capture in progress */
+struct GraphBody; /* graph.c: the recorded work of a graph, shared by the graph, its execs and child nodes */
 
 typedef struct Op {
     int kind;
@@ -37,6 +39,7 @@ typedef struct Op {
     struct Stream* ws;      /* OP_WAIT: wait until ws has run its operation wpos */
     long wpos;
     struct Event* ev;       /* OP_RECORD */
+    struct GraphBody* body; /* OP_FN replayed from a graph: arg belongs to the body (not freed after fn) */
 } Op;
 
 #define SIM_STREAM_MAGIC 0x5354524du
@@ -54,6 +57,10 @@ typedef struct Stream {
     Op* ops;
     long n, cap, done;
     VClock vc;     /* happens-before knowledge of the stream's next operation */
+    struct Capture* capture; /* the capture recording this stream's work, NULL when it is not capturing */
+    int cap_origin;          /* the stream cudaStreamBeginCapture was called on (else it joined by an event) */
+    long cap_nodes;          /* nodes this stream has added to its capture */
+    long cap_joined;         /* a joined stream: its nodes the origin has waited for */
 } Stream;
 
 typedef struct Event {
@@ -67,6 +74,9 @@ typedef struct Event {
     Stream* stamped_s; /* the record whose simulated time time_ns holds */
     long stamped_pos;
     double time_ns;
+    unsigned long cap_id; /* last recorded in a capturing stream: that capture's id (0: recorded eagerly) */
+    Stream* cap_stream;   /* ... on this stream, */
+    long cap_count;       /* ... after that stream's first cap_count nodes */
 } Event;
 
 /* ---- lock, errors, counters (cudart.c) ---- */
@@ -76,6 +86,8 @@ cudaError_t sim_set_error(cudaError_t e); /* records this thread's last error, r
 extern cudaError_t sim_sticky;            /* set by a failed operation; every later call returns it */
 extern sim_counts sim_count;
 void sim_report(const char* kind, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+cudaError_t sim_done(cudaError_t e);       /* unlocks, records e as this thread's last error, returns e */
 
 /* ---- synchronization counters (sync_counters.c; no lock needed) ---- */
 void sync_count_device(void);                 /* a cudaDeviceSynchronize call */
@@ -99,6 +111,35 @@ int queue_event_done(const Event* e);
 double queue_clock_ns(void);
 int queue_stream_count(void);
 Stream* queue_stream_at(int i);
+
+/* ---- cudart.c helpers the graph replay shares with eager calls ---- */
+int cudart_ranges_fault(const Stream* s, const char* name, const sim_range* r, int nr); /* reports; 1 = fault */
+int cudart_check_copy(const char* call, void* dst, const void* src, size_t n, int* kind); /* 0: reported */
+long cudart_queue_copy(Stream* s, void* dst, const void* src, size_t n, int kind, int stage);
+long cudart_queue_memset(Stream* s, void* p, int value, size_t n);
+int cudart_on_current_device(const Stream* s, const char* what);
+
+/* ---- stream capture and graphs (graph.c) ---- */
+/* Whether work queued on s is recorded into a capture instead of run: then the capture_* calls below
+ * record it (or refuse it with the capture's error, cudaErrorStreamCaptureInvalidated once invalidated). */
+cudaError_t capture_kernel(Stream* s, const char* name, sim_fn fn, void* arg, const sim_range* r, int nr,
+                           double cost_ns);
+cudaError_t capture_copy(Stream* s, void* dst, const void* src, size_t n, int kind);
+cudaError_t capture_memset(Stream* s, void* p, int value, size_t n);
+cudaError_t capture_event_record(Stream* s, Event* e);
+/* cudaStreamWaitEvent with a capture on either side; *handled = 0 when neither is involved. */
+cudaError_t capture_event_wait(Stream* s, Event* e, int* handled);
+/* An API call CUDA prohibits while a capture of the caller's sees it (global mode: any thread's; thread-local:
+ * this thread's): invalidates those captures and answers cudaErrorStreamCaptureUnsupported, else cudaSuccess. */
+cudaError_t capture_unsafe_call(const char* call);
+/* Work on, or a wait for, a legacy stream while a blocking stream of its device captures:
+ * cudaErrorStreamCaptureImplicit (the capture is invalidated), else cudaSuccess. */
+cudaError_t capture_legacy_use(const Stream* s, const char* call);
+/* cudaStreamSynchronize (and friends) of a capturing stream: invalidates it, cudaErrorStreamCaptureUnsupported. */
+cudaError_t capture_sync_refused(Stream* s, const char* call);
+int capture_event_captured(const Event* e);    /* last recorded in a capture (cudaErrorCapturedEvent for queries) */
+void graph_op_done(struct GraphBody* b);       /* queue.c: a replayed operation of b ran */
+void graph_live(long* graphs, long* execs);    /* for the exit summary */
 
 /* ---- happens-before, races, hazards (order.c) ---- */
 extern VClock order_host;                     /* what the host has synchronized with */
