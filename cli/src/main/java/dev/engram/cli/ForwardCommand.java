@@ -10,6 +10,7 @@ import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.LittleEndianFiles;
 import dev.engram.reference.EngramWeights;
 import dev.engram.reference.ReferenceEngramLayer;
+import dev.engram.reference.ReferenceState;
 import dev.engram.reference.StateDictFiles;
 
 import java.io.PrintStream;
@@ -25,7 +26,7 @@ import java.util.Set;
  */
 final class ForwardCommand implements Command {
     private static final Set<String> VALUES = Set.of("config", "layer", "weights", "ids", "hidden", "batch", "seq", "lut",
-            "out", "device", "dtype");
+            "out", "device", "dtype", "chunks");
 
     @Override
     public String name() {
@@ -43,6 +44,7 @@ final class ForwardCommand implements Command {
                 usage: engram forward --config CONFIG.json --layer L --weights DIR --ids IDS.i64.bin
                                       --hidden HIDDEN.f32.bin --batch B --seq T [--lut LUT.i32.bin|LUT.i64.bin]
                                       --out OUT.f64.bin|OUT.f32.bin [--device cpu|gpu] [--dtype fp32|bf16]
+                                      [--chunks N1,N2,...]
 
                 Runs one Engram layer: the output [B, T, G, H] (G = hc_mult, H = hidden_size) of the official
                 Engram.forward, without the residual, for token ids [B, T] and hidden states [B, T, G, H].
@@ -70,10 +72,18 @@ final class ForwardCommand implements Command {
                   --device D      cpu (default): the double-precision CPU reference;
                                   gpu: the GPU layer (EngramLayer), an error when no GPU is usable
                   --dtype T       with --device gpu only: fp32 (default) or bf16 storage on the GPU
+                  --chunks LIST   feed every sequence in consecutive chunks of these sizes, cycling through the
+                                  list (the last chunk cut at T): each step packs the rows' current chunks into
+                                  one call (row b in state slot b, starting on the first chunk), the n-gram
+                                  history and conv window carried between calls (SEMANTICS.md section 8); the
+                                  output file is the same as without --chunks. Sizes are integers >= 0, at least
+                                  one > 0 (a 0 is a step of empty chunks), e.g. 16,1 (prefill 16, then decode
+                                  token by token). --device cpu only for now
 
                 exit codes: 0 ok; 1 runtime error (a missing or malformed file, a file of the wrong size, a bad
                 config, an id outside the table); 2 usage error (an unknown, missing or bad option, a layer not in
-                layer_ids, --dtype without --device gpu, --device gpu where no GPU is usable)
+                layer_ids, --dtype without --device gpu, --device gpu where no GPU is usable, a bad --chunks list,
+                --chunks with --device gpu)
                 """;
     }
 
@@ -97,6 +107,12 @@ final class ForwardCommand implements Command {
             throw new UsageException("--device must be cpu or gpu, got '" + device + "'");
         }
         DType dtype = dtype(args.value("dtype"), device);
+        ChunkSizes chunks = args.has("chunks") ? ChunkSizes.parse(args.value("chunks")) : null;
+        if (chunks != null && device.equals("gpu")) {
+            // The GPU packed forward (EngramLayer on a PackedBatch with an EngramState) is not wired in yet; it will
+            // be a PackedStep for ChunkedForward, as the CPU one is.
+            throw new UsageException("--chunks is not available with --device gpu yet; use --device cpu");
+        }
         if (device.equals("gpu")) {
             GpuStatus gpu = Engram.gpuStatus();
             if (!gpu.available()) throw new UsageException("--device gpu, but " + gpu.describe());
@@ -124,8 +140,8 @@ final class ForwardCommand implements Command {
 
         String ran;
         if (device.equals("cpu")) {
-            output.write(outFile, new ReferenceEngramLayer(mapping, layerId, weights).forward(ids, hidden, batch, seqLen));
-            ran = "the double-precision CPU reference";
+            output.write(outFile, cpuForward(mapping, layerId, weights, ids, hidden, batch, seqLen, chunks));
+            ran = "the double-precision CPU reference" + (chunks == null ? "" : ", in chunks of " + chunks);
         } else {
             output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen));
             ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16");
@@ -153,6 +169,16 @@ final class ForwardCommand implements Command {
         if (dir != null && !Files.isDirectory(dir)) {
             throw new IllegalArgumentException("cannot write --out " + outFile + ": no directory " + dir);
         }
+    }
+
+    /** The reference forward, whole or chunk by chunk with a state of one slot per row. */
+    private static double[] cpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, long[] ids,
+                                       double[] hidden, int batch, int seqLen, ChunkSizes chunks) {
+        ReferenceEngramLayer layer = new ReferenceEngramLayer(mapping, layerId, weights);
+        if (chunks == null) return layer.forward(ids, hidden, batch, seqLen);
+        ReferenceState state = layer.newState(batch);
+        int gh = mapping.config().hcMult() * mapping.config().hiddenSize();
+        return ChunkedForward.run(ids, hidden, batch, seqLen, gh, chunks, (b, i, h) -> layer.forward(b, i, h, state));
     }
 
     private static float[] gpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, DType dtype,

@@ -136,4 +136,22 @@ public final class NgramHashMapping {
         return NgramHasher.hash(compressedIds, batch, seqLen, padIdCompressed, l.multipliers(), l.moduli(),
                 config.nHeadPerNgram());
     }
+
+    /**
+     * {@return the hash ids {@code [tokens, heads]} of one layer for a packed batch of compressed ids}, each
+     * sequence reading its {@code history} before its first token (SEMANTICS.md §8; see
+     * {@link NgramHasher#hashPacked}).
+     *
+     * @param compressedIds compressed ids {@code [tokens]} of all sequences, back to back
+     * @param cuSeqlens     {@code [S + 1]}: {@code cu[0] = 0}, nondecreasing, {@code cu[S] = tokens}
+     * @param history       {@code [S, max_ngram_size - 1]}: per sequence the compressed ids before its first token,
+     *                      oldest first ({@link #padIdCompressed()} where it has none)
+     * @param layerId       one of {@link #layerIds()}
+     * @throws IllegalArgumentException when the lengths do not fit each other or the layer is unknown
+     */
+    public long[] hashCompressedPacked(long[] compressedIds, int[] cuSeqlens, long[] history, int layerId) {
+        LayerHashing l = layer(layerId);
+        return NgramHasher.hashPacked(compressedIds, cuSeqlens, history, l.multipliers(), l.moduli(),
+                config.nHeadPerNgram());
+    }
 }

@@ -10,6 +10,9 @@ import java.util.Objects;
  * {@code n = 2..maxNgram} the mix is {@code (s_0*m_0) ^ ... ^ (s_{n-1}*m_{n-1})} in {@code long}
  * arithmetic (which wraps exactly like numpy's int64), and head {@code j} of that order gets
  * {@code Math.floorMod(mix, p[n-2][j])}. Rows of the batch are independent.
+ *
+ * <p>{@link #hashPacked} hashes a packed batch whose sequences read a carried history instead of the pad
+ * (SEMANTICS.md §8), with the same per-position arithmetic.
  */
 public final class NgramHasher {
     private NgramHasher() {}
@@ -77,20 +80,89 @@ public final class NgramHasher {
 
     private static void hashTokens(long[] ids, int seqLen, long padId, long[] multipliers, long[] moduli,
                                    int headsPerNgram, int fromToken, int toToken, long[] out) {
+        long[] padHistory = new long[multipliers.length - 1];
+        java.util.Arrays.fill(padHistory, padId); // what a row start reads before its first token
+        for (int i = fromToken; i < toToken; i++) {
+            hashPosition(ids, i, i % seqLen, padHistory, 0, multipliers, moduli, headsPerNgram, out);
+        }
+    }
+
+    /**
+     * Hashes a packed batch of compressed ids (SEMANTICS.md §8): sequence {@code s} owns the tokens
+     * {@code [cu[s], cu[s+1])}, and its positions before its first token read {@code history} instead of the pad,
+     * so a sequence hashed in consecutive chunks, each given the last ids of the chunks before, gets exactly the
+     * hash ids of the whole sequence. The arithmetic is that of {@link #hash}: a sequence whose history is all
+     * {@code padId} hashes as a row of {@link #hash}.
+     *
+     * @param compressedIds {@code [tokens]} compressed ids of all sequences, back to back; negatives allowed
+     * @param cuSeqlens     {@code [S + 1]}: {@code cu[0] = 0}, nondecreasing, {@code cu[S] = tokens}
+     * @param history       {@code [S, maxNgram - 1]}, row-major: per sequence the compressed ids just before its
+     *                      first token of this call, oldest first (the pad id where the sequence has none)
+     * @param multipliers   {@code [maxNgram]} per-position multipliers of the layer, {@code maxNgram >= 2}
+     * @param moduli        {@code [(maxNgram-1) * headsPerNgram]} prime moduli, order-major, each {@code > 0}
+     * @param headsPerNgram heads per n-gram order, {@code >= 1}
+     * @return {@code [tokens * (maxNgram-1) * headsPerNgram]} hash ids in {@code [0, p)}
+     * @throws IllegalArgumentException naming the first argument that does not fit the others
+     */
+    public static long[] hashPacked(long[] compressedIds, int[] cuSeqlens, long[] history, long[] multipliers,
+                                    long[] moduli, int headsPerNgram) {
+        Objects.requireNonNull(compressedIds, "compressedIds");
+        Objects.requireNonNull(cuSeqlens, "cuSeqlens");
+        Objects.requireNonNull(history, "history");
+        Objects.requireNonNull(multipliers, "multipliers");
+        Objects.requireNonNull(moduli, "moduli");
+        int tokens = compressedIds.length;
+        checkArguments(tokens, 1, tokens, multipliers.length, moduli, headsPerNgram);
+        checkCuSeqlens(cuSeqlens, tokens);
+        int sequences = cuSeqlens.length - 1, historyLength = multipliers.length - 1;
+        if ((long) sequences * historyLength != history.length) {
+            throw new IllegalArgumentException("history has " + history.length + " entries, expected [S, max_ngram_size-1] = ["
+                    + sequences + ", " + historyLength + "] = " + (long) sequences * historyLength);
+        }
+        long[] out = new long[Math.multiplyExact(tokens, moduli.length)];
+        for (int s = 0; s < sequences; s++) {
+            for (int i = cuSeqlens[s]; i < cuSeqlens[s + 1]; i++) {
+                hashPosition(compressedIds, i, i - cuSeqlens[s], history, s * historyLength, multipliers, moduli,
+                        headsPerNgram, out);
+            }
+        }
+        return out;
+    }
+
+    private static void checkCuSeqlens(int[] cu, int tokens) {
+        if (cu.length < 1) throw new IllegalArgumentException("cuSeqlens needs at least one entry (cu[0] = 0)");
+        if (cu[0] != 0) throw new IllegalArgumentException("cuSeqlens[0] must be 0, got " + cu[0]);
+        for (int s = 1; s < cu.length; s++) {
+            if (cu[s] < cu[s - 1]) {
+                throw new IllegalArgumentException("cuSeqlens must be nondecreasing, but cuSeqlens[" + s + "] = " + cu[s]
+                        + " < cuSeqlens[" + (s - 1) + "] = " + cu[s - 1]);
+            }
+        }
+        if (cu[cu.length - 1] != tokens) {
+            throw new IllegalArgumentException("cuSeqlens ends at " + cu[cu.length - 1] + " but there are " + tokens + " ids");
+        }
+    }
+
+    /**
+     * The hash ids of the token at flat index {@code i}, position {@code t} of its sequence: {@code s_k} is
+     * {@code ids[i - k]} when {@code t - k >= 0}, else entry {@code (maxNgram - 1) + (t - k)} of the
+     * {@code maxNgram - 1} history entries at {@code history[historyBase..]} (oldest first).
+     */
+    private static void hashPosition(long[] ids, int i, int t, long[] history, int historyBase, long[] multipliers,
+                                     long[] moduli, int headsPerNgram, long[] out) {
         int heads = moduli.length;
         int maxNgram = multipliers.length;
-        for (int i = fromToken; i < toToken; i++) {
-            int t = i % seqLen;
-            int rowStart = i - t;
-            int outBase = i * heads;
-            long mix = shifted(ids, rowStart, t, 0, padId) * multipliers[0];
-            for (int n = 2; n <= maxNgram; n++) {
-                // mix_n = mix_{n-1} ^ (s_{n-1} * m_{n-1}); long multiply wraps like int64.
-                mix ^= shifted(ids, rowStart, t, n - 1, padId) * multipliers[n - 1];
-                int headBase = (n - 2) * headsPerNgram;
-                for (int j = 0; j < headsPerNgram; j++) {
-                    out[outBase + headBase + j] = Math.floorMod(mix, moduli[headBase + j]);
-                }
+        int historyEnd = historyBase + maxNgram - 1;
+        int outBase = i * heads;
+        long mix = ids[i] * multipliers[0];
+        for (int n = 2; n <= maxNgram; n++) {
+            int k = n - 1;
+            long s = t - k >= 0 ? ids[i - k] : history[historyEnd + t - k];
+            // mix_n = mix_{n-1} ^ (s_{n-1} * m_{n-1}); long multiply wraps like int64.
+            mix ^= s * multipliers[k];
+            int headBase = (n - 2) * headsPerNgram;
+            for (int j = 0; j < headsPerNgram; j++) {
+                out[outBase + headBase + j] = Math.floorMod(mix, moduli[headBase + j]);
             }
         }
     }

@@ -3,6 +3,9 @@ package dev.engram.reference;
 /**
  * Every intermediate of one reference forward, named as in the golden files (row-major; B batch,
  * T tokens, G branches, H hidden size, E engram width, heads = hash heads, L = T + (K-1)*dilation).
+ * A packed forward ({@link ReferenceEngramLayer#trace(dev.engram.PackedBatch, long[], double[], ReferenceState)})
+ * has {@code [N]} tokens in place of {@code [B, T]}, and its {@code convOutFull} is {@code [N, G*H]}: the causal
+ * conv outputs only.
  *
  * @param compressedIds  [B, T]
  * @param hashIds        [B, T, heads]

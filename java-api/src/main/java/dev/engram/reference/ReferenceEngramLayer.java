@@ -1,6 +1,7 @@
 package dev.engram.reference;
 
 import dev.engram.EngramConfig;
+import dev.engram.PackedBatch;
 import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
 
@@ -21,6 +22,10 @@ import java.util.Objects;
  * </pre>
  * The key/query norms use {@link EngramConfig#gateNormEps()} (2^-23 like torch's fp32 default; use
  * 2^-52 to mirror a float64 torch run), the conv norms {@link EngramConfig#convNormEps()}.
+ *
+ * <p>Besides the rectangular {@code [B, T]} forward, whose rows all start at t = 0, a packed forward runs
+ * sequences at any position with their state carried in a {@link ReferenceState} (SEMANTICS.md §8), with the same
+ * per-token arithmetic: a sequence run in chunks gives bit for bit the output of the whole sequence.
  */
 public final class ReferenceEngramLayer {
     /** The clamp under the signed square root of the gate. */
@@ -100,13 +105,169 @@ public final class ReferenceEngramLayer {
         long[] compressed = mapping.compress(rawIds);
         long[] hashIds = mapping.hashCompressed(compressed, batch, seqLen, hashing.layerId());
         long t1 = System.nanoTime();
+        TokenStages st = tokenStages(hashIds, hidden, n);
+        long t4 = System.nanoTime();
+        double[] convIn = convInputs(st.value, n);
+        double[] convFull = dilatedCausalConv(convIn, batch, seqLen);
+        double[] shortConv = new double[n * g() * h()];
+        double[] output = new double[n * g() * h()];
+        int channels = g() * h(), fullLen = fullLength(seqLen);
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seqLen; t++) {
+                for (int ch = 0; ch < channels; ch++) {
+                    int i = (b * seqLen + t) * channels + ch;
+                    shortConv[i] = silu(convFull[(b * channels + ch) * fullLen + t]);
+                    output[i] = st.value[i] + shortConv[i];
+                }
+            }
+        }
+        long t5 = System.nanoTime();
+        return new ForwardTrace(compressed, hashIds, st.rows, st.emb, st.keyProj, st.normedKey, st.normedQuery, st.dot,
+                st.signedSqrt, st.gate, st.valueProj, st.value, convIn, convFull, shortConv, output,
+                new ForwardTrace.StageTimes(t1 - t0, st.gatherDone - t1, st.projectionsDone - st.gatherDone,
+                        t4 - st.projectionsDone, t5 - t4));
+    }
+
+    /**
+     * {@return a state of {@code slots} empty sequences for this layer, for the packed forward}
+     *
+     * @param slots number of slots, {@code >= 0}
+     * @throws IllegalArgumentException for a negative count or a state too large for Java arrays
+     */
+    public ReferenceState newState(int slots) {
+        return new ReferenceState(mapping, hashing.layerId(), slots);
+    }
+
+    /**
+     * {@return the output {@code [N, G, H]} of a packed batch, row-major} and updates the state of the batch's slots
+     * (SEMANTICS.md §8): sequence {@code s} owns tokens {@code [cu[s], cu[s+1])}; one that continues reads its slot's
+     * hash history and conv window for the positions before its first token, one that starts reads pad ids and zeros
+     * whatever its slot holds. Running a sequence in consecutive chunks, its state carried, gives bit for bit the
+     * output of {@link #forward(long[], double[], int, int)} on the whole sequence.
+     *
+     * @param batch  the sequences, their slots and start flags; {@code N = batch.tokens()}
+     * @param rawIds raw tokenizer ids {@code [N]}; negative ids pass through the compression table unchanged
+     * @param hidden hidden states {@code [N, G, H]}, row-major
+     * @param state  the state of this layer, with every slot of the batch; updated only when the call succeeds
+     * @throws IllegalArgumentException  when a length does not match {@code N}, a slot is {@code >= state.slots()},
+     *                                   or the state belongs to another config or layer
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     */
+    public double[] forward(PackedBatch batch, long[] rawIds, double[] hidden, ReferenceState state) {
+        return trace(batch, rawIds, hidden, state).output();
+    }
+
+    /**
+     * {@return the packed forward with every intermediate and per-stage times}, as
+     * {@link #forward(PackedBatch, long[], double[], ReferenceState)}, which it is. Shapes are those of
+     * {@link ForwardTrace} with {@code [N]} for {@code [B, T]}; {@code convOutFull} is {@code [N, G*H]}, the causal
+     * conv outputs only (what the rectangular trace keeps in its first T positions).
+     *
+     * @param batch  the sequences, their slots and start flags; {@code N = batch.tokens()}
+     * @param rawIds raw tokenizer ids {@code [N]}; negative ids pass through the compression table unchanged
+     * @param hidden hidden states {@code [N, G, H]}, row-major
+     * @param state  the state of this layer, with every slot of the batch; updated only when the call succeeds
+     * @throws IllegalArgumentException  when a length does not match {@code N}, a slot is {@code >= state.slots()},
+     *                                   or the state belongs to another config or layer
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     */
+    public ForwardTrace trace(PackedBatch batch, long[] rawIds, double[] hidden, ReferenceState state) {
+        checkPackedInputs(batch, rawIds, hidden, state);
+        int n = batch.tokens(), sequences = batch.sequences();
+        int m = state.historyLength(), w = state.windowRows(), channels = g() * h();
+        long t0 = System.nanoTime();
+        long[] compressed = mapping.compress(rawIds);
+        // What each sequence sees before its first token: its slot's state, or an empty sequence's.
+        long[] history = new long[sequences * m];
+        double[] windows = new double[sequences * w * channels];
+        for (int s = 0; s < sequences; s++) {
+            if (batch.starts(s)) {
+                java.util.Arrays.fill(history, s * m, (s + 1) * m, mapping.padIdCompressed());
+            } else {
+                state.readHistory(batch.slot(s), history, s * m);
+                state.readWindow(batch.slot(s), windows, s * w * channels);
+            }
+        }
+        long[] hashIds = mapping.hashCompressedPacked(compressed, batch.cuSeqlens(), history, hashing.layerId());
+        long t1 = System.nanoTime();
+        TokenStages st = tokenStages(hashIds, hidden, n);
+        long t4 = System.nanoTime();
+        double[] convIn = convInputs(st.value, n);
+        double[] conv = packedCausalConv(convIn, batch, windows);
+        double[] shortConv = new double[n * channels];
+        double[] output = new double[n * channels];
+        for (int i = 0; i < output.length; i++) {
+            shortConv[i] = silu(conv[i]);
+            output[i] = st.value[i] + shortConv[i];
+        }
+        long t5 = System.nanoTime();
+        commit(batch, state, compressed, history, convIn, windows);
+        return new ForwardTrace(compressed, hashIds, st.rows, st.emb, st.keyProj, st.normedKey, st.normedQuery, st.dot,
+                st.signedSqrt, st.gate, st.valueProj, st.value, convIn, conv, shortConv, output,
+                new ForwardTrace.StageTimes(t1 - t0, st.gatherDone - t1, st.projectionsDone - st.gatherDone,
+                        t4 - st.projectionsDone, t5 - t4));
+    }
+
+    /**
+     * Writes each sequence's new state: the last M compressed ids and W conv inputs of (what it saw before ++ its
+     * tokens of this call). Everything old was copied into {@code history}/{@code windows} before, so a slot's
+     * new state never reads what another write changed.
+     */
+    private void commit(PackedBatch batch, ReferenceState state, long[] compressed, long[] history, double[] convIn,
+                        double[] windows) {
+        int m = state.historyLength(), w = state.windowRows(), channels = g() * h();
+        long[] newHistory = new long[m];
+        double[] newWindow = new double[w * channels];
+        for (int s = 0; s < batch.sequences(); s++) {
+            int start = batch.start(s), len = batch.length(s);
+            for (int j = 0; j < m; j++) {
+                int p = len - m + j;
+                newHistory[j] = p >= 0 ? compressed[start + p] : history[s * m + m + p];
+            }
+            for (int j = 0; j < w; j++) {
+                int p = len - w + j;
+                if (p >= 0) System.arraycopy(convIn, (start + p) * channels, newWindow, j * channels, channels);
+                else System.arraycopy(windows, (s * w + w + p) * channels, newWindow, j * channels, channels);
+            }
+            state.write(batch.slot(s), newHistory, 0, newWindow, 0);
+        }
+    }
+
+    /**
+     * The causal conv of each packed sequence, {@code [N, G*H]}: the same taps in the same order as
+     * {@link #dilatedCausalConv}, positions before the sequence's first token read from its window (zeros for a
+     * start, where the rectangular conv skips them: adding {@code w * 0.0} to the +0.0 accumulator changes no bit).
+     */
+    private double[] packedCausalConv(double[] x, PackedBatch batch, double[] windows) {
+        int channels = g() * h(), k = c.kernelSize(), dil = c.convDilation(), w = (k - 1) * dil;
+        float[] weight = this.w.convWeight();
+        double[] y = new double[batch.tokens() * channels];
+        for (int s = 0; s < batch.sequences(); s++) {
+            int start = batch.start(s), len = batch.length(s);
+            for (int t = 0; t < len; t++) {
+                for (int ch = 0; ch < channels; ch++) {
+                    double acc = 0;
+                    for (int tap = 0; tap < k; tap++) {
+                        int src = t - (k - 1 - tap) * dil;
+                        double xv = src >= 0 ? x[(start + src) * channels + ch] : windows[((s * w) + w + src) * channels + ch];
+                        acc += weight[ch * k + tap] * xv;
+                    }
+                    y[(start + t) * channels + ch] = acc;
+                }
+            }
+        }
+        return y;
+    }
+
+    /** The per-token stages from the hash ids to the gated value, the same arithmetic for every batch shape. */
+    private TokenStages tokenStages(long[] hashIds, double[] hidden, int n) {
         long[] rows = tableRows(hashIds, n);
         double[] emb = gather(rows, n);
-        long t2 = System.nanoTime();
+        long gatherDone = System.nanoTime();
         double[] keyProj = keyProjections(emb, n);
         double[] valueProj = linear(emb, n, w.valueWeight(), 0, w.valueBias(), 0);
-        long t3 = System.nanoTime();
-        int g = c.hcMult(), h = c.hiddenSize();
+        long projectionsDone = System.nanoTime();
+        int g = g(), h = h();
         double[] normedKey = new double[n * g * h];
         double[] normedQuery = new double[n * g * h];
         double[] dot = new double[n * g], signedSqrt = new double[n * g], gate = new double[n * g];
@@ -127,7 +288,13 @@ public final class ReferenceEngramLayer {
                 for (int i = 0; i < h; i++) value[row + i] = gate[gi] * valueProj[tok * h + i];
             }
         }
-        long t4 = System.nanoTime();
+        return new TokenStages(rows, emb, keyProj, valueProj, normedKey, normedQuery, dot, signedSqrt, gate, value,
+                gatherDone, projectionsDone);
+    }
+
+    /** The conv's inputs: each token's gated value RMSNorm'd per branch. */
+    private double[] convInputs(double[] value, int n) {
+        int g = g(), h = h();
         double[] convIn = new double[n * g * h];
         for (int tok = 0; tok < n; tok++) {
             for (int br = 0; br < g; br++) {
@@ -135,23 +302,41 @@ public final class ReferenceEngramLayer {
                 rmsNorm(value, row, w.convNormWeight(), br * h, c.convNormEps(), convIn, row, h);
             }
         }
-        double[] convFull = dilatedCausalConv(convIn, batch, seqLen);
-        double[] shortConv = new double[n * g * h];
-        double[] output = new double[n * g * h];
-        int channels = g * h, fullLen = fullLength(seqLen);
-        for (int b = 0; b < batch; b++) {
-            for (int t = 0; t < seqLen; t++) {
-                for (int ch = 0; ch < channels; ch++) {
-                    int i = (b * seqLen + t) * channels + ch;
-                    shortConv[i] = silu(convFull[(b * channels + ch) * fullLen + t]);
-                    output[i] = value[i] + shortConv[i];
-                }
-            }
+        return convIn;
+    }
+
+    private record TokenStages(long[] rows, double[] emb, double[] keyProj, double[] valueProj, double[] normedKey,
+                               double[] normedQuery, double[] dot, double[] signedSqrt, double[] gate, double[] value,
+                               long gatherDone, long projectionsDone) {}
+
+    private int g() {
+        return c.hcMult();
+    }
+
+    private int h() {
+        return c.hiddenSize();
+    }
+
+    private void checkPackedInputs(PackedBatch batch, long[] rawIds, double[] hidden, ReferenceState state) {
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(state, "state");
+        if (!state.belongsTo(mapping, hashing.layerId())) {
+            throw new IllegalArgumentException("the state belongs to layer " + state.layerId() + " of another model ("
+                    + state + "), not to layer " + hashing.layerId() + " of this layer's config; make it with newState");
         }
-        long t5 = System.nanoTime();
-        return new ForwardTrace(compressed, hashIds, rows, emb, keyProj, normedKey, normedQuery, dot, signedSqrt, gate,
-                valueProj, value, convIn, convFull, shortConv, output,
-                new ForwardTrace.StageTimes(t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4));
+        batch.requireSlotsBelow(state.slots());
+        int n = batch.tokens();
+        if (rawIds.length != n) {
+            throw new IllegalArgumentException("ids have " + rawIds.length + " elements, expected [N] = " + n
+                    + " (the batch's tokens)");
+        }
+        long hiddenExpected = (long) n * g() * h();
+        if (hidden.length != hiddenExpected) {
+            throw new IllegalArgumentException("hidden states have " + hidden.length + " elements, expected [N, G, H] = ["
+                    + n + ", " + g() + ", " + h() + "] = " + hiddenExpected);
+        }
     }
 
     /**
