@@ -12,6 +12,7 @@ import dev.engram.reference.EngramWeights;
 import dev.engram.reference.ForwardTrace;
 import dev.engram.reference.RandomWeights;
 import dev.engram.reference.ReferenceEngramLayer;
+import dev.engram.reference.ReferenceState;
 import dev.engram.testing.Compare;
 import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
@@ -38,7 +39,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
  * Packed forwards with carried state on a GPU (SEMANTICS.md §8): sequences fed in random consecutive chunks (0, 1,
  * shorter and longer than the conv window), packed in shuffled order into shuffled slots with starting and continuing
  * sequences mixed, give the outputs of the GPU's whole-sequence rectangular forward and of the double-precision CPU
- * reference; so does a decode loop of 1-token steps through one {@link DeviceBatch}; forks ({@link EngramState#copy})
+ * reference (rectangular on the whole sequence, and packed on the same steps with its {@link ReferenceState}); so does a decode loop of 1-token steps through one {@link DeviceBatch}; forks ({@link EngramState#copy})
  * and resets; the state read back holds the last compressed ids and the last gated values.
  *
  * <p>GPU chunked vs GPU whole: bit for bit under the CUDA simulator (its GEMM sums each output row alike whatever
@@ -244,7 +245,13 @@ class PackedForwardGpuTest {
         System.out.printf("packed chunks %s seed %d: %d sequences, chunks %s, first steps %s%n", m, seed, sequences,
                 plans.stream().map(p -> Arrays.toString(p.chunks)).toList(), plans.stream().map(Plan::first).toList());
         float[][] chunked = new float[sequences][];
-        for (int s = 0; s < sequences; s++) chunked[s] = new float[plans.get(s).seq.length() * c];
+        double[][] referenceChunked = new double[sequences][]; // the CPU reference's packed forward, same steps
+        for (int s = 0; s < sequences; s++) {
+            chunked[s] = new float[plans.get(s).seq.length() * c];
+            referenceChunked[s] = new double[plans.get(s).seq.length() * c];
+        }
+        ReferenceEngramLayer reference = new ReferenceEngramLayer(m.mapping(), m.layerId(), m.weights());
+        ReferenceState referenceState = reference.newState(slots);
 
         try (EngramLayer layer = m.layer(Math.max(1, total));
              EngramState state = layer.newState(slots);
@@ -269,14 +276,17 @@ class PackedForwardGpuTest {
                     starts[k] = chunk == 0;
                     packed = packed.concat(p.seq.range(from, from + lengths[k]));
                 }
-                float[] out = layer.forward(PackedBatch.ofLengths(lengths, batchSlots, starts), packed.ids, packed.hidden,
-                        state);
+                PackedBatch batch = PackedBatch.ofLengths(lengths, batchSlots, starts);
+                float[] out = layer.forward(batch, packed.ids, packed.hidden, state);
+                double[] referenceOut = reference.forward(batch, packed.ids, DeviceTensors.toDouble(packed.hidden),
+                        referenceState);
                 assertEquals(packed.hidden.length, out.length);
                 int at = 0;
                 for (int k = 0; k < n; k++) {
                     Plan p = plans.get(active.get(k));
                     int from = p.offset(step - p.first);
                     System.arraycopy(out, at * c, chunked[active.get(k)], from * c, lengths[k] * c);
+                    System.arraycopy(referenceOut, at * c, referenceChunked[active.get(k)], from * c, lengths[k] * c);
                     at += lengths[k];
                 }
             }
@@ -302,6 +312,8 @@ class PackedForwardGpuTest {
                 at += p.seq.length();
                 long[] expectedHistory = expectedHistory(m, p.seq);
                 assertArrayEquals(expectedHistory, state.history(p.slot, stream), what + ": history after the chunks");
+                assertArrayEquals(referenceState.history(p.slot), state.history(p.slot, stream),
+                        what + ": history vs the CPU reference's packed state");
                 assertArrayEquals(expectedHistory, whole.history(p.slot, stream), what + ": history after one call");
                 assertGpuRunsAgree(state.convInputs(p.slot, stream), whole.convInputs(p.slot, stream), m,
                         what + ": conv window after the chunks vs after one call");
@@ -314,7 +326,9 @@ class PackedForwardGpuTest {
                 assertGpuRunsAgree(onePacked, rectangular, m, what + ": one packed call vs whole rectangular");
                 ForwardTrace ref = m.reference(p.seq);
                 Compare.assertAllClose(DeviceTensors.toDouble(chunked[s]), ref.output(), m.tolerance(),
-                        what + ": chunked vs the CPU reference");
+                        what + ": chunked vs the CPU reference (whole)");
+                Compare.assertAllClose(DeviceTensors.toDouble(chunked[s]), referenceChunked[s], m.tolerance(),
+                        what + ": chunked vs the CPU reference's packed forward of the same steps");
                 double[] window = DeviceTensors.toDouble(state.convInputs(p.slot, stream));
                 double[] expectedWindow = expectedWindow(m, p.seq, ref);
                 Compare.assertAllClose(window, expectedWindow, m.windowTolerance(), what + ": conv window vs the reference's u");
