@@ -4,6 +4,7 @@ import dev.engram.EngramConfig;
 import dev.engram.PackedBatch;
 import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.Cublas;
+import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaEvent;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
@@ -253,8 +254,10 @@ public final class EngramLayer implements AutoCloseable {
             params = LayerParameters.upload(mapping.compressionTable(), weights, c, options.dtype(), device, withTable,
                     upload);
             workspace = new LayerWorkspace(options.maxTokens(), c.engramHiddenSize(), c.hcMult(), c.hiddenSize(),
-                    options.dtype(), withTable); // without a table the rows arrive elsewhere (forwardFromRows)
+                    options.dtype(), withTable, // without a table the rows arrive elsewhere (forwardFromRows)
+                    LayerWorkspace.cublasWorkspaceBytes(CudaDevice.get(device).computeCapabilityMajor()));
             cublas = Cublas.create();
+            cublas.setWorkspace(workspace.cublasWorkspace); // nothing allocated by cuBLAS inside a captured forward
             done = CudaEvent.createWithoutTiming();
             params.ready.synchronize(); // only this layer's copies: the caller's host memory is free to go
             upload.close();
@@ -807,7 +810,7 @@ public final class EngramLayer implements AutoCloseable {
         return hashing;
     }
 
-    /** {@return device bytes held by this layer: parameters plus scratch (cuBLAS's own workspace not counted)} */
+    /** {@return device bytes held by this layer: parameters plus scratch, the cuBLAS workspace it gives cuBLAS included} */
     public long deviceBytes() {
         checkOpen();
         return params.byteSize() + workspace.byteSize();
