@@ -108,7 +108,7 @@ short_conv_packed_kernel(const T* __restrict__ value, const T* __restrict__ norm
         for (int s = warp; s < slots; s += kWarps) {
             const T* row = nullptr;
             if (s < c.chunk_slots()) {  // window path, chunk row i0 - W + s
-                for (int k = 0; k < K; ++k) {
+                for (int k = 0; k < K && row == nullptr; ++k) {
                     const int li = s - static_cast<int>(k * dil);
                     if (li >= 0 && li < tt && s_pos[li].t >= (K - 1 - k) * dil) row = base + (i0 - W + s) * row_stride;
                 }

@@ -355,8 +355,9 @@ void run_config(const Config& c, uint32_t seed) {
                     describe(c) + " step " + std::to_string(steps));
         int64_t tokens = 0;  // coverage: engram_short_conv_packed's tile rule (short_conv_packed.cu)
         for (const Part& p : parts) tokens += p.len;
+        const int64_t n_parts = static_cast<int64_t>(parts.size());
         int tile = 1;
-        while (tile < (tokens + parts.size() - 1) / parts.size() && tile < 32) tile *= 2;
+        while (tile < (tokens + n_parts - 1) / n_parts && tile < 32) tile *= 2;
         window_path += tokens > 0 && c.dil < tile;
         // The expected state: in-range slots of this call hold their sequence's last rows; the rest as before.
         for (const Part& p : parts) {
