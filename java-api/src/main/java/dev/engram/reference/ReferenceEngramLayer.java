@@ -26,6 +26,9 @@ import java.util.Objects;
  * <p>Besides the rectangular {@code [B, T]} forward, whose rows all start at t = 0, a packed forward runs
  * sequences at any position with their state carried in a {@link ReferenceState} (SEMANTICS.md §8), with the same
  * per-token arithmetic: a sequence run in chunks gives bit for bit the output of the whole sequence.
+ *
+ * <p>The table is read through {@link EmbeddingRows}: the float32 array of {@link EngramWeights}, or e.g. an fp8
+ * table with block scales, whose rows are their exact dequantized values (SEMANTICS.md §9).
  */
 public final class ReferenceEngramLayer {
     /** The clamp under the signed square root of the gate. */
