@@ -102,6 +102,23 @@ struct ConvTile {
 
 __device__ __forceinline__ float conv_inv_rms(float ss, float inv_h, float eps) { return 1.0f / sqrtf(ss * inv_h + eps); }
 
+// The inverse RMS of one conv input row x[0 .. units * VEC) by one whole warp (every lane gets it):
+// lane-strided 16-byte units, warp-shuffle sum. engram_short_conv and engram_short_conv_packed both
+// call it, so a row's norm is the same bits whether it is read from the chunk or the carried window.
+template <typename T, int VEC>
+__device__ __forceinline__ float conv_row_inv_rms(const T* __restrict__ x, int units, int lane, float inv_h,
+                                                  float eps) {
+    float ss = 0.f;
+    for (int u = lane; u < units; u += 32) {
+        float v[VEC];
+        load_f32<T, VEC>(x + u * VEC, v);
+#pragma unroll
+        for (int i = 0; i < VEC; ++i) ss = fmaf(v[i], v[i], ss);
+    }
+    ss = warp_sum(ss);
+    return conv_inv_rms(ss, inv_h, eps);
+}
+
 __device__ __forceinline__ float silu_residual(float x, float y) {
     return x + y / (1.0f + expf(-y));  // SiLU; y -> -inf gives -0
 }

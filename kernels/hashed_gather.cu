@@ -15,6 +15,15 @@
 // __constant__ state shared between streams.
 // Known cost: the int64 % of phase 1 is a slow software sequence on the GPU (one per token and
 // head); a multiply-high by a precomputed reciprocal per modulus would replace it later.
+//
+// engram_hashed_gather_packed is the same kernel instantiated with kPacked = true (the rectangular
+// instantiation compiles to the code it had before: every packed step is under `if constexpr`). The
+// tile is kTileTokens consecutive PACKED tokens, which may span several sequences; one extra phase
+// before phase 0 finds, for each token of the tile, its sequence (binary search in cu_seqlens,
+// kernels/packed_device.cuh), its position t in the chunk and the slot whose history it reads, into
+// shared memory. Phase 0 then takes s_k from the chunk when t - k >= 0, else from d_history[slot,
+// M + (t - k)] (already compressed: not mapped through the lut, never flagged bad), else the pad.
+// Phases 1 and 2 are the rectangular ones, so hash ids and rows equal a whole-sequence run bit for bit.
 #include <cuda_runtime.h>
 
 #include <string>
@@ -22,6 +31,8 @@
 #include "engram_error.h"
 #include "hashed_gather.h"
 #include "ngram_hash.cuh"
+#include "packed.h"
+#include "packed_device.cuh"
 
 namespace {
 
@@ -51,14 +62,18 @@ __device__ __forceinline__ uint16_t load_unit<uint16_t>(const uint16_t* p) {
 }
 
 // U: the copy unit, uint4 (16-byte path) or the element itself (uint32_t fp32, uint16_t bf16).
-template <typename U>
+// kPacked: engram_hashed_gather_packed (p.batch = 1, p.seq_len = p.tokens; `packed` and `history` are
+// read only then).
+template <typename U, bool kPacked>
 __global__ void __launch_bounds__(kThreads)
 hashed_gather_kernel(const int64_t* __restrict__ raw_ids, const int64_t* __restrict__ lut,
                      const U* __restrict__ table, U* __restrict__ out, int64_t* __restrict__ hash_ids_out,
+                     const engram::PackedBatch packed, const int64_t* __restrict__ history,
                      const __grid_constant__ engram::HashedGatherParams p) {
     __shared__ int64_t s_tok[kTileTokens][engram::kGatherMaxNgram];
     __shared__ uint8_t s_bad[kTileTokens][engram::kGatherMaxNgram];
     __shared__ int64_t s_row[kTileTokens * engram::kGatherMaxHeads];  // -1: NaN row
+    __shared__ engram::PackedPosition s_pos[kTileTokens];              // kPacked only
 
     const int heads = p.heads;
     const int max_ngram = p.max_ngram;
@@ -70,14 +85,34 @@ hashed_gather_kernel(const int64_t* __restrict__ raw_ids, const int64_t* __restr
         const int64_t i0 = tile * kTileTokens;
         const int tile_tokens = static_cast<int>(p.tokens - i0 < kTileTokens ? p.tokens - i0 : kTileTokens);
 
+        if constexpr (kPacked) {  // each token's position in its sequence and the slot it reads
+            for (int tok = threadIdx.x; tok < tile_tokens; tok += kThreads) {
+                s_pos[tok] = engram::packed_position(packed, i0 + tok);
+            }
+            __syncthreads();
+        }
+
         // Phase 0: compressed shifted tokens.
         for (int w = threadIdx.x; w < tile_tokens * max_ngram; w += kThreads) {
             const int tok = w / max_ngram;
             const int k = w - tok * max_ngram;
             const int64_t i = i0 + tok;
-            const int64_t t = i % p.seq_len;
+            int64_t t;
+            if constexpr (kPacked) {
+                t = s_pos[tok].t;
+            } else {
+                t = i % p.seq_len;
+            }
             int64_t v = p.pad_id;
             uint8_t bad = 0;
+            if constexpr (kPacked) {
+                // Before the chunk (t - k in [-M, -1]): the continued sequence's compressed history.
+                const int32_t slot = s_pos[tok].slot;
+                if (t - k < 0 && slot >= 0) {
+                    const int64_t m = max_ngram - 1;
+                    v = __ldg(history + slot * m + m + (t - k));
+                }
+            }
             if (t - k >= 0) {
                 v = __ldg(raw_ids + (i - k));
                 if (lut != nullptr && v >= 0) {
@@ -137,14 +172,38 @@ hashed_gather_kernel(const int64_t* __restrict__ raw_ids, const int64_t* __restr
     }
 }
 
-template <typename U>
+template <typename U, bool kPacked>
 cudaError_t launch(const int64_t* raw_ids, const int64_t* lut, const void* table, void* out, int64_t* hash_ids,
-                   const engram::HashedGatherParams& p, cudaStream_t stream) {
+                   const engram::PackedBatch& packed, const int64_t* history, const engram::HashedGatherParams& p,
+                   cudaStream_t stream) {
     const int64_t tiles = (p.tokens + kTileTokens - 1) / kTileTokens;
     const unsigned blocks = static_cast<unsigned>(tiles < kMaxBlocks ? tiles : kMaxBlocks);
-    hashed_gather_kernel<U><<<blocks, kThreads, 0, stream>>>(raw_ids, lut, static_cast<const U*>(table),
-                                                            static_cast<U*>(out), hash_ids, p);
+    hashed_gather_kernel<U, kPacked><<<blocks, kThreads, 0, stream>>>(
+        raw_ids, lut, static_cast<const U*>(table), static_cast<U*>(out), hash_ids, packed, history, p);
     return cudaGetLastError();
+}
+
+// The launch for the copy unit the row size and alignment allow (rectangular: packed is all zeros).
+template <bool kPacked>
+cudaError_t launch_any_unit(const int64_t* raw_ids, const int64_t* lut, const void* table, void* out,
+                            int64_t* hash_ids, const engram::PackedBatch& packed, const int64_t* history,
+                            const engram::HashedGatherParams& p, cudaStream_t stream) {
+    const int64_t row_bytes = static_cast<int64_t>(p.head_dim) * p.elem_bytes;
+    const bool vec16 = row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(table) % 16 == 0 &&
+                       reinterpret_cast<uintptr_t>(out) % 16 == 0;
+    if (vec16) return launch<uint4, kPacked>(raw_ids, lut, table, out, hash_ids, packed, history, p, stream);
+    if (p.elem_bytes == 4) {
+        return launch<uint32_t, kPacked>(raw_ids, lut, table, out, hash_ids, packed, history, p, stream);
+    }
+    return launch<uint16_t, kPacked>(raw_ids, lut, table, out, hash_ids, packed, history, p, stream);
+}
+
+engram_status_t launch_status(const char* name, cudaError_t err) {
+    if (err != cudaSuccess) {
+        return engram::fail_cuda(std::string(name) + ": kernel launch failed", err, cudaGetErrorName(err),
+                                 cudaGetErrorString(err));
+    }
+    return engram::ok();
 }
 
 }  // namespace
@@ -162,22 +221,26 @@ ENGRAM_API engram_status_t engram_hashed_gather(const int64_t* d_raw_ids, int64_
         row_offsets, heads_per_ngram, d_table, table_rows, head_dim, dtype, d_out, d_hash_ids_out, &p);
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     if (p.tokens == 0) return engram::ok();
+    return launch_status("engram_hashed_gather",
+                         launch_any_unit<false>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out,
+                                                engram::PackedBatch{}, nullptr, p, static_cast<cudaStream_t>(stream)));
+}
 
-    const int64_t row_bytes = static_cast<int64_t>(head_dim) * p.elem_bytes;
-    const bool vec16 = row_bytes % 16 == 0 && reinterpret_cast<uintptr_t>(d_table) % 16 == 0 &&
-                       reinterpret_cast<uintptr_t>(d_out) % 16 == 0;
-    cudaStream_t s = static_cast<cudaStream_t>(stream);
-    cudaError_t err;
-    if (vec16) {
-        err = launch<uint4>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
-    } else if (p.elem_bytes == 4) {
-        err = launch<uint32_t>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
-    } else {
-        err = launch<uint16_t>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p, s);
-    }
-    if (err != cudaSuccess) {
-        return engram::fail_cuda("engram_hashed_gather: kernel launch failed", err, cudaGetErrorName(err),
-                                 cudaGetErrorString(err));
-    }
-    return engram::ok();
+ENGRAM_API engram_status_t engram_hashed_gather_packed(
+    const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
+    const uint8_t* d_seq_starts, int32_t num_seqs, const int64_t* d_history, int32_t num_slots, const int64_t* d_lut,
+    int64_t lut_size, int64_t pad_id_compressed, const int64_t* multipliers, int32_t max_ngram_size,
+    const int64_t* moduli, const int64_t* row_offsets, int32_t heads_per_ngram, const void* d_table,
+    int64_t table_rows, int32_t head_dim, int32_t dtype, void* d_out, int64_t* d_hash_ids_out, void* stream) {
+    engram::PackedGatherParams p;
+    engram_status_t st = engram::check_hashed_gather_packed_args(
+        d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size,
+        pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, table_rows,
+        head_dim, dtype, d_out, d_hash_ids_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.gather.tokens == 0) return engram::ok();
+    const engram::PackedBatch packed{d_cu_seqlens, d_seq_slots, d_seq_starts, p.num_seqs, p.num_slots};
+    return launch_status("engram_hashed_gather_packed",
+                         launch_any_unit<true>(d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, packed, d_history,
+                                               p.gather, static_cast<cudaStream_t>(stream)));
 }

@@ -66,18 +66,7 @@ short_conv_kernel(const T* __restrict__ value, const T* __restrict__ norm_w, con
         for (int s = warp; s < slots; s += kWarps) {
             const int64_t row = c.row(s);
             float inv = 0.f;
-            if (row >= 0) {
-                const T* x = base + row * row_stride;
-                float ss = 0.f;
-                for (int u = lane; u < units; u += 32) {
-                    float v[VEC];
-                    engram::load_f32<T, VEC>(x + u * VEC, v);
-#pragma unroll
-                    for (int i = 0; i < VEC; ++i) ss = fmaf(v[i], v[i], ss);
-                }
-                ss = engram::warp_sum(ss);
-                inv = engram::conv_inv_rms(ss, inv_h, p.eps);
-            }
+            if (row >= 0) inv = engram::conv_row_inv_rms<T, VEC>(base + row * row_stride, units, lane, inv_h, p.eps);
             if (lane == 0) s_inv[s] = inv;
         }
         __syncthreads();

@@ -258,9 +258,9 @@ step_bench_serving_jvm() {
   bench_has_class ServingBench \
     || { skip bench-serving-jvm "the bundle's benchmarks.jar has no dev.engram.bench.ServingBench (built before the packed GPU API)"; return; }
   if $simulated; then
-    # Tiny shapes. --graph off: the simulator does not capture CUDA graphs (tests/cuda-sim).
+    # Tiny shapes, CUDA graphs included (the simulator captures and replays them, tests/cuda-sim).
     # shellcheck disable=SC2046 # bench_java prints a command line
-    run_step bench-serving-jvm 300 $(bench_java ServingBench 8g) --sequences 1,4 --graph off --table device \
+    run_step bench-serving-jvm 300 $(bench_java ServingBench 8g) --sequences 1,4 --graph on --table device \
       --prefill 4:2:16 --steps 3 --blocks 1 --warmup 1 --warmup-ms 0 --reps 1 --prefill-warmup 0 --id-sets 2
     return
   fi

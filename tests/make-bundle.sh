@@ -86,9 +86,11 @@ echo "make-bundle.sh: benchmarks and C++ self-tests"
 mkdir -p "$bundle/bench"
 cp "$root/bench/target/benchmarks.jar" "$bundle/bench/"
 if [[ "$expect_cuda" == true ]]; then
-  cmake --build "$root/bindings/target/cmake" --target engram_kernel_selftest engram_gate_conv_selftest -- -j2 >/dev/null
+  cmake --build "$root/bindings/target/cmake" --target engram_kernel_selftest engram_gate_conv_selftest \
+    engram_packed_selftest -- -j2 >/dev/null
   mkdir -p "$bundle/selftest"
   cp "$root/bindings/target/cmake/engram_kernel_selftest" "$root/bindings/target/cmake/engram_gate_conv_selftest" \
+     "$root/bindings/target/cmake/engram_packed_selftest" \
      "$root/bindings/target/classes/native/linux-x86_64/libengram.so" "$bundle/selftest/"
 fi
 

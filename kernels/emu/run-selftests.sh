@@ -11,6 +11,7 @@
 #                  give the same result, one after another)
 #   EMU_BUILD_DIR  build directory (default: a fresh one under $TMPDIR, removed afterwards)
 #   EMU_TIMEOUT    seconds per self-test (default 900)
+#   EMU_TESTS      the self-tests to run (default: hashed_gather_selftest gate_conv_selftest packed_selftest)
 #   CXX            compiler (default g++)
 set -euo pipefail
 
@@ -45,6 +46,9 @@ flags=(-std=c++20 -O1 -g -pthread -Wall -Wextra -Wno-unknown-pragmas -fno-strict
        -DENGRAM_VERSION_STRING='"emu"')
 echo "build: $build ($("$cxx" --version | head -1))"
 
+# The self-tests (kernels/test/NAME.cu); EMU_TESTS picks some, e.g. EMU_TESTS=packed_selftest.
+tests="${EMU_TESTS:-hashed_gather_selftest gate_conv_selftest packed_selftest}"
+
 t0=$SECONDS
 pids=()
 compile() { # source (as C++), object
@@ -52,7 +56,7 @@ compile() { # source (as C++), object
   pids+=($!)
 }
 objs=()
-for k in hashed_gather gate short_conv gate_short_conv; do
+for k in hashed_gather gate short_conv gate_short_conv short_conv_packed state_commit; do
   python3 "$emu/transform.py" "$root/kernels/$k.cu" "$build/$k.emu.cpp"
   compile "$build/$k.emu.cpp" "$build/$k.o"
   objs+=("$build/$k.o")
@@ -60,19 +64,20 @@ done
 compile "$emu/emu_runtime.cpp" "$build/emu_runtime.o"
 objs+=("$build/emu_runtime.o")
 # The host C++ of libengram's CUDA build (CMakeLists.txt), without the no-CUDA stubs.
-for f in engram_status engram_hash_host engram_host_gather engram_hashed_gather_args engram_gate_conv_args; do
+for f in engram_status engram_hash_host engram_host_gather engram_hashed_gather_args engram_gate_conv_args \
+         engram_packed_args; do
   compile "$root/native/src/$f.cpp" "$build/$f.o"
   objs+=("$build/$f.o")
 done
 python3 "$emu/transform.py" "$emu/emu_selfcheck.cu" "$build/emu_selfcheck.emu.cpp"
 compile "$build/emu_selfcheck.emu.cpp" "$build/emu_selfcheck.o"
-for t in hashed_gather_selftest gate_conv_selftest; do
+for t in $tests; do
   compile "$root/kernels/test/$t.cu" "$build/$t.o"
 done
 compiled=1
 for p in "${pids[@]}"; do wait "$p" || compiled=0; done
 ((compiled)) || { echo "error: compiling for the emulation failed (compiler messages above)" >&2; exit 1; }
-for t in hashed_gather_selftest gate_conv_selftest emu_selfcheck; do
+for t in $tests emu_selfcheck; do
   "$cxx" "${flags[@]}" "$build/$t.o" "${objs[@]}" -o "$build/$t"
 done
 echo "built in $((SECONDS - t0))s"
@@ -102,7 +107,7 @@ for c in ok last_error poisoned_shared partial_mask partial_warp misaligned_load
   fi
 done
 echo "== emu_selfcheck: 3 correct kernels and 8 faults checked in $((SECONDS - t1))s${failed[*]:+, FAILED: ${failed[*]}}"
-for t in hashed_gather_selftest gate_conv_selftest; do
+for t in $tests; do
   echo "== $t (emulated, EMU_MAX_GRID=$EMU_MAX_GRID)"
   t1=$SECONDS
   rc=0
@@ -114,4 +119,4 @@ if ((${#failed[@]})); then
   echo "== CPU emulation: FAILED: ${failed[*]}"
   exit 1
 fi
-echo "== CPU emulation: both kernel self-tests passed (emulated on the CPU, not a GPU run), $((SECONDS - t0))s"
+echo "== CPU emulation: the kernel self-tests ($tests) passed (emulated on the CPU, not a GPU run), $((SECONDS - t0))s"

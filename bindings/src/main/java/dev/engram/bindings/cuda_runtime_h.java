@@ -12,7 +12,8 @@
 // size_t -> C_LONG; every pointer, cudaStream_t and cudaEvent_t (opaque struct pointers) -> C_POINTER.
 // The bound names are the plain exports of libcudart.so.13 (legacy default stream semantics): in
 // cuda_runtime_api.h, cudaMemcpy, cudaMemcpyAsync, cudaMemsetAsync, cudaStreamSynchronize,
-// cudaStreamWaitEvent, cudaStreamGetDevice and cudaEventRecord are #defined to their _ptds/_ptsz variants only when
+// cudaStreamWaitEvent, cudaStreamGetDevice, cudaStreamIsCapturing and cudaEventRecord are #defined to their
+// _ptds/_ptsz variants only when
 // CUDA_API_PER_THREAD_DEFAULT_STREAM is defined, which is not the case here. cudaEventElapsedTime in
 // CUDA 13 is the plain symbol (float *ms, cudaEvent_t start, cudaEvent_t end); no _v2 alias exists.
 //
@@ -360,6 +361,7 @@ public class cuda_runtime_h {
     public static int cudaStreamCaptureStatusInvalidated() {
         return cudaStreamCaptureStatusInvalidated;
     }
+
 
     private static class cudaGetErrorName {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
@@ -1949,6 +1951,65 @@ public class cuda_runtime_h {
         }
     }
 
+    private static class cudaStreamIsCapturing {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            cuda_runtime_h.C_INT,
+            cuda_runtime_h.C_POINTER,
+            cuda_runtime_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaStreamIsCapturing");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static FunctionDescriptor cudaStreamIsCapturing$descriptor() {
+        return cudaStreamIsCapturing.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static MethodHandle cudaStreamIsCapturing$handle() {
+        return cudaStreamIsCapturing.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static MemorySegment cudaStreamIsCapturing$address() {
+        return cudaStreamIsCapturing.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
+     * }
+     */
+    public static int cudaStreamIsCapturing(MemorySegment stream, MemorySegment pCaptureStatus) {
+        var mh$ = cudaStreamIsCapturing.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("cudaStreamIsCapturing", stream, pCaptureStatus);
+            }
+            return (int)mh$.invokeExact(stream, pCaptureStatus);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class cudaEventCreateWithFlags {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             cuda_runtime_h.C_INT,
@@ -2355,65 +2416,6 @@ public class cuda_runtime_h {
                 traceDowncall("cudaStreamEndCapture", stream, pGraph);
             }
             return (int)mh$.invokeExact(stream, pGraph);
-        } catch (Throwable ex$) {
-           throw new AssertionError("should not reach here", ex$);
-        }
-    }
-
-    private static class cudaStreamIsCapturing {
-        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
-            cuda_runtime_h.C_INT,
-            cuda_runtime_h.C_POINTER,
-            cuda_runtime_h.C_POINTER
-        );
-
-        public static final MemorySegment ADDR = cuda_runtime_h.findOrThrow("cudaStreamIsCapturing");
-
-        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
-    }
-
-    /**
-     * Function descriptor for:
-     * {@snippet lang=c :
-     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
-     * }
-     */
-    public static FunctionDescriptor cudaStreamIsCapturing$descriptor() {
-        return cudaStreamIsCapturing.DESC;
-    }
-
-    /**
-     * Downcall method handle for:
-     * {@snippet lang=c :
-     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
-     * }
-     */
-    public static MethodHandle cudaStreamIsCapturing$handle() {
-        return cudaStreamIsCapturing.HANDLE;
-    }
-
-    /**
-     * Address for:
-     * {@snippet lang=c :
-     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
-     * }
-     */
-    public static MemorySegment cudaStreamIsCapturing$address() {
-        return cudaStreamIsCapturing.ADDR;
-    }
-
-    /**
-     * {@snippet lang=c :
-     * cudaError_t cudaStreamIsCapturing(cudaStream_t stream, enum cudaStreamCaptureStatus *pCaptureStatus)
-     * }
-     */
-    public static int cudaStreamIsCapturing(MemorySegment stream, MemorySegment pCaptureStatus) {
-        var mh$ = cudaStreamIsCapturing.HANDLE;
-        try {
-            if (TRACE_DOWNCALLS) {
-                traceDowncall("cudaStreamIsCapturing", stream, pCaptureStatus);
-            }
-            return (int)mh$.invokeExact(stream, pCaptureStatus);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -35,6 +35,11 @@ record ChunkSizes(int[] sizes) {
         return new ChunkSizes(sizes);
     }
 
+    /** {@return the largest size in the list} */
+    int max() {
+        return Arrays.stream(sizes).max().orElseThrow();
+    }
+
     /** The size of chunk {@code step} (0-based), cycling through the list. */
     int size(int step) {
         return sizes[step % sizes.length];

@@ -6,6 +6,7 @@ import dev.engram.EngramConfigJson;
 import dev.engram.GpuStatus;
 import dev.engram.cuda.DType;
 import dev.engram.gpu.EngramLayer;
+import dev.engram.gpu.EngramState;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.LittleEndianFiles;
 import dev.engram.reference.EngramWeights;
@@ -76,14 +77,14 @@ final class ForwardCommand implements Command {
                                   list (the last chunk cut at T): each step packs the rows' current chunks into
                                   one call (row b in state slot b, starting on the first chunk), the n-gram
                                   history and conv window carried between calls (SEMANTICS.md section 8); the
-                                  output file is the same as without --chunks. Sizes are integers >= 0, at least
-                                  one > 0 (a 0 is a step of empty chunks), e.g. 16,1 (prefill 16, then decode
-                                  token by token). --device cpu only for now
+                                  output file is the same as without --chunks (with --device gpu: to the dtype's
+                                  rounding, as cuBLAS may sum another number of rows differently). Sizes are
+                                  integers >= 0, at least one > 0 (a 0 is a step of empty chunks), e.g. 16,1
+                                  (prefill 16, then decode token by token)
 
                 exit codes: 0 ok; 1 runtime error (a missing or malformed file, a file of the wrong size, a bad
                 config, an id outside the table); 2 usage error (an unknown, missing or bad option, a layer not in
-                layer_ids, --dtype without --device gpu, --device gpu where no GPU is usable, a bad --chunks list,
-                --chunks with --device gpu)
+                layer_ids, --dtype without --device gpu, --device gpu where no GPU is usable, a bad --chunks list)
                 """;
     }
 
@@ -108,11 +109,6 @@ final class ForwardCommand implements Command {
         }
         DType dtype = dtype(args.value("dtype"), device);
         ChunkSizes chunks = args.has("chunks") ? ChunkSizes.parse(args.value("chunks")) : null;
-        if (chunks != null && device.equals("gpu")) {
-            // The GPU packed forward (EngramLayer on a PackedBatch with an EngramState) is not wired in yet; it will
-            // be a PackedStep for ChunkedForward, as the CPU one is.
-            throw new UsageException("--chunks is not available with --device gpu yet; use --device cpu");
-        }
         if (device.equals("gpu")) {
             GpuStatus gpu = Engram.gpuStatus();
             if (!gpu.available()) throw new UsageException("--device gpu, but " + gpu.describe());
@@ -143,8 +139,9 @@ final class ForwardCommand implements Command {
             output.write(outFile, cpuForward(mapping, layerId, weights, ids, hidden, batch, seqLen, chunks));
             ran = "the double-precision CPU reference" + (chunks == null ? "" : ", in chunks of " + chunks);
         } else {
-            output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen));
-            ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16");
+            output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen, chunks));
+            ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16")
+                    + (chunks == null ? "" : ", in chunks of " + chunks);
         }
         out.printf(Locale.ROOT, "wrote %s: layer %d output [%d, %d, %d, %d] %s, from %s%n",
                 outFile, layerId, batch, seqLen, g, h, output.label, ran);
@@ -181,12 +178,33 @@ final class ForwardCommand implements Command {
         return ChunkedForward.run(ids, hidden, batch, seqLen, gh, chunks, (b, i, h) -> layer.forward(b, i, h, state));
     }
 
-    private static float[] gpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, DType dtype,
-                                      long[] ids, double[] hidden, int batch, int seqLen) {
-        float[] h = new float[hidden.length];
-        for (int i = 0; i < h.length; i++) h[i] = (float) hidden[i]; // exact: the values were read as float32
-        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, batch * seqLen)) {
-            return layer.forward(ids, h, batch, seqLen);
+    /**
+     * The GPU layer, whole or chunk by chunk with an {@link EngramState} of one slot per row. Chunked outputs equal
+     * the whole run's to the dtype's rounding (cuBLAS may pick another GEMM algorithm for another row count).
+     */
+    private static double[] gpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, DType dtype,
+                                       long[] ids, double[] hidden, int batch, int seqLen, ChunkSizes chunks) {
+        int maxTokens = chunks == null ? batch * seqLen : batch * Math.min(seqLen, chunks.max());
+        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, maxTokens)) {
+            if (chunks == null) return widen(layer.forward(ids, narrow(hidden), batch, seqLen));
+            try (EngramState state = layer.newState(batch)) {
+                int gh = mapping.config().hcMult() * mapping.config().hiddenSize();
+                return ChunkedForward.run(ids, hidden, batch, seqLen, gh, chunks,
+                        (b, i, h) -> widen(layer.forward(b, i, narrow(h), state)));
+            }
         }
+    }
+
+    /** Exact: the hidden states were read as float32. */
+    private static float[] narrow(double[] d) {
+        float[] f = new float[d.length];
+        for (int i = 0; i < f.length; i++) f[i] = (float) d[i];
+        return f;
+    }
+
+    private static double[] widen(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < d.length; i++) d[i] = f[i];
+        return d;
     }
 }

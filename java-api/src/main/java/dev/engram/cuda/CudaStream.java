@@ -20,8 +20,8 @@ public final class CudaStream implements AutoCloseable {
     public static final int CURRENT_DEVICE = -1;
     private static final CudaStream LEGACY_DEFAULT = new CudaStream(MemorySegment.NULL, false, CURRENT_DEVICE);
 
-    /** One int of native memory per thread for cudaStreamIsCapturing's answer: no allocation per forward. */
-    private static final ThreadLocal<MemorySegment> CAPTURE_STATUS =
+    /** One int of native memory per thread for cudaStreamIsCapturing's result: no allocation per call. */
+    private static final ThreadLocal<MemorySegment> CAPTURE_STATUS_OUT =
             ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(ValueLayout.JAVA_INT));
 
     private final MemorySegment handle;
@@ -120,16 +120,20 @@ public final class CudaStream implements AutoCloseable {
     }
 
     /**
-     * {@return whether this stream is capturing a CUDA graph ({@code cudaStreamIsCapturing}): work queued on it is then
-     * recorded, not run, and synchronizing it or waiting on events recorded before the capture is an error}
+     * {@return whether this stream is being captured into a CUDA graph ({@code cudaStreamIsCapturing}: status active
+     * or invalidated)} Work queued on a capturing stream is recorded, not run: code that would wait for or record an
+     * event made outside the capture (which capture rejects) asks this first. One runtime call, no allocation.
+     *
      * @throws IllegalStateException after {@link #close()}
+     * @throws CudaException         when the runtime reports an error (e.g. the legacy default stream while another
+     *                               stream captures in global mode)
      */
     public boolean isCapturing() {
         MemorySegment h = handle();
         Cuda.ensureLoaded();
-        MemorySegment out = CAPTURE_STATUS.get();
-        Cuda.check("cudaStreamIsCapturing", cuda_runtime_h.cudaStreamIsCapturing(h, out));
-        return out.get(ValueLayout.JAVA_INT, 0) != cuda_runtime_h.cudaStreamCaptureStatusNone();
+        MemorySegment status = CAPTURE_STATUS_OUT.get();
+        Cuda.check("cudaStreamIsCapturing", cuda_runtime_h.cudaStreamIsCapturing(h, status));
+        return status.get(ValueLayout.JAVA_INT, 0) != cuda_runtime_h.cudaStreamCaptureStatusNone();
     }
 
     /**

@@ -1,8 +1,10 @@
 package dev.engram.gpu;
 
 import dev.engram.EngramConfig;
+import dev.engram.PackedBatch;
 import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.Cublas;
+import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaEvent;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
@@ -45,6 +47,15 @@ import java.util.Objects;
  * "gate" stage then times both and "short conv" is empty. Measured slower than the two kernels on an H200
  * (bench/RESULTS.md), hence not the default.
  *
+ * <p><b>Packed batches and decoding.</b> The rectangular forwards start every row at t = 0. To run requests of
+ * different lengths in one call, prefill in chunks or decode token by token, describe the call as a
+ * {@link PackedBatch} (sequences back to back, a state slot per sequence, starting or continuing) and keep each
+ * sequence's past in an {@link EngramState} ({@link #newState}): a sequence run in consecutive chunks then gives the
+ * outputs of running it whole (SEMANTICS.md §8). The decode fast path,
+ * {@link #forward(DeviceBatch, DeviceArray, DeviceArray, DeviceArray, EngramState, CudaStream)}, reads the batch's
+ * descriptors from a {@link DeviceBatch} set once, with O(1) checks and no device allocation or host
+ * synchronization.
+ *
  * <p><b>Ordering.</b> The scratch is shared by all forwards of a layer, so each forward first makes its
  * stream wait for the previous forward's completion event: forwards on different streams are serialized
  * on the device, never interleaved. A layer is not thread-safe: call it from one thread at a time.
@@ -63,7 +74,10 @@ public final class EngramLayer implements AutoCloseable {
     private final int device;
     private boolean fusedGateConv;
     private final CudaEvent lastForwardDone;
+    private final int maxSequences;
+    private final NativeHashing nativeHashing; // the hashing's host arrays, marshalled once (GC-freed with the layer)
     private HostArrayIo hostIo; // the host-array forward's device buffers and stream, made on first use
+    private DeviceBatch ownBatch; // the PackedBatch forward's descriptors, made on first use
     private boolean closed;
 
     private EngramLayer(NgramHashMapping mapping, LayerHashing hashing, Options options, int device,
@@ -78,6 +92,8 @@ public final class EngramLayer implements AutoCloseable {
         this.workspace = workspace;
         this.cublas = cublas;
         this.lastForwardDone = lastForwardDone;
+        this.maxSequences = options.sequenceLimit();
+        this.nativeHashing = new NativeHashing(hashing, Arena.ofAuto());
     }
 
     /**
@@ -88,8 +104,11 @@ public final class EngramLayer implements AutoCloseable {
      * @param dtype         storage type on the device: FLOAT32 or BFLOAT16 (default)
      * @param maxTokens     the most tokens ({@code batch * seqLen}) one forward may take, {@code >= 1}
      * @param fusedGateConv whether the gate and ShortConv run as one kernel (default false)
+     * @param maxSequences  the most sequences of a {@link PackedBatch} given to
+     *                      {@link #forward(PackedBatch, DeviceArray, DeviceArray, DeviceArray, EngramState, CudaStream)}
+     *                      (the size of the layer's own {@link DeviceBatch}); 0 (the default) means {@code maxTokens}
      */
-    public record Options(DType dtype, int maxTokens, boolean fusedGateConv) {
+    public record Options(DType dtype, int maxTokens, boolean fusedGateConv, int maxSequences) {
         /** Checks the values. */
         public Options {
             Objects.requireNonNull(dtype, "dtype");
@@ -97,6 +116,25 @@ public final class EngramLayer implements AutoCloseable {
                 throw new IllegalArgumentException("EngramLayer stores FLOAT32 or BFLOAT16, got " + dtype);
             }
             if (maxTokens < 1) throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
+            if (maxSequences < 0) {
+                throw new IllegalArgumentException("maxSequences must be >= 0 (0: maxTokens), got " + maxSequences);
+            }
+        }
+
+        /**
+         * Options with the default {@code maxSequences} (as many as {@code maxTokens}).
+         *
+         * @param dtype         FLOAT32 or BFLOAT16
+         * @param maxTokens     the most tokens one forward may take, {@code >= 1}
+         * @param fusedGateConv whether the gate and ShortConv run as one kernel
+         */
+        public Options(DType dtype, int maxTokens, boolean fusedGateConv) {
+            this(dtype, maxTokens, fusedGateConv, 0);
+        }
+
+        /** {@return the most sequences of a packed forward: {@code maxSequences}, or {@code maxTokens} when it is 0} */
+        public int sequenceLimit() {
+            return maxSequences == 0 ? maxTokens : maxSequences;
         }
 
         /**
@@ -114,7 +152,7 @@ public final class EngramLayer implements AutoCloseable {
          * @throws IllegalArgumentException for any other dtype
          */
         public Options withDtype(DType dtype) {
-            return new Options(dtype, maxTokens, fusedGateConv);
+            return new Options(dtype, maxTokens, fusedGateConv, maxSequences);
         }
 
         /**
@@ -124,7 +162,7 @@ public final class EngramLayer implements AutoCloseable {
          * @throws IllegalArgumentException when {@code maxTokens < 1}
          */
         public Options withMaxTokens(int maxTokens) {
-            return new Options(dtype, maxTokens, fusedGateConv);
+            return new Options(dtype, maxTokens, fusedGateConv, maxSequences);
         }
 
         /**
@@ -133,7 +171,17 @@ public final class EngramLayer implements AutoCloseable {
          * @param on whether the gate and ShortConv run as one kernel
          */
         public Options withFusedGateConv(boolean on) {
-            return new Options(dtype, maxTokens, on);
+            return new Options(dtype, maxTokens, on, maxSequences);
+        }
+
+        /**
+         * {@return these options with another limit on a packed forward's sequences}
+         *
+         * @param maxSequences the most sequences, {@code >= 1}, or 0 for as many as {@code maxTokens}
+         * @throws IllegalArgumentException when {@code maxSequences < 0}
+         */
+        public Options withMaxSequences(int maxSequences) {
+            return new Options(dtype, maxTokens, fusedGateConv, maxSequences);
         }
     }
 
@@ -206,8 +254,10 @@ public final class EngramLayer implements AutoCloseable {
             params = LayerParameters.upload(mapping.compressionTable(), weights, c, options.dtype(), device, withTable,
                     upload);
             workspace = new LayerWorkspace(options.maxTokens(), c.engramHiddenSize(), c.hcMult(), c.hiddenSize(),
-                    options.dtype(), withTable); // without a table the rows arrive elsewhere (forwardFromRows)
+                    options.dtype(), withTable, // without a table the rows arrive elsewhere (forwardFromRows)
+                    LayerWorkspace.cublasWorkspaceBytes(CudaDevice.get(device).computeCapabilityMajor()));
             cublas = Cublas.create();
+            cublas.setWorkspace(workspace.cublasWorkspace); // nothing allocated by cuBLAS inside a captured forward
             done = CudaEvent.createWithoutTiming();
             params.ready.synchronize(); // only this layer's copies: the caller's host memory is free to go
             upload.close();
@@ -470,6 +520,260 @@ public final class EngramLayer implements AutoCloseable {
         }
     }
 
+    // ---------------------------------------------------------------- packed batches with carried state
+
+    /**
+     * Creates the carried state of this layer's packed forwards: {@code slots} empty slots (pad history, zero conv
+     * window) on this layer's device. Returns once the state is empty (waits for a stream of its own only). The
+     * state belongs to this layer: the forwards of another layer reject it (each layer's conv window is its own).
+     *
+     * @param slots the number of sequences the state can carry, {@code >= 1}
+     * @return the state; the caller closes it
+     * @throws IllegalArgumentException when {@code slots < 1} or the state's size overflows
+     * @throws IllegalStateException    when this layer is closed
+     * @throws dev.engram.cuda.CudaException when device memory runs out (nothing stays allocated)
+     */
+    public EngramState newState(int slots) {
+        checkOpen();
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            return EngramState.create(this, "layer " + hashing.layerId(), slots, dtype, config.maxNgramSize() - 1,
+                    (config.kernelSize() - 1) * config.convDilation(), config.hcMult() * config.hiddenSize(),
+                    mapping.padIdCompressed());
+        }
+    }
+
+    /**
+     * {@return the most sequences a {@link PackedBatch} given to
+     * {@link #forward(PackedBatch, DeviceArray, DeviceArray, DeviceArray, EngramState, CudaStream)} may have}
+     */
+    public int maxSequences() {
+        return maxSequences;
+    }
+
+    /**
+     * The packed forward on descriptors already on the device: the decode and serving fast path (SEMANTICS.md §8).
+     * Queues on {@code stream}: the packed hashed gather (positions before a continuing sequence's chunk read its
+     * slot's history) → the projection GEMM → the gate → the packed ShortConv (reading the slot's conv window) → the
+     * state commit (writing every sequence's slot). A sequence run in consecutive chunks this way gives the outputs
+     * of running it whole (hash ids and gathered rows exactly; outputs within the dtype's rounding, as cuBLAS may
+     * sum differently for another number of rows).
+     *
+     * <p>Only O(1) checks (the batch was validated when built), no device allocation, no host synchronization (the
+     * hashing's host arrays are marshalled once per layer; only the cuBLAS call still marshals its scalars): set the
+     * {@link DeviceBatch} once and call this every decode step with new ids and hidden states. The fused gate +
+     * ShortConv kernel has no packed form: packed forwards run the two kernels whatever
+     * {@link #fusedGateConv()} says. {@code out} may be {@code hidden} itself.
+     *
+     * <p><b>Ordering.</b> As for the rectangular forward, the stream first waits for this layer's previous forward
+     * (shared scratch) and the forward records its completion. While {@code stream} is capturing a CUDA graph
+     * ({@link CudaStream#isCapturing()}) it does neither (a capture may not wait for an event recorded outside it):
+     * the caller then orders the graph's launches with the layer's other forwards, e.g. by launching them on the
+     * stream of the eager forwards. The state's slots are read and written in {@code stream} order; reset, copy or
+     * forwards on other streams touching them must be ordered by the caller.
+     *
+     * @param batch  the packed batch, already {@link DeviceBatch#set}, on this layer's device
+     * @param rawIds tokenizer ids {@code [batch.batch().tokens()]}, INT64, validated beforehand (see the rectangular
+     *               forward)
+     * @param hidden hidden states {@code [tokens, G, H]} of {@link #dtype()}
+     * @param out    the output {@code [tokens, G, H]} of {@link #dtype()}
+     * @param state  this layer's state ({@link #newState}); every slot of the batch must be below its
+     *               {@link EngramState#slots()}
+     * @param stream the stream to queue on
+     * @throws IllegalArgumentException for a wrong dtype or element count, more tokens than {@link #maxTokens()},
+     *                                  a slot out of range, a state of another layer, or memory or a stream of
+     *                                  another device
+     * @throws IllegalStateException    when this layer, a buffer, the batch, the state or the stream is closed, no
+     *                                  batch was set, or this layer keeps its table in host memory
+     */
+    public void forward(DeviceBatch batch, DeviceArray rawIds, DeviceArray hidden, DeviceArray out, EngramState state,
+                        CudaStream stream) {
+        Objects.requireNonNull(batch, "batch");
+        checkOpen();
+        PackedBatch packed = batch.batch();
+        checkPacked(packed, rawIds, hidden, out, state, stream);
+        if (batch.device() != device) {
+            throw new IllegalArgumentException(OP + ": " + batch + " is on device " + batch.device()
+                    + ", this layer is on device " + device);
+        }
+        if (packed.sequences() == 0) return;
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            boolean capturing = stream.isCapturing();
+            if (!capturing) stream.waitEvent(lastForwardDone); // the scratch may still be in use on another stream
+            queuePacked(batch, packed.tokens(), rawIds, hidden, out, state, stream, capturing);
+        }
+    }
+
+    /**
+     * The packed forward of a host-side batch: uploads {@code batch}'s descriptors into a {@link DeviceBatch} of this
+     * layer (made on first use, for {@link #maxSequences()} sequences), then queues as
+     * {@link #forward(DeviceBatch, DeviceArray, DeviceArray, DeviceArray, EngramState, CudaStream)}. The upload waits
+     * on the host only for this layer's previous upload to have left its pinned staging. Not for CUDA graph capture
+     * (the upload reads host memory): capture the {@code DeviceBatch} overload.
+     *
+     * @param batch  the packed batch, at most {@link #maxSequences()} sequences
+     * @param rawIds tokenizer ids {@code [batch.tokens()]}, INT64
+     * @param hidden hidden states {@code [tokens, G, H]} of {@link #dtype()}
+     * @param out    the output {@code [tokens, G, H]} of {@link #dtype()}
+     * @param state  this layer's state
+     * @param stream the stream to queue on
+     * @throws IllegalArgumentException as the {@code DeviceBatch} overload, or for more sequences than
+     *                                  {@link #maxSequences()}
+     * @throws IllegalStateException    as the {@code DeviceBatch} overload, or when {@code stream} is capturing
+     */
+    public void forward(PackedBatch batch, DeviceArray rawIds, DeviceArray hidden, DeviceArray out, EngramState state,
+                        CudaStream stream) {
+        Objects.requireNonNull(batch, "batch");
+        checkPacked(batch, rawIds, hidden, out, state, stream);
+        if (batch.sequences() > maxSequences) {
+            throw new IllegalArgumentException(OP + ": the batch has " + batch.sequences() + " sequences, more than this "
+                    + "layer's maxSequences " + maxSequences + " (Options.withMaxSequences)");
+        }
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            if (stream.isCapturing()) {
+                throw new IllegalStateException(OP + ": " + stream + " is capturing a CUDA graph; uploading a PackedBatch "
+                        + "reads host memory: set a DeviceBatch before the capture and capture forward(DeviceBatch, ...)");
+            }
+            if (ownBatch == null) ownBatch = DeviceBatch.create(maxSequences);
+            stream.waitEvent(lastForwardDone); // the scratch and ownBatch's descriptors may still be read
+            ownBatch.set(batch, stream);
+            if (batch.sequences() == 0) return;
+            queuePacked(ownBatch, batch.tokens(), rawIds, hidden, out, state, stream, false);
+        }
+    }
+
+    /**
+     * The packed forward for host arrays: validates the ids ({@link NgramHashMapping#compress(long[])}), uploads ids
+     * and hidden states, runs the packed forward on this layer's private stream, waits for that stream only, and
+     * returns the output widened to float. The state is read and written on that private stream: state work queued
+     * on other streams must be complete (synchronize them first). The first call allocates the device buffers of the
+     * host-array forwards (kept until {@link #close()}).
+     *
+     * @param batch  the packed batch, at most {@link #maxSequences()} sequences and {@link #maxTokens()} tokens
+     * @param rawIds tokenizer ids {@code [batch.tokens()]}; each {@code <} the compression table's size
+     * @param hidden hidden states {@code [batch.tokens() * G * H]} (rounded to bf16 for a BFLOAT16 layer)
+     * @param state  this layer's state
+     * @return the output {@code [batch.tokens() * G * H]}
+     * @throws IllegalArgumentException for wrong lengths, too many tokens or sequences, a slot out of range or a
+     *                                  state of another layer
+     * @throws IllegalStateException    when this layer or the state is closed
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     */
+    public float[] forward(PackedBatch batch, long[] rawIds, float[] hidden, EngramState state) {
+        checkOpen();
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(hidden, "hidden");
+        int tokens = batch.tokens();
+        long activations = (long) tokens * config.hcMult() * config.hiddenSize();
+        if (rawIds.length != tokens) {
+            throw new IllegalArgumentException(OP + ": rawIds has " + rawIds.length + " elements, expected batch.tokens() = "
+                    + tokens);
+        }
+        if (hidden.length != activations) {
+            throw new IllegalArgumentException(OP + ": hidden has " + hidden.length + " elements, expected batch.tokens()"
+                    + " * hc_mult * hidden_size = " + activations);
+        }
+        checkTokens(tokens);
+        checkState(batch, state);
+        if (batch.sequences() > maxSequences) {
+            throw new IllegalArgumentException(OP + ": the batch has " + batch.sequences() + " sequences, more than this "
+                    + "layer's maxSequences " + maxSequences + " (Options.withMaxSequences)");
+        }
+        mapping.compress(rawIds); // throws for ids the device could not map
+        try (DeviceScope scope = DeviceScope.enter(device); Arena arena = Arena.ofConfined()) {
+            if (hostIo == null) hostIo = HostArrayIo.allocate(workspace.maxTokens, config, dtype);
+            HostArrayIo io = hostIo;
+            DeviceArray dIds = io.ids.slice(0, tokens);
+            DeviceArray dHidden = io.hidden.slice(0, activations);
+            DeviceArray dOut = io.out.slice(0, activations);
+            dIds.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, rawIds), io.stream);
+            dHidden.copyFromAsync(dtype == DType.FLOAT32 ? arena.allocateFrom(ValueLayout.JAVA_FLOAT, hidden)
+                    : arena.allocateFrom(ValueLayout.JAVA_SHORT, BFloat16.fromFloats(hidden)), io.stream);
+            forward(batch, dIds, dHidden, dOut, state, io.stream);
+            MemorySegment result = arena.allocate(Math.max(1, dOut.byteSize()), 16).asSlice(0, dOut.byteSize());
+            dOut.copyToAsync(result, io.stream);
+            io.stream.synchronize(); // this layer's stream only
+            if (dtype == DType.FLOAT32) return result.toArray(ValueLayout.JAVA_FLOAT);
+            return BFloat16.toFloats(result.toArray(ValueLayout.JAVA_SHORT));
+        }
+    }
+
+    /** Every argument check of the packed forwards except the batch's device and sequence limit. */
+    private void checkPacked(PackedBatch batch, DeviceArray rawIds, DeviceArray hidden, DeviceArray out,
+                             EngramState state, CudaStream stream) {
+        checkOpen();
+        if (params.table == null) {
+            throw new IllegalStateException("layer " + hashing.layerId() + " keeps its table in host memory: use HostTableLayer");
+        }
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        rawIds.address();
+        hidden.address();
+        out.address();
+        stream.handle();
+        int tokens = batch.tokens();
+        checkTokens(tokens);
+        long activations = (long) tokens * config.hcMult() * config.hiddenSize();
+        requireArray(rawIds, DType.INT64, tokens, "rawIds", "batch.tokens()");
+        requireArray(hidden, dtype, activations, "hidden", "batch.tokens() * hc_mult * hidden_size");
+        requireArray(out, dtype, activations, "out", "batch.tokens() * hc_mult * hidden_size");
+        checkState(batch, state);
+        ArgumentChecks.requireDevice(OP, device, "this layer is on", stream, "rawIds", rawIds, "hidden", hidden, "out", out);
+    }
+
+    private void checkTokens(int tokens) {
+        if (tokens > workspace.maxTokens) {
+            throw new IllegalArgumentException(OP + ": the batch has " + tokens + " tokens, more than this layer's "
+                    + "maxTokens " + workspace.maxTokens);
+        }
+    }
+
+    /** The state is open, this layer's, and holds every slot of the batch. */
+    private void checkState(PackedBatch batch, EngramState state) {
+        Objects.requireNonNull(state, "state");
+        state.checkOpen();
+        if (!state.belongsTo(this)) {
+            throw new IllegalArgumentException(OP + ": " + state + " was made by another layer, not by this one (layer "
+                    + hashing.layerId() + ", " + dtype + ", device " + device + "): each layer keeps its own state "
+                    + "(EngramLayer.newState)");
+        }
+        PackedChecks.requireSlots(OP, batch, state.slots());
+    }
+
+    /**
+     * Gather → GEMM → gate → packed conv → commit on a checked batch with at least one sequence, in the layer's
+     * device scope, after the wait for the previous forward; records the completion unless capturing.
+     */
+    private void queuePacked(DeviceBatch batch, int tokens, DeviceArray rawIds, DeviceArray hidden, DeviceArray out,
+                             EngramState state, CudaStream stream, boolean capturing) {
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
+        DeviceArray gated = workspace.gated.slice(0, (long) tokens * g * h);
+        try {
+            if (tokens > 0) {
+                DeviceArray embedded = workspace.embedded.slice(0, (long) tokens * e);
+                DeviceArray projected = workspace.projected.slice(0, (long) tokens * (g + 1) * h);
+                HashedGather.enqueuePackedChecked(rawIds, batch, state.history, state.slots(), params.lut,
+                        mapping.padIdCompressed(), nativeHashing, config.nHeadPerNgram(), params.table, config.headDim(),
+                        embedded, null, stream);
+                cublas.setStream(stream);
+                cublas.linear(embedded, params.projectionWeight, projected, tokens, e, (g + 1) * h);
+                Gate.enqueueChecked(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
+                        params.queryNormWeight, (float) config.gateNormEps(), tokens, g, h, gated, null, stream);
+                ShortConv.enqueuePackedChecked(gated, params.convNormWeight, params.convWeight,
+                        (float) config.convNormEps(), batch, state.convWindow, state.slots(), g, h, config.kernelSize(),
+                        config.convDilation(), out, stream);
+            }
+            // Last: the gather and the conv above read the old state in stream order.
+            StateCommit.enqueueChecked(batch, state.slots(), rawIds, params.lut, mapping.padIdCompressed(),
+                    config.maxNgramSize(), state.history, gated, g, h, config.kernelSize(), config.convDilation(),
+                    state.convWindow, stream);
+        } finally {
+            if (!capturing) lastForwardDone.record(stream); // also after a failed launch: queued work uses the scratch
+        }
+    }
+
     /** The compression table on the device (for gathers queued by {@link HostTableLayer}). */
     DeviceArray lut() {
         checkOpen();
@@ -506,7 +810,7 @@ public final class EngramLayer implements AutoCloseable {
         return hashing;
     }
 
-    /** {@return device bytes held by this layer: parameters plus scratch (cuBLAS's own workspace not counted)} */
+    /** {@return device bytes held by this layer: parameters plus scratch, the cuBLAS workspace it gives cuBLAS included} */
     public long deviceBytes() {
         checkOpen();
         return params.byteSize() + workspace.byteSize();
@@ -537,7 +841,7 @@ public final class EngramLayer implements AutoCloseable {
                 cublas.close();
             }
         };
-        failure = Closeables.closeAll(failure, hostIo, lastForwardDone, releaseCublas, workspace, params, scope);
+        failure = Closeables.closeAll(failure, hostIo, ownBatch, lastForwardDone, releaseCublas, workspace, params, scope);
         if (failure != null) throw failure;
     }
 

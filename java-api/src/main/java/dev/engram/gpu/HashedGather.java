@@ -1,5 +1,6 @@
 package dev.engram.gpu;
 
+import dev.engram.PackedBatch;
 import dev.engram.bindings.engram_h;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
@@ -11,7 +12,6 @@ import dev.engram.table.HostTable;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
 import static dev.engram.gpu.ArgumentChecks.nativeDtype;
@@ -68,6 +68,9 @@ public final class HashedGather {
         private DeviceArray out;
         private DeviceArray hashIdsOut;
         private Integer batch, seqLen;
+        private DeviceBatch packed;
+        private DeviceArray history;
+        private int historySlots;
 
         private Launch() {}
 
@@ -186,11 +189,40 @@ public final class HashedGather {
         }
 
         /**
+         * Sets the tokens as a packed batch instead of {@link #tokens(int, int)} ({@code engram_hashed_gather_packed}):
+         * {@code rawIds}, {@code out} and {@code hashIdsOut} then hold {@code batch.batch().tokens()} tokens, and token
+         * {@code cu[s] + t} of sequence {@code s} shifts within its sequence only: positions before the chunk read the
+         * slot's {@link #history} when the sequence continues, the pad id when it starts.
+         *
+         * @param v the batch, already {@link DeviceBatch#set}
+         * @return this launch
+         */
+        public Launch batch(DeviceBatch v) {
+            packed = Objects.requireNonNull(v, "batch");
+            return this;
+        }
+
+        /**
+         * Sets the hash history a packed batch's continuing sequences read; optional (only with {@link #batch}, and
+         * only when every sequence starts). The gather reads it and never writes it ({@link StateCommit} does).
+         *
+         * @param v     {@code [slots, max_ngram_size - 1]} INT64 compressed ids, oldest first
+         * @param slots its rows; every slot of the batch must be below it
+         * @return this launch
+         */
+        public Launch history(DeviceArray v, int slots) {
+            history = Objects.requireNonNull(v, "history");
+            historySlots = slots;
+            return this;
+        }
+
+        /**
          * Checks every argument in Java, then queues the launch on {@code stream}. Never allocates device memory and
          * never synchronizes; with no tokens nothing is queued (no native call).
          *
          * @param stream the stream to queue on
-         * @throws IllegalStateException    when a required argument was not set, or a buffer or the stream is closed
+         * @throws IllegalStateException    when a required argument was not set, both {@code tokens} and {@code batch}
+         *                                  were, or a buffer, the batch or the stream is closed
          * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
          *         element count that does not match its shape formula, or overlapping output memory
          * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
@@ -204,6 +236,15 @@ public final class HashedGather {
             require(table, "table");
             require(headDim, "headDim");
             require(out, "out");
+            if (packed != null) {
+                if (batch != null) throw new IllegalStateException("hashed gather: both tokens and batch were set");
+                try (Arena arena = Arena.ofConfined()) {
+                    enqueuePackedChecked(rawIds, packed, history, historySlots, lut, padIdCompressed,
+                            new NativeHashing(layer, arena), headsPerNgram, table, headDim, out, hashIdsOut, stream);
+                }
+                return;
+            }
+            if (history != null) throw new IllegalStateException("hashed gather: history was set without a batch");
             require(batch, "tokens");
             enqueueChecked(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, table, headDim, out, hashIdsOut, stream);
         }
@@ -242,16 +283,8 @@ public final class HashedGather {
                                LayerHashing layer, int headsPerNgram, DeviceArray table, int headDim,
                                DeviceArray out, DeviceArray hashIdsOut, CudaStream stream) {
         Objects.requireNonNull(table, "table");
-        checkAndLaunch(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, new TableView() {
-            public void checkLive() { table.address(); }
-            public DType dtype() { return requireFloatDtype(OP, table, "table"); }
-            public void checkSize(long rows) {
-                requireCount(OP, table, product(OP, rows, headDim), "table",
-                        "layer.totalRows() * headDim = " + rows + " * " + headDim);
-            }
-            public MemorySegment address() { return table.address(); }
-            public DeviceArray deviceArray() { return table; }
-        }, headDim, out, hashIdsOut, stream);
+        checkAndLaunch(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, deviceTable(table, headDim),
+                headDim, out, hashIdsOut, stream);
     }
 
     /**
@@ -317,8 +350,37 @@ public final class HashedGather {
             throw new IllegalArgumentException("hashed gather: batch and seqLen must be >= 0, got " + batch + " x " + seqLen);
         }
         long tokens = (long) batch * seqLen;
+        DType dtype = checkShapes(rawIds, tokens, "batch * seqLen", batch + " * " + seqLen, lut, layer, headsPerNgram,
+                table, headDim, out, hashIdsOut);
+        if (tokens == 0) {
+            return; // zero-element buffers have NULL addresses; the C ABI would launch nothing anyway
+        }
+
+        requireDevice(OP, -1, "the current device is", stream, "rawIds", rawIds, "lut", lut, "table", table.deviceArray(),
+                "out", out, "hashIdsOut", hashIdsOut);
+        NativeLibraryLoader.require();
+        int nativeDtype = nativeDtype(dtype);
+        long lutSize = lut == null ? 0 : lut.elementCount();
+        MemorySegment lutAddress = lut == null ? MemorySegment.NULL : lut.address();
+        MemorySegment hashAddress = hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address();
+        try (Arena arena = Arena.ofConfined()) {
+            NativeHashing h = new NativeHashing(layer, arena);
+            int status = engram_h.engram_hashed_gather(rawIds.address(), batch, seqLen, lutAddress, lutSize,
+                    padIdCompressed, h.multipliers, layer.multipliers().length, h.moduli, h.offsets, headsPerNgram,
+                    table.address(), layer.totalRows(), headDim, nativeDtype, out.address(), hashAddress, stream.handle());
+            EngramNative.check("engram_hashed_gather", status);
+        }
+    }
+
+    /**
+     * The checks of a gather's tensors for {@code tokens} tokens ({@code tokenNames = tokenValues} in messages, e.g.
+     * {@code "batch * seqLen"} and {@code "3 * 5"}); returns the table's dtype.
+     */
+    private static DType checkShapes(DeviceArray rawIds, long tokens, String tokenNames, String tokenValues,
+                                     DeviceArray lut, LayerHashing layer, int headsPerNgram, TableView table,
+                                     int headDim, DeviceArray out, DeviceArray hashIdsOut) {
         requireDtype(OP, rawIds, DType.INT64, "rawIds");
-        requireCount(OP, rawIds, tokens, "rawIds", "batch * seqLen = " + batch + " * " + seqLen);
+        requireCount(OP, rawIds, tokens, "rawIds", tokenNames + " = " + tokenValues);
         if (lut != null) {
             requireDtype(OP, lut, DType.INT64, "lut");
             if (lut.elementCount() == 0) {
@@ -344,30 +406,73 @@ public final class HashedGather {
         long rows = layer.totalRows();
         table.checkSize(rows);
         requireCount(OP, out, product(OP, tokens, heads, headDim), "out",
-                "batch * seqLen * heads * headDim = " + batch + " * " + seqLen + " * " + heads + " * " + headDim);
+                tokenNames + " * heads * headDim = " + tokenValues + " * " + heads + " * " + headDim);
         if (hashIdsOut != null) {
             requireCount(OP, hashIdsOut, product(OP, tokens, heads), "hashIdsOut",
-                    "batch * seqLen * heads = " + batch + " * " + seqLen + " * " + heads);
+                    tokenNames + " * heads = " + tokenValues + " * " + heads);
         }
-        if (tokens == 0) {
-            return; // zero-element buffers have NULL addresses; the C ABI would launch nothing anyway
-        }
+        return dtype;
+    }
 
-        requireDevice(OP, -1, "the current device is", stream, "rawIds", rawIds, "lut", lut, "table", table.deviceArray(),
-                "out", out, "hashIdsOut", hashIdsOut);
+    /**
+     * The gather on a packed batch ({@code engram_hashed_gather_packed}): every check in Java, then the launch. Token
+     * {@code i} of sequence {@code s} shifts within its sequence only; positions before the chunk read the slot's
+     * {@code history} when the sequence continues, the pad id when it starts. Never allocates device memory, never
+     * synchronizes, marshals nothing ({@code hashing} is in native memory already); with no tokens nothing is queued.
+     *
+     * @param history {@code [slots, max_ngram_size - 1]} INT64 compressed ids, or null when every sequence starts
+     * @param slots   the rows of {@code history}
+     */
+    static void enqueuePackedChecked(DeviceArray rawIds, DeviceBatch batch, DeviceArray history, int slots,
+                                     DeviceArray lut, long padIdCompressed, NativeHashing hashing, int headsPerNgram,
+                                     DeviceArray table, int headDim, DeviceArray out, DeviceArray hashIdsOut,
+                                     CudaStream stream) {
+        Objects.requireNonNull(rawIds, "rawIds");
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(hashing, "hashing");
+        Objects.requireNonNull(table, "table");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        rawIds.address();
+        PackedBatch packed = batch.batch();
+        if (history != null) history.address();
+        if (lut != null) lut.address();
+        table.address();
+        out.address();
+        if (hashIdsOut != null) hashIdsOut.address();
+        stream.handle();
+
+        long tokens = packed.tokens();
+        LayerHashing layer = hashing.layer;
+        DType dtype = checkShapes(rawIds, tokens, "batch.tokens()", Long.toString(tokens), lut, layer, headsPerNgram,
+                deviceTable(table, headDim), headDim, out, hashIdsOut);
+        int maxNgram = layer.multipliers().length;
+        PackedChecks.requireState(OP, batch, history, "history", DType.INT64, slots, maxNgram - 1,
+                "(max_ngram_size - 1)");
+        if (tokens == 0) return; // the C ABI would launch nothing
+
+        requireDevice(OP, -1, "the current device is", stream, "rawIds", rawIds, "batch", batch.descriptors,
+                "history", history, "lut", lut, "table", table, "out", out, "hashIdsOut", hashIdsOut);
         NativeLibraryLoader.require();
-        int nativeDtype = nativeDtype(dtype);
-        long lutSize = lut == null ? 0 : lut.elementCount();
-        MemorySegment lutAddress = lut == null ? MemorySegment.NULL : lut.address();
-        MemorySegment hashAddress = hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address();
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment multipliers = arena.allocateFrom(ValueLayout.JAVA_LONG, layer.multipliers());
-            MemorySegment moduli = arena.allocateFrom(ValueLayout.JAVA_LONG, layer.moduli());
-            MemorySegment offsets = arena.allocateFrom(ValueLayout.JAVA_LONG, layer.offsets());
-            int status = engram_h.engram_hashed_gather(rawIds.address(), batch, seqLen, lutAddress, lutSize,
-                    padIdCompressed, multipliers, maxNgram, moduli, offsets, headsPerNgram,
-                    table.address(), rows, headDim, nativeDtype, out.address(), hashAddress, stream.handle());
-            EngramNative.check("engram_hashed_gather", status);
-        }
+        int status = engram_h.engram_hashed_gather_packed(rawIds.address(), tokens, batch.cuSeqlens(), batch.seqSlots(),
+                batch.seqStarts(), packed.sequences(), PackedChecks.addressOrNull(history), slots,
+                lut == null ? MemorySegment.NULL : lut.address(), lut == null ? 0 : lut.elementCount(), padIdCompressed,
+                hashing.multipliers, maxNgram, hashing.moduli, hashing.offsets, headsPerNgram, table.address(),
+                layer.totalRows(), headDim, nativeDtype(dtype), out.address(),
+                hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address(), stream.handle());
+        EngramNative.check("engram_hashed_gather_packed", status);
+    }
+
+    private static TableView deviceTable(DeviceArray table, int headDim) {
+        return new TableView() {
+            public void checkLive() { table.address(); }
+            public DType dtype() { return requireFloatDtype(OP, table, "table"); }
+            public void checkSize(long rows) {
+                requireCount(OP, table, product(OP, rows, headDim), "table",
+                        "layer.totalRows() * headDim = " + rows + " * " + headDim);
+            }
+            public MemorySegment address() { return table.address(); }
+            public DeviceArray deviceArray() { return table; }
+        };
     }
 }

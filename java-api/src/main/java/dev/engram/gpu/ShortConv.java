@@ -1,5 +1,6 @@
 package dev.engram.gpu;
 
+import dev.engram.PackedBatch;
 import dev.engram.bindings.engram_h;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
@@ -66,6 +67,9 @@ public final class ShortConv {
         private Integer batch, seqLen;
         private Integer hcMult, hiddenSize;
         private Integer kernelSize, dilation;
+        private DeviceBatch packed;
+        private DeviceArray convState;
+        private int stateSlots;
 
         private Launch() {}
 
@@ -165,11 +169,42 @@ public final class ShortConv {
         }
 
         /**
+         * Sets the tokens as a packed batch instead of {@link #tokens(int, int)} ({@code engram_short_conv_packed}):
+         * {@code value} and {@code out} then hold {@code batch.batch().tokens()} tokens {@code [N, G, H]}, and each
+         * sequence convolves over its own tokens, its inputs before the chunk being the rows of its slot's
+         * {@link #convState} when it continues, zeros when it starts.
+         *
+         * @param v the batch, already {@link DeviceBatch#set}
+         * @return this launch
+         */
+        public Launch batch(DeviceBatch v) {
+            packed = Objects.requireNonNull(v, "batch");
+            return this;
+        }
+
+        /**
+         * Sets the conv window a packed batch's continuing sequences read; optional (only with {@link #batch}, and
+         * only when every sequence starts or {@code (K - 1) * dilation == 0}). Read, never written
+         * ({@link StateCommit} writes it).
+         *
+         * @param v     {@code [slots, W, G * H]}, {@code W = (K - 1) * dilation}, the value's dtype: the gated values
+         *              before the RMSNorm, oldest row first
+         * @param slots its rows; every slot of the batch must be below it
+         * @return this launch
+         */
+        public Launch convState(DeviceArray v, int slots) {
+            convState = Objects.requireNonNull(v, "convState");
+            stateSlots = slots;
+            return this;
+        }
+
+        /**
          * Checks every argument in Java, then queues the launch on {@code stream}. Never allocates device memory and
          * never synchronizes; with no tokens nothing is queued (no native call).
          *
          * @param stream the stream to queue on
-         * @throws IllegalStateException    when a required argument was not set, or a buffer or the stream is closed
+         * @throws IllegalStateException    when a required argument was not set, both {@code tokens} and {@code batch}
+         *                                  were, or a buffer, the batch or the stream is closed
          * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
          *         element count that does not match its shape formula, or overlapping output memory
          * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
@@ -181,9 +216,16 @@ public final class ShortConv {
             require(convWeight, "convWeight");
             require(eps, "eps");
             require(out, "out");
-            require(batch, "tokens");
+            if (packed == null) require(batch, "tokens");
             require(hcMult, "branches");
             require(kernelSize, "kernel");
+            if (packed != null) {
+                if (batch != null) throw new IllegalStateException("ShortConv: both tokens and batch were set");
+                enqueuePackedChecked(value, normWeight, convWeight, eps, packed, convState, stateSlots, hcMult,
+                        hiddenSize, kernelSize, dilation, out, stream);
+                return;
+            }
+            if (convState != null) throw new IllegalStateException("ShortConv: convState was set without a batch");
             enqueueChecked(value, normWeight, convWeight, eps, batch, seqLen, hcMult, hiddenSize, kernelSize, dilation, out, stream);
         }
 
@@ -236,16 +278,7 @@ public final class ShortConv {
         if (batch < 0 || seqLen < 0) {
             throw new IllegalArgumentException("short conv: batch and seqLen must be >= 0, got " + batch + " x " + seqLen);
         }
-        requireRange(OP, "hcMult", hcMult, 1, MAX_HC_MULT);
-        requireRange(OP, "hiddenSize", hiddenSize, 1, MAX_HIDDEN_SIZE);
-        requireRange(OP, "kernelSize", kernelSize, 1, MAX_KERNEL_SIZE);
-        if (dilation < 1) throw new IllegalArgumentException("short conv: dilation must be >= 1, got " + dilation);
-        requirePositiveFinite(OP, "eps", eps);
-
-        DType dtype = requireFloatDtype(OP, value, "value");
-        requireDtype(OP, normWeight, dtype, "normWeight (value's dtype)");
-        requireDtype(OP, convWeight, dtype, "convWeight (value's dtype)");
-        requireDtype(OP, out, dtype, "out (value's dtype)");
+        DType dtype = checkParameters(value, normWeight, convWeight, eps, hcMult, hiddenSize, kernelSize, dilation, out);
 
         // Per-token tensors before the weights: with no tokens they are empty, so every check up to the
         // first weight can be exercised without a GPU.
@@ -255,13 +288,7 @@ public final class ShortConv {
                 + " * " + hiddenSize;
         requireCount(OP, value, elements, "value", formula);
         requireCount(OP, out, elements, "out", formula);
-        requireNoOverlap(OP, out, "out", value, "value");
-        requireNoOverlap(OP, out, "out", normWeight, "normWeight");
-        requireNoOverlap(OP, out, "out", convWeight, "convWeight");
-        long channels = (long) hcMult * hiddenSize;
-        requireCount(OP, normWeight, channels, "normWeight", "hcMult * hiddenSize = " + hcMult + " * " + hiddenSize);
-        requireCount(OP, convWeight, channels * kernelSize, "convWeight",
-                "hcMult * hiddenSize * kernelSize = " + hcMult + " * " + hiddenSize + " * " + kernelSize);
+        checkWeightsAndOverlap(value, normWeight, convWeight, hcMult, hiddenSize, kernelSize, out);
         if (tokens == 0) {
             return; // empty buffers have NULL addresses; the C ABI would launch nothing anyway
         }
@@ -273,5 +300,85 @@ public final class ShortConv {
                 batch, seqLen, hcMult, hiddenSize, kernelSize, dilation, nativeDtype(dtype), out.address(),
                 stream.handle());
         EngramNative.check("engram_short_conv", status);
+    }
+    /** The scalar arguments and the dtypes (every tensor the value's); returns the dtype. */
+    private static DType checkParameters(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight, float eps,
+                                         int hcMult, int hiddenSize, int kernelSize, int dilation, DeviceArray out) {
+        requireRange(OP, "hcMult", hcMult, 1, MAX_HC_MULT);
+        requireRange(OP, "hiddenSize", hiddenSize, 1, MAX_HIDDEN_SIZE);
+        requireRange(OP, "kernelSize", kernelSize, 1, MAX_KERNEL_SIZE);
+        if (dilation < 1) throw new IllegalArgumentException("short conv: dilation must be >= 1, got " + dilation);
+        requirePositiveFinite(OP, "eps", eps);
+
+        DType dtype = requireFloatDtype(OP, value, "value");
+        requireDtype(OP, normWeight, dtype, "normWeight (value's dtype)");
+        requireDtype(OP, convWeight, dtype, "convWeight (value's dtype)");
+        requireDtype(OP, out, dtype, "out (value's dtype)");
+        return dtype;
+    }
+
+    /** {@code out} apart from the inputs, and the weights' element counts. */
+    private static void checkWeightsAndOverlap(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight,
+                                               int hcMult, int hiddenSize, int kernelSize, DeviceArray out) {
+        requireNoOverlap(OP, out, "out", value, "value");
+        requireNoOverlap(OP, out, "out", normWeight, "normWeight");
+        requireNoOverlap(OP, out, "out", convWeight, "convWeight");
+        long channels = (long) hcMult * hiddenSize;
+        requireCount(OP, normWeight, channels, "normWeight", "hcMult * hiddenSize = " + hcMult + " * " + hiddenSize);
+        requireCount(OP, convWeight, channels * kernelSize, "convWeight",
+                "hcMult * hiddenSize * kernelSize = " + hcMult + " * " + hiddenSize + " * " + kernelSize);
+    }
+
+    /**
+     * The ShortConv on a packed batch ({@code engram_short_conv_packed}): every check in Java, then the launch.
+     * Each sequence convolves over its own tokens; the inputs before its chunk are the rows of its slot's
+     * {@code convState} when it continues, zeros when it starts. Reads the window, never writes it. Never allocates,
+     * never synchronizes; with no tokens nothing is queued.
+     *
+     * @param convState {@code [slots, W, hcMult * hiddenSize]}, {@code W = (kernelSize - 1) * dilation}, the value's
+     *                  dtype; null when {@code W == 0} or every sequence starts
+     * @param slots     the rows of {@code convState}
+     */
+    static void enqueuePackedChecked(DeviceArray value, DeviceArray normWeight, DeviceArray convWeight, float eps,
+                                     DeviceBatch batch, DeviceArray convState, int slots, int hcMult, int hiddenSize,
+                                     int kernelSize, int dilation, DeviceArray out, CudaStream stream) {
+        Objects.requireNonNull(value, "value");
+        Objects.requireNonNull(normWeight, "normWeight");
+        Objects.requireNonNull(convWeight, "convWeight");
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        value.address();
+        normWeight.address();
+        convWeight.address();
+        PackedBatch packed = batch.batch();
+        if (convState != null) convState.address();
+        out.address();
+        stream.handle();
+
+        DType dtype = checkParameters(value, normWeight, convWeight, eps, hcMult, hiddenSize, kernelSize, dilation, out);
+        long tokens = packed.tokens();
+        long elements = product(OP, tokens, hcMult, hiddenSize);
+        String formula = "batch.tokens() * hcMult * hiddenSize = " + tokens + " * " + hcMult + " * " + hiddenSize;
+        requireCount(OP, value, elements, "value", formula);
+        requireCount(OP, out, elements, "out", formula);
+        checkWeightsAndOverlap(value, normWeight, convWeight, hcMult, hiddenSize, kernelSize, out);
+        long window = (long) (kernelSize - 1) * dilation;
+        if (window > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("short conv: (kernelSize - 1) * dilation overflows int32");
+        }
+        PackedChecks.requireState(OP, batch, convState, "convState", dtype, slots,
+                product(OP, window, hcMult, hiddenSize), "W * hcMult * hiddenSize");
+        if (convState != null) requireNoOverlap(OP, out, "out", convState, "convState");
+        if (tokens == 0) return; // the C ABI would launch nothing
+
+        requireDevice(OP, -1, "the current device is", stream, "value", value, "normWeight", normWeight, "convWeight",
+                convWeight, "batch", batch.descriptors, "convState", convState, "out", out);
+        NativeLibraryLoader.require();
+        int status = engram_h.engram_short_conv_packed(value.address(), normWeight.address(), convWeight.address(), eps,
+                tokens, batch.cuSeqlens(), batch.seqSlots(), batch.seqStarts(), packed.sequences(),
+                PackedChecks.addressOrNull(convState), slots, hcMult, hiddenSize, kernelSize, dilation,
+                nativeDtype(dtype), out.address(), stream.handle());
+        EngramNative.check("engram_short_conv_packed", status);
     }
 }

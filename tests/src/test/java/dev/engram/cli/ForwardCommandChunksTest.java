@@ -19,8 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * {@code forward --chunks}: every row fed chunk by chunk, the rows' chunks packed into one call per step, writes
- * the very file the whole forward writes (golden layers and cases, float64 and float32 output); bad lists and
- * {@code --device gpu} are usage errors.
+ * the very file the whole forward writes (golden layers and cases, float64 and float32 output); bad lists are usage
+ * errors. The GPU side: {@link ForwardCommandGpuTest}.
  */
 class ForwardCommandChunksTest {
     /** 1-token decode, short and long chunks, chunks past T, empty chunks at the start and in between. */
@@ -80,14 +80,6 @@ class ForwardCommandChunksTest {
         withChunks(out, "1,,2").assertError(Main.USAGE_ERROR, "--chunks entry 2 must be an integer >= 0, got ''");
         withChunks(out, "3,1.5").assertError(Main.USAGE_ERROR, "--chunks entry 2 must be an integer >= 0, got '1.5'");
         withChunks(out, "99999999999").assertError(Main.USAGE_ERROR, "--chunks entry 1 must be an integer >= 0");
-        assertFalse(Files.exists(out), "no output file on error");
-    }
-
-    @Test
-    void gpuIsNotAvailableYet() {
-        Path out = tmp.resolve("out.f64.bin");
-        withChunks(out, "4,1", "--device", "gpu")
-                .assertError(Main.USAGE_ERROR, "--chunks is not available with --device gpu yet; use --device cpu");
         assertFalse(Files.exists(out), "no output file on error");
     }
 

@@ -52,4 +52,37 @@ class ForwardCommandGpuTest {
             }
         }
     }
+
+    /**
+     * {@code --chunks} on the GPU writes the whole GPU run's file: byte for byte under the CUDA simulator (its GEMM sums
+     * a row alike whatever the row count), else within the dtype tolerance (cuBLAS may pick another algorithm).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"fp32, 2e-5", "bf16, 2e-2"})
+    void gpuChunkedMatchesTheWholeGpuRun(String dtype, double tol) throws java.io.IOException {
+        boolean simulated = java.lang.foreign.SymbolLookup.loaderLookup().find("simDeviceSynchronizeCount").isPresent();
+        Path config = ForwardGoldenFiles.writeConfig(tmp, "config.json", JsonNodeFactory.instance.objectNode());
+        JsonNode layer = ForwardGoldenFiles.layers().getFirst();
+        for (JsonNode c : ForwardGoldenFiles.cases()) {
+            Path whole = tmp.resolve("whole.f32.bin");
+            List<String> args = ForwardGoldenFiles.args(config, layer, c, whole);
+            args.addAll(List.of("--device", "gpu", "--dtype", dtype));
+            CliRun.of(args.toArray(String[]::new)).assertOk();
+            for (String list : List.of("1", "2,3", "0,5,1", "16,1")) {
+                String name = c.get("name").asText() + " " + dtype + " --chunks " + list;
+                Path chunked = tmp.resolve("chunked.f32.bin");
+                List<String> chunkedArgs = ForwardGoldenFiles.args(config, layer, c, chunked);
+                chunkedArgs.addAll(List.of("--device", "gpu", "--dtype", dtype, "--chunks", list));
+                CliRun run = CliRun.of(chunkedArgs.toArray(String[]::new)).assertOk();
+                assertTrue(run.out().contains("in chunks of " + list), run.out());
+                if (simulated) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(java.nio.file.Files.readAllBytes(whole),
+                            java.nio.file.Files.readAllBytes(chunked), name + " (simulated: byte for byte)");
+                } else {
+                    Compare.assertAllClose(LittleEndianFiles.readFloat32AsDouble(chunked),
+                            LittleEndianFiles.readFloat32AsDouble(whole), tol, name);
+                }
+            }
+        }
+    }
 }
