@@ -26,6 +26,9 @@ import java.util.Objects;
  * <p>Besides the rectangular {@code [B, T]} forward, whose rows all start at t = 0, a packed forward runs
  * sequences at any position with their state carried in a {@link ReferenceState} (SEMANTICS.md §8), with the same
  * per-token arithmetic: a sequence run in chunks gives bit for bit the output of the whole sequence.
+ *
+ * <p>The table is read through {@link EmbeddingRows}: the float32 array of {@link EngramWeights}, or e.g. an fp8
+ * table with block scales, whose rows are their exact dequantized values (SEMANTICS.md §9).
  */
 public final class ReferenceEngramLayer {
     /** The clamp under the signed square root of the gate. */
@@ -33,7 +36,8 @@ public final class ReferenceEngramLayer {
 
     private final NgramHashMapping mapping;
     private final LayerHashing hashing;
-    private final EngramWeights w;
+    private final DenseWeights w;
+    private final EmbeddingRows table;
     private final EngramConfig c;
 
     /**
@@ -46,16 +50,29 @@ public final class ReferenceEngramLayer {
      *                                  another layer or config
      */
     public ReferenceEngramLayer(NgramHashMapping mapping, int layerId, EngramWeights weights) {
+        this(mapping, layerId, checkLayer(weights, mapping, layerId).dense(),
+                EmbeddingRows.of(weights.embedding(), weights.config().headDim()));
+    }
+
+    /**
+     * A layer whose embedding table is any {@link EmbeddingRows}, e.g. an fp8 table with block scales
+     * ({@code dev.engram.table.Fp8Table}), which the gather reads as exact doubles; everything else is as in
+     * {@link #ReferenceEngramLayer(NgramHashMapping, int, EngramWeights)}.
+     *
+     * @param mapping the model's hashing: config, compression table and every layer's multipliers and moduli
+     * @param layerId which of {@code mapping.layerIds()} this layer is
+     * @param dense   the layer's parameters other than the table; their config must match the layer's
+     * @param table   the layer's table, {@code [totalRows, headDim]} of the layer
+     * @throws IllegalArgumentException when {@code layerId} is not an Engram layer, the table's shape is not the
+     *                                  layer's, or the parameters belong to another config
+     */
+    public ReferenceEngramLayer(NgramHashMapping mapping, int layerId, DenseWeights dense, EmbeddingRows table) {
         this.mapping = Objects.requireNonNull(mapping, "mapping");
-        this.w = Objects.requireNonNull(weights, "weights");
+        this.w = Objects.requireNonNull(dense, "dense");
+        this.table = Objects.requireNonNull(table, "table");
         this.hashing = mapping.layer(layerId);
         this.c = mapping.config();
-        if (weights.hashing().totalRows() != hashing.totalRows() || weights.hashing().layerId() != layerId) {
-            throw new IllegalArgumentException("weights were built for layer " + weights.hashing().layerId() + " with "
-                    + weights.hashing().totalRows() + " table rows, but layer " + layerId + " has "
-                    + hashing.totalRows());
-        }
-        EngramConfig wc = weights.config();
+        EngramConfig wc = dense.config();
         if (wc.hiddenSize() != c.hiddenSize() || wc.hcMult() != c.hcMult() || wc.engramHiddenSize() != c.engramHiddenSize()
                 || wc.kernelSize() != c.kernelSize() || wc.headDim() != c.headDim()) {
             throw new IllegalArgumentException("weights' config (hidden_size " + wc.hiddenSize() + ", hc_mult " + wc.hcMult()
@@ -63,6 +80,21 @@ public final class ReferenceEngramLayer {
                     + " (hidden_size " + c.hiddenSize() + ", hc_mult " + c.hcMult() + ", E " + c.engramHiddenSize()
                     + ", kernel_size " + c.kernelSize() + ")");
         }
+        if (table.rows() != hashing.totalRows() || table.rowElements() != c.headDim()) {
+            throw new IllegalArgumentException("the table is [" + table.rows() + ", " + table.rowElements()
+                    + "], but layer " + layerId + " reads [" + hashing.totalRows() + ", " + c.headDim() + "]");
+        }
+    }
+
+    private static EngramWeights checkLayer(EngramWeights weights, NgramHashMapping mapping, int layerId) {
+        LayerHashing hashing = Objects.requireNonNull(mapping, "mapping").layer(layerId);
+        Objects.requireNonNull(weights, "weights");
+        if (weights.hashing().totalRows() != hashing.totalRows() || weights.hashing().layerId() != layerId) {
+            throw new IllegalArgumentException("weights were built for layer " + weights.hashing().layerId() + " with "
+                    + weights.hashing().totalRows() + " table rows, but layer " + layerId + " has "
+                    + hashing.totalRows());
+        }
+        return weights;
     }
 
     /** {@return the layer id} */
@@ -378,13 +410,8 @@ public final class ReferenceEngramLayer {
     private double[] gather(long[] rows, int n) {
         int heads = hashing.heads(), dh = c.headDim(), e = c.engramHiddenSize();
         double[] emb = new double[n * e];
-        float[] table = w.embedding();
         for (int tok = 0; tok < n; tok++) {
-            for (int i = 0; i < heads; i++) {
-                int src = Math.toIntExact(rows[tok * heads + i] * dh);
-                int dst = tok * e + i * dh;
-                for (int d = 0; d < dh; d++) emb[dst + d] = table[src + d];
-            }
+            for (int i = 0; i < heads; i++) table.readRow(rows[tok * heads + i], emb, tok * e + i * dh);
         }
         return emb;
     }
