@@ -27,7 +27,8 @@ public final class Main {
     /** Exit code when the command line itself is wrong. */
     public static final int USAGE_ERROR = 2;
 
-    private static final List<Command> COMMANDS = List.of(new DemoCommand(), new HashCommand(), new ForwardCommand());
+    private static final List<Command> COMMANDS = List.of(new DemoCommand(), new HashCommand(), new ForwardCommand(),
+            new TableCommand());
 
     private Main() {}
 

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.node.NullNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -24,6 +25,8 @@ import java.util.Set;
  */
 final class TokenizerJson {
     private static final long MAX_ID = 0xFFFF_FFFFL; // tokenizers ids are u32
+    /** Far above any real tokenizer.json (tens of MB), far below what would exhaust the heap as a String. */
+    private static final long MAX_BYTES = 512L << 20;
 
     final Path file;
     final int vocabSize;
@@ -46,9 +49,16 @@ final class TokenizerJson {
         ObjectMapper mapper = new ObjectMapper();
         JsonNode root;
         try {
+            long bytes = Files.size(file);
+            if (bytes > MAX_BYTES) {
+                throw new TokenizerFileException(file, "not a tokenizer.json: " + bytes + " bytes, more than the "
+                        + (MAX_BYTES >> 20) + " MiB any tokenizer.json has");
+            }
             root = mapper.readTree(Files.readString(file));
         } catch (NoSuchFileException e) {
             throw new TokenizerFileException(file, "no such file");
+        } catch (CharacterCodingException e) {
+            throw new TokenizerFileException(file, "not a tokenizer.json: not UTF-8 text", e);
         } catch (JsonProcessingException e) {
             throw new TokenizerFileException(file, "not a tokenizer.json: not valid JSON (" + e.getOriginalMessage()
                     + (e.getLocation() == null ? "" : " at line " + e.getLocation().getLineNr()

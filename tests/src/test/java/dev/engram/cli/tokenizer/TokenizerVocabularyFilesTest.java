@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -117,6 +118,15 @@ class TokenizerVocabularyFilesTest {
         assertBad(write("merges.json", "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a q\"]}}"),
                 "the tokenizers library rejects it");
         assertThrows(IllegalArgumentException.class, () -> TokenizerVocabulary.open(null));
+    }
+
+    @Test
+    void aHugeFileIsRefusedBeforeItIsRead() throws IOException {
+        Path huge = dir.resolve("model.safetensors");
+        try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength((512L << 20) + 1); // sparse: no disk space used
+        }
+        assertBad(huge, "not a tokenizer.json: 536870913 bytes, more than the 512 MiB");
     }
 
     private static void assertBad(Path file, String fragment) {
