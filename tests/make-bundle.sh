@@ -50,9 +50,11 @@ echo "make-bundle.sh: building (mvn install -DskipTests, test classes included)"
 
 echo "make-bundle.sh: copying dependencies of the tests module"
 # JUnit comes from the console launcher; keeping it out of lib/ avoids two copies on the class path.
+# DJL's tokenizers binding (the CLI's table command; 18 MB of native libraries for four platforms) and JNA
+# stay out too, to keep the bundle under 64 MiB: its tests skip there, saying so.
 (cd "$root" && mvn -B -q -Dstyle.color=never -pl tests dependency:copy-dependencies \
    -DincludeScope=test -DoutputDirectory="$bundle/lib" \
-   -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian)
+   -DexcludeGroupIds=org.junit.jupiter,org.junit.platform,org.opentest4j,org.apiguardian,ai.djl,net.java.dev.jna)
 for jar in "$root"/bindings/target/engram-bindings-*.jar "$root"/java-api/target/engram-api-*.jar \
            "$root"/cli/target/engram-cli-*.jar; do
   [[ -f "$jar" ]] && cp "$jar" "$bundle/lib/"   # the freshly built ones (same as in ~/.m2 after install)
