@@ -64,6 +64,15 @@ MUTANTS = [
      "cuda_runtime_h.cudaMemcpyDeviceToHost(), s));", "cuda_runtime_h.cudaMemcpyHostToDevice(), s));",
      ["dev.engram.cuda.CudaGpuTest"],
      "copyToAsync's FFM call passes the wrong copy direction (cudaMemcpyHostToDevice)"),
+    ("capture-waits-on-last-forward", GPU + "EngramLayer.java",
+     "            if (!capturing) stream.waitEvent(lastForwardDone); // the scratch may still be in use on another stream\n",
+     "            stream.waitEvent(lastForwardDone);\n",
+     ["dev.engram.gpu.DecodeStepGraphGpuTest"],
+     "a captured decode step waits on the layer's completion event, recorded outside the capture"),
+    ("device-batch-staging-overwritten", GPU + "DeviceBatch.java",
+     "            if (uploadQueued) uploaded.synchronize(); // the previous copy may still read the staging\n", "",
+     ["dev.engram.gpu.PackedForwardGpuTest#pipelinedStepsThroughOneReSetDeviceBatchEqualTheWholeSequences"],
+     "DeviceBatch.set rewrites its pinned staging while the previous upload may still read it"),
 ]
 
 
