@@ -71,7 +71,7 @@ import java.util.stream.IntStream;
  * copies the ids (for a packed batch with its sequences' history rows) and queues the hashed-gather kernel reading
  * the mapped table; {@code AUTO} takes {@code ZERO_COPY} for prefetches of at most
  * {@link Options#zeroCopyMaxTokens()} tokens and {@code CPU} above ({@link #pathFor}). A packed decode step allocates
- * no array on the host and no device memory.
+ * no device memory and no host buffer (the host arrays are the layer's, reused; small objects remain).
  *
  * <p>The table is borrowed: it must be pinned and mapped ({@link dev.engram.table.PinnedHostMemory}) for zero copy
  * and stay open while this layer lives. Not thread-safe. {@link #close()} waits for everything queued, then frees.
@@ -462,13 +462,18 @@ public final class HostTableLayer implements AutoCloseable {
                 route));
     }
 
-    /** The staging slot the next prefetch takes, after checking that no unconsumed packed prefetch holds it. */
+    /**
+     * The staging slot the next prefetch takes, after checking that no unconsumed packed prefetch of an open state
+     * holds it (dropping it would leave its sequences' history advanced and their conv windows not).
+     */
     private int freeSlot() {
         int slot = nextSlot;
         Prefetch last = issued[slot];
-        if (last != null && last.packed != null && !last.isConsumed() && last.generation == generation[slot]) {
+        if (last != null && last.packed != null && !last.isConsumed() && last.generation == generation[slot]
+                && !last.state.isClosed()) {
             throw new IllegalStateException("prefetch: both staging slots are in use and " + last + " is not consumed yet;"
-                    + " its state's history already moved past it, so it cannot be dropped: forward it first");
+                    + " its state's history already moved past it, so it cannot be dropped: forward it first (or close"
+                    + " its state)");
         }
         return slot;
     }

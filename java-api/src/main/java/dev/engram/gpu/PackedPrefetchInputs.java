@@ -8,7 +8,7 @@ import java.util.stream.IntStream;
 
 /**
  * The host side of a {@link HostTableLayer}'s packed prefetches, in arrays made once and reused, so a decode step
- * allocates no array: the compressed ids, the sequences' history rows (read from the state's host history), the hash
+ * allocates no buffer: the compressed ids, the sequences' history rows (read from the state's host history), the hash
  * ids (CPU path), and the identity batch the zero-copy gather is given (sequence {@code s} in slot {@code s},
  * continuing, reading history row {@code s}). Not thread-safe.
  */

@@ -305,6 +305,42 @@ class HostTablePackedGpuTest {
         }
     }
 
+    /**
+     * A decode step reuses the layer's host arrays: with room for 2^16 tokens and 2^14 sequences, a step of 4 tokens
+     * allocates far less on the calling thread than one array of that size (512 KiB), on both paths. (Small objects,
+     * e.g. slices and the handle, remain; the bound is printed.)
+     */
+    @Test
+    void decodeStepsAllocateNoArraysOfTheLayersCapacity() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        Model m = Model.random(SEED + 900, DType.FLOAT32, true);
+        int[] slots = {3, 1, 0, 2};
+        int sequences = slots.length, c = m.channels(), steps = 200;
+        for (HostGatherPath path : List.of(HostGatherPath.CPU, HostGatherPath.AUTO)) {
+            try (HostTable table = pinnedTable(m);
+                 HostTableLayer host = HostTableLayer.create(m.mapping(), m.layerId(), LayerWeights.of(m.weights().dense()),
+                         table, HostTableLayer.Options.of(path, 1 << 16).withGatherThreads(1).withMaxSequences(1 << 14));
+                 EngramState state = host.newState(sequences);
+                 CudaStream stream = CudaStream.create();
+                 DeviceBuffer hidden = DeviceBuffer.allocate((long) sequences * c, DType.FLOAT32);
+                 DeviceBuffer out = DeviceBuffer.allocate((long) sequences * c, DType.FLOAT32)) {
+                PackedBatch step = PackedBatch.decode(slots);
+                long[][] ids = new long[steps][];
+                for (int k = 0; k < steps; k++) ids[k] = m.sequence(sequences, SEED + 901 + k).ids();
+                long before = 0;
+                for (int k = 0; k < steps; k++) {
+                    if (k == steps / 2) before = threads.getThreadAllocatedBytes(Thread.currentThread().threadId());
+                    host.forward(host.prefetch(step, ids[k], state), hidden, out, state, stream);
+                }
+                long perStep = (threads.getThreadAllocatedBytes(Thread.currentThread().threadId()) - before) / (steps / 2);
+                stream.synchronize();
+                System.out.printf("host-table decode step of %d tokens, %s path %s: %d bytes allocated per step on the "
+                        + "calling thread%n", sequences, path, host.pathFor(sequences), perStep);
+                assertTrue(perStep < 64 * 1024, path + ": " + perStep + " bytes allocated per decode step");
+            }
+        }
+    }
+
     // ---------------------------------------------------------------- fork, reset
 
     @Test
@@ -500,6 +536,16 @@ class HostTablePackedGpuTest {
             assertTrue(packedForRect.getMessage().contains("rectangular"), packedForRect.getMessage());
             host.forward(rect, hidden, out, stream);
             stream.synchronize();
+
+            // Unconsumed packed prefetches block their staging slots until forwarded, or until their state is closed.
+            try (EngramState abandoned = host.newState(3)) {
+                host.prefetch(batch, in.ids(), abandoned);
+                host.prefetch(batch, in.ids(), abandoned);
+                assertThrows(IllegalStateException.class, () -> host.prefetch(batch, in.ids(), state));
+            }
+            host.forward(host.prefetch(batch, in.ids(), state), hidden, out, state, stream);
+            stream.synchronize();
+            assertArrayEquals(expectedHistory(m, in.range(0, 3)), state.history(2, stream), "after the abandoned prefetches");
         }
     }
 
