@@ -168,7 +168,7 @@ public final class EngramState implements AutoCloseable {
      * Queues emptying {@code slot} (pad history, zero window) on {@code stream}. A sequence that starts in a
      * packed call ignores what its slot holds anyway; reset is for reading back or forking an empty slot.
      *
-     * With the history on the host ({@link #historyOnHost()}), the history is reset at once.
+     * <p>With the history on the host ({@link #historyOnHost()}), the history is reset at once.
      *
      * @param slot   in {@code [0, slots())}
      * @param stream the stream to queue on, of the state's device (or the legacy default stream)
@@ -192,7 +192,7 @@ public final class EngramState implements AutoCloseable {
      * fork a sequence for beam search: continuing both slots then gives two sequences with the same past.
      * {@code from == to} queues nothing.
      *
-     * With the history on the host ({@link #historyOnHost()}), the history is copied at once.
+     * <p>With the history on the host ({@link #historyOnHost()}), the history is copied at once.
      *
      * @param from   the source slot, in {@code [0, slots())}
      * @param to     the destination slot, in {@code [0, slots())}
