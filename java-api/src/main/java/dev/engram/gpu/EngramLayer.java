@@ -748,29 +748,91 @@ public final class EngramLayer implements AutoCloseable {
      */
     private void queuePacked(DeviceBatch batch, int tokens, DeviceArray rawIds, DeviceArray hidden, DeviceArray out,
                              EngramState state, CudaStream stream, boolean capturing) {
-        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
-        DeviceArray gated = workspace.gated.slice(0, (long) tokens * g * h);
         try {
+            DeviceArray embedded = null;
             if (tokens > 0) {
-                DeviceArray embedded = workspace.embedded.slice(0, (long) tokens * e);
-                DeviceArray projected = workspace.projected.slice(0, (long) tokens * (g + 1) * h);
+                embedded = workspace.embedded.slice(0, (long) tokens * config.engramHiddenSize());
                 HashedGather.enqueuePackedChecked(rawIds, batch, state.history, state.slots(), params.lut,
                         mapping.padIdCompressed(), nativeHashing, config.nHeadPerNgram(), params.table, config.headDim(),
                         embedded, null, stream);
-                cublas.setStream(stream);
-                cublas.linear(embedded, params.projectionWeight, projected, tokens, e, (g + 1) * h);
-                Gate.enqueueChecked(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
-                        params.queryNormWeight, (float) config.gateNormEps(), tokens, g, h, gated, null, stream);
-                ShortConv.enqueuePackedChecked(gated, params.convNormWeight, params.convWeight,
-                        (float) config.convNormEps(), batch, state.convWindow, state.slots(), g, h, config.kernelSize(),
-                        config.convDilation(), out, stream);
             }
-            // Last: the gather and the conv above read the old state in stream order.
-            StateCommit.enqueueChecked(batch, state.slots(), rawIds, params.lut, mapping.padIdCompressed(),
-                    config.maxNgramSize(), state.history, gated, g, h, config.kernelSize(), config.convDilation(),
-                    state.convWindow, stream);
+            packedDense(batch, tokens, embedded, hidden, out, state, rawIds, stream);
         } finally {
             if (!capturing) lastForwardDone.record(stream); // also after a failed launch: queued work uses the scratch
+        }
+    }
+
+    /**
+     * The packed forward after the gather, on checked arguments: GEMM → gate → packed conv on {@code embedded}
+     * ({@code [tokens, E]}, unused when {@code tokens == 0}), then the state commit, last, because the gather and the
+     * conv read the old state in stream order. The commit writes the hash history from {@code historyIds} (the call's
+     * raw ids) when not null, and the conv window (when the window has rows).
+     */
+    private void packedDense(DeviceBatch batch, int tokens, DeviceArray embedded, DeviceArray hidden, DeviceArray out,
+                             EngramState state, DeviceArray historyIds, CudaStream stream) {
+        int g = config.hcMult(), h = config.hiddenSize(), e = config.engramHiddenSize();
+        DeviceArray gated = workspace.gated.slice(0, (long) tokens * g * h);
+        if (tokens > 0) {
+            DeviceArray projected = workspace.projected.slice(0, (long) tokens * (g + 1) * h);
+            cublas.setStream(stream);
+            cublas.linear(embedded, params.projectionWeight, projected, tokens, e, (g + 1) * h);
+            Gate.enqueueChecked(projected, params.keyBias, params.valueBias, hidden, params.keyNormWeight,
+                    params.queryNormWeight, (float) config.gateNormEps(), tokens, g, h, gated, null, stream);
+            ShortConv.enqueuePackedChecked(gated, params.convNormWeight, params.convWeight,
+                    (float) config.convNormEps(), batch, state.convWindow, state.slots(), g, h, config.kernelSize(),
+                    config.convDilation(), out, stream);
+        }
+        if (historyIds == null && state.window() == 0) return; // nothing to commit
+        StateCommit.enqueueChecked(batch, state.slots(), historyIds, historyIds == null ? null : params.lut,
+                mapping.padIdCompressed(), config.maxNgramSize(), historyIds == null ? null : state.history, gated, g, h,
+                config.kernelSize(), config.convDilation(), state.convWindow, stream);
+    }
+
+    /**
+     * The packed forward from rows gathered elsewhere ({@link HostTableLayer}): GEMM → gate → packed ShortConv
+     * (reading the state's conv window) → commit of the conv window only; the hash history is the caller's (kept on
+     * the host). The caller has checked that {@code state} is its own and made {@code stream} wait for whatever wrote
+     * {@code embedded} and {@code batch}'s descriptors. Checks the rest before anything is queued; not for graph
+     * capture (it waits for and records the layer's completion event).
+     *
+     * @param embedded {@code [batch.tokens(), E]} of {@link #dtype()}, the layout {@link HashedGather} writes
+     */
+    void forwardFromRows(DeviceBatch batch, DeviceArray embedded, DeviceArray hidden, DeviceArray out, EngramState state,
+                         CudaStream stream) {
+        checkOpen();
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(embedded, "embedded");
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(stream, "stream");
+        PackedBatch packed = batch.batch();
+        embedded.address();
+        hidden.address();
+        out.address();
+        stream.handle();
+        int tokens = packed.tokens();
+        checkTokens(tokens);
+        long activations = (long) tokens * config.hcMult() * config.hiddenSize();
+        requireArray(embedded, dtype, (long) tokens * config.engramHiddenSize(), "embedded", "batch.tokens() * E");
+        requireArray(hidden, dtype, activations, "hidden", "batch.tokens() * hc_mult * hidden_size");
+        requireArray(out, dtype, activations, "out", "batch.tokens() * hc_mult * hidden_size");
+        state.checkOpen();
+        if (state.dtype() != dtype || state.device() != device) {
+            throw new IllegalArgumentException(OP + ": " + state + " does not fit this layer (" + dtype + ", device "
+                    + device + ")");
+        }
+        PackedChecks.requireSlots(OP, packed, state.slots());
+        ArgumentChecks.requireDevice(OP, device, "this layer is on", stream, "batch", batch.descriptors, "embedded",
+                embedded, "hidden", hidden, "out", out);
+        if (packed.sequences() == 0) return;
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            stream.waitEvent(lastForwardDone); // shared scratch: the previous forward may run on another stream
+            try {
+                packedDense(batch, tokens, embedded, hidden, out, state, null, stream);
+            } finally {
+                lastForwardDone.record(stream); // also after a failed launch: queued work uses the scratch
+            }
         }
     }
 

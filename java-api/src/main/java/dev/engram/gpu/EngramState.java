@@ -29,6 +29,15 @@ import java.util.Objects;
  * <p><b>Ordering.</b> Every operation is queued on a stream the caller names, in stream order; work on several
  * streams that touches the same slots must be ordered by the caller (events). {@link #close()} frees the memory
  * without waiting: synchronize the streams that use the state first, as for any device buffer. Not thread-safe.
+ *
+ * <p><b>Host history ({@link HostTableLayer#newState}).</b> A host-table layer's state keeps the hash history on
+ * the <em>host</em> ({@link #historyOnHost()}) and only the conv window on the device: the layer's prefetch, which
+ * runs ahead of the compute, hashes with the history and advances it at once, in the order prefetches are issued;
+ * the forward then commits the conv window in stream order. So the history part of {@link #reset} and {@link #copy}
+ * acts on the host immediately and the window part in stream order: call them between the forward of the step
+ * before (on {@code stream}, or ordered before it) and the prefetch of the step after. While a prefetch of this
+ * state has not been consumed by its forward they throw {@link IllegalStateException}.
+ * {@link #history(int, CudaStream)} then returns the history after every prefetch issued so far, without waiting.
  */
 public final class EngramState implements AutoCloseable {
     private final Object owner;
@@ -39,13 +48,17 @@ public final class EngramState implements AutoCloseable {
     private final int historyLength;  // M
     private final int window;         // W
     private final int channels;       // G * H
-    final DeviceBuffer history;       // INT64 [slots * M]
+    final DeviceBuffer history;       // INT64 [slots * M]; null when the history is on the host
     final DeviceBuffer convWindow;    // dtype [slots * W * G * H] (empty when W == 0)
-    private final DeviceBuffer padRow; // INT64 [M] of the compressed pad id, the source of reset()
+    private final DeviceBuffer padRow; // INT64 [M] of the compressed pad id, the source of reset(); null with hostHistory
+    final HostHistory hostHistory;    // a host-table layer's history, or null
+    long hostPrefetches;              // with hostHistory: prefetches issued on this state (their history is advanced)
+    long hostForwards;                // ... and consumed by their forward, in the same order
     private boolean closed;
 
     private EngramState(Object owner, String ownerText, int slots, int device, DType dtype, int historyLength,
-                        int window, int channels, DeviceBuffer history, DeviceBuffer convWindow, DeviceBuffer padRow) {
+                        int window, int channels, DeviceBuffer history, DeviceBuffer convWindow, DeviceBuffer padRow,
+                        HostHistory hostHistory) {
         this.owner = owner;
         this.ownerText = ownerText;
         this.slots = slots;
@@ -57,6 +70,7 @@ public final class EngramState implements AutoCloseable {
         this.history = history;
         this.convWindow = convWindow;
         this.padRow = padRow;
+        this.hostHistory = hostHistory;
     }
 
     /**
@@ -67,6 +81,15 @@ public final class EngramState implements AutoCloseable {
      */
     static EngramState create(Object owner, String ownerText, int slots, DType dtype, int historyLength, int window,
                               int channels, long padIdCompressed) {
+        return create(owner, ownerText, slots, dtype, historyLength, window, channels, padIdCompressed, false);
+    }
+
+    /**
+     * As {@link #create(Object, String, int, DType, int, int, int, long)}, the hash history on the host (pad) when
+     * {@code hostHistory}, with no device history.
+     */
+    static EngramState create(Object owner, String ownerText, int slots, DType dtype, int historyLength, int window,
+                              int channels, long padIdCompressed, boolean hostHistory) {
         if (slots < 1) throw new IllegalArgumentException("EngramState: slots must be >= 1, got " + slots);
         long historyElements = ArgumentChecks.product("EngramState", slots, historyLength);
         long windowElements = ArgumentChecks.product("EngramState", slots, window, channels);
@@ -74,18 +97,22 @@ public final class EngramState implements AutoCloseable {
         DeviceBuffer h = null, w = null, pad = null;
         CudaStream init = null;
         try (Arena arena = Arena.ofConfined()) {
-            h = DeviceBuffer.allocate(historyElements, DType.INT64);
+            HostHistory onHost = hostHistory ? new HostHistory(slots, historyLength, padIdCompressed) : null;
             w = DeviceBuffer.allocate(windowElements, dtype);
-            pad = DeviceBuffer.allocate(historyLength, DType.INT64);
             init = CudaStream.create();
-            MemorySegment pads = arena.allocate(ValueLayout.JAVA_LONG, historyElements);
-            for (long i = 0; i < historyElements; i++) pads.setAtIndex(ValueLayout.JAVA_LONG, i, padIdCompressed);
-            h.copyFromAsync(pads, init);
-            pad.copyFromAsync(pads.asSlice(0, pad.byteSize()), init);
+            if (!hostHistory) {
+                h = DeviceBuffer.allocate(historyElements, DType.INT64);
+                pad = DeviceBuffer.allocate(historyLength, DType.INT64);
+                MemorySegment pads = arena.allocate(ValueLayout.JAVA_LONG, historyElements);
+                for (long i = 0; i < historyElements; i++) pads.setAtIndex(ValueLayout.JAVA_LONG, i, padIdCompressed);
+                h.copyFromAsync(pads, init);
+                pad.copyFromAsync(pads.asSlice(0, pad.byteSize()), init);
+            }
             w.zeroAsync(init);
             init.synchronize(); // the host copies are read, the state is empty before anyone else can use it
             init.close();
-            return new EngramState(owner, ownerText, slots, device, dtype, historyLength, window, channels, h, w, pad);
+            return new EngramState(owner, ownerText, slots, device, dtype, historyLength, window, channels, h, w, pad,
+                    onHost);
         } catch (RuntimeException | Error e) {
             CudaStream s = init;
             RuntimeException late = Closeables.closeAll(null, s == null ? null : s::synchronize, s, pad, w, h);
@@ -124,25 +151,38 @@ public final class EngramState implements AutoCloseable {
         return channels;
     }
 
-    /** {@return device bytes held: history, window and the pad row} */
+    /** {@return device bytes held: history, window and the pad row (the window alone with the history on the host)} */
     public long deviceBytes() {
-        return history.byteSize() + convWindow.byteSize() + padRow.byteSize();
+        return (history == null ? 0 : history.byteSize() + padRow.byteSize()) + convWindow.byteSize();
+    }
+
+    /**
+     * {@return whether the hash history lives on the host: a {@link HostTableLayer}'s state (see the class comment
+     * for the ordering)}
+     */
+    public boolean historyOnHost() {
+        return hostHistory != null;
     }
 
     /**
      * Queues emptying {@code slot} (pad history, zero window) on {@code stream}. A sequence that starts in a
      * packed call ignores what its slot holds anyway; reset is for reading back or forking an empty slot.
      *
+     * <p>With the history on the host ({@link #historyOnHost()}), the history is reset at once.
+     *
      * @param slot   in {@code [0, slots())}
      * @param stream the stream to queue on, of the state's device (or the legacy default stream)
      * @throws IllegalArgumentException for a slot out of range or a stream of another device
-     * @throws IllegalStateException    when the state or the stream is closed
+     * @throws IllegalStateException    when the state or the stream is closed, or (history on the host) a prefetch
+     *                                  of this state is not consumed yet
      */
     public void reset(int slot, CudaStream stream) {
         checkSlot("reset", slot, "slot");
         checkStream("reset", stream);
+        checkNoPrefetchInFlight("reset");
         try (DeviceScope scope = DeviceScope.enter(device)) {
-            historyRow(slot).copyFromAsync(padRow, stream);
+            if (hostHistory != null) hostHistory.reset(slot);
+            else historyRow(slot).copyFromAsync(padRow, stream);
             if (window > 0) windowRow(slot).zeroAsync(stream);
         }
     }
@@ -152,19 +192,24 @@ public final class EngramState implements AutoCloseable {
      * fork a sequence for beam search: continuing both slots then gives two sequences with the same past.
      * {@code from == to} queues nothing.
      *
+     * <p>With the history on the host ({@link #historyOnHost()}), the history is copied at once.
+     *
      * @param from   the source slot, in {@code [0, slots())}
      * @param to     the destination slot, in {@code [0, slots())}
      * @param stream the stream to queue on, of the state's device (or the legacy default stream)
      * @throws IllegalArgumentException for a slot out of range or a stream of another device
-     * @throws IllegalStateException    when the state or the stream is closed
+     * @throws IllegalStateException    when the state or the stream is closed, or (history on the host) a prefetch
+     *                                  of this state is not consumed yet
      */
     public void copy(int from, int to, CudaStream stream) {
         checkSlot("copy", from, "from");
         checkSlot("copy", to, "to");
         checkStream("copy", stream);
+        checkNoPrefetchInFlight("copy");
         if (from == to) return;
         try (DeviceScope scope = DeviceScope.enter(device)) {
-            historyRow(to).copyFromAsync(historyRow(from), stream);
+            if (hostHistory != null) hostHistory.copy(from, to);
+            else historyRow(to).copyFromAsync(historyRow(from), stream);
             if (window > 0) windowRow(to).copyFromAsync(windowRow(from), stream);
         }
     }
@@ -172,7 +217,8 @@ public final class EngramState implements AutoCloseable {
     /**
      * Reads slot {@code slot}'s hash history back: queues a copy on {@code stream}, then waits for {@code stream}
      * (only) to finish. So it sees everything queued on {@code stream} before the call, and work on other streams
-     * only when the caller made {@code stream} wait for it.
+     * only when the caller made {@code stream} wait for it. With the history on the host ({@link #historyOnHost()})
+     * it returns the host history after every prefetch issued so far, without queueing or waiting.
      *
      * @param slot   in {@code [0, slots())}
      * @param stream the stream to read on, of the state's device (or the legacy default stream)
@@ -183,6 +229,7 @@ public final class EngramState implements AutoCloseable {
     public long[] history(int slot, CudaStream stream) {
         checkSlot("history", slot, "slot");
         checkStream("history", stream);
+        if (hostHistory != null) return hostHistory.row(slot);
         try (DeviceScope scope = DeviceScope.enter(device); Arena arena = Arena.ofConfined()) {
             MemorySegment host = arena.allocate(ValueLayout.JAVA_LONG, historyLength);
             historyRow(slot).copyToAsync(host, stream);
@@ -236,7 +283,7 @@ public final class EngramState implements AutoCloseable {
     @Override
     public String toString() {
         return "EngramState[" + slots + " slots of " + ownerText + ", " + dtype + ", device " + device
-                + (closed ? ", closed]" : "]");
+                + (hostHistory != null ? ", history on the host" : "") + (closed ? ", closed]" : "]");
     }
 
     // ---- package-private: for the layers' checks
@@ -260,6 +307,15 @@ public final class EngramState implements AutoCloseable {
         if (slot < 0 || slot >= slots) {
             throw new IllegalArgumentException("EngramState." + op + ": " + name + " = " + slot + " is out of range: "
                     + "the state has " + slots + " slots");
+        }
+    }
+
+    /** With the history on the host: reset and copy would act on it ahead of a queued forward's window commit. */
+    private void checkNoPrefetchInFlight(String op) {
+        if (hostHistory != null && hostPrefetches != hostForwards) {
+            throw new IllegalStateException("EngramState." + op + ": " + (hostPrefetches - hostForwards) + " prefetch(es)"
+                    + " of " + this + " not consumed yet: its history already moved past them; " + op + " after their"
+                    + " forward (HostTableLayer.forward), before the next prefetch");
         }
     }
 

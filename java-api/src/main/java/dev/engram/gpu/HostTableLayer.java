@@ -1,6 +1,7 @@
 package dev.engram.gpu;
 
 import dev.engram.EngramConfig;
+import dev.engram.PackedBatch;
 import dev.engram.bindings.cuda_runtime_h;
 import dev.engram.cuda.Cuda;
 import dev.engram.cuda.CudaEvent;
@@ -38,19 +39,45 @@ import java.util.stream.IntStream;
  * layer.forward(p, hidden, out, compute);            // compute waits on p.ready(), then the dense part
  * </pre>
  *
+ * <p><b>Packed batches and decoding</b> (SEMANTICS.md §8). {@link #prefetch(PackedBatch, long[], EngramState)} and
+ * {@link #forward(Prefetch, DeviceArray, DeviceArray, EngramState, CudaStream)} run a {@link PackedBatch} with carried
+ * state, made by {@link #newState}: a sequence fed in chunks (a prefill, then 1-token decode steps) gives the outputs
+ * of feeding it whole. The prefetch runs ahead of the compute and knows the ids, so the state's hash history lives on
+ * the host: the prefetch hashes with it and advances it at once; the forward runs the dense part on the packed batch
+ * (the packed ShortConv reading the state's conv window on the device) and commits the window in stream order. So a
+ * state's prefetches must be forwarded in the order they were issued, and a prefetch whose handle is still
+ * unconsumed is never dropped (the prefetch that would reuse its staging slot throws). See {@link EngramState} for
+ * when to reset or fork a slot.
+ * <pre>
+ * try (EngramState state = layer.newState(64)) {
+ *     PackedBatch step = PackedBatch.decode(slots);           // the same object every step: descriptors kept
+ *     Prefetch p = layer.prefetch(step, stepIds, state);      // hash + gather + H2D on the side stream
+ *     ... queue the preceding layers on compute ...
+ *     layer.forward(p, hidden, out, state, compute);          // [tokens, G, H]
+ * }
+ * </pre>
+ *
  * <p><b>Staging.</b> Two slots, each a pinned host buffer and a device buffer of {@code maxTokens} rows:
  * a prefetch may be issued while the previous one is still unconsumed. A prefetch first waits (on the host)
  * until its slot's previous copy has left the pinned buffer, and its side-stream work waits for the previous
- * forward that read the slot; a handle whose slot was reused before it was consumed is stale.
+ * forward that read the slot; a rectangular handle whose slot was reused before it was consumed is stale. A packed
+ * prefetch also keeps its batch's descriptors in a {@link DeviceBatch} of its staging slot (made on the first packed
+ * prefetch, for {@link #maxSequences()} sequences; not uploaded again when the same {@code PackedBatch} object comes
+ * back to the slot, as in a decode loop).
  *
  * <p><b>Paths</b> ({@link HostGatherPath}): {@code CPU} hashes on the CPU (token ranges in parallel) and gathers
  * the rows with {@link CpuRowGather} into the pinned slot (on the calling thread and the gather's pool) in
- * chunks of {@value #CHUNK_TOKENS} tokens, queueing each chunk's H2D copy as soon as it is gathered; {@code ZERO_COPY} copies the ids and queues the hashed-gather kernel reading the mapped table.
+ * chunks of {@value #CHUNK_TOKENS} tokens, queueing each chunk's H2D copy as soon as it is gathered; {@code ZERO_COPY}
+ * copies the ids (for a packed batch with its sequences' history rows) and queues the hashed-gather kernel reading
+ * the mapped table; {@code AUTO} takes {@code ZERO_COPY} for prefetches of at most
+ * {@link Options#zeroCopyMaxTokens()} tokens and {@code CPU} above ({@link #pathFor}). A packed decode step allocates
+ * no device memory and no host buffer (the host arrays are the layer's, reused; small objects remain).
  *
- * <p>The table is borrowed: it must be pinned and mapped ({@link dev.engram.table.PinnedHostMemory}) and stay
- * open while this layer lives. Not thread-safe. {@link #close()} waits for everything queued, then frees.
+ * <p>The table is borrowed: it must be pinned and mapped ({@link dev.engram.table.PinnedHostMemory}) for zero copy
+ * and stay open while this layer lives. Not thread-safe. {@link #close()} waits for everything queued, then frees.
  */
 public final class HostTableLayer implements AutoCloseable {
+    private static final String OP = "HostTableLayer";
     private static final int SLOTS = 2;
     /** CPU path: rows are gathered and copied in chunks of this many tokens, so each copy overlaps the next gather. */
     static final int CHUNK_TOKENS = 2048;
@@ -63,43 +90,140 @@ public final class HostTableLayer implements AutoCloseable {
     private final long[] hashIds;             // CPU path: the current prefetch's hash ids, reused
     private final HostTable table;
     private final HostGatherPath path;
+    private final int zeroCopyMaxTokens;      // prefetches of at most this many tokens go zero-copy; -1: none
+    private final int maxSequences;
     private final EngramLayer dense;
-    private final CpuRowGather gather;
+    private final CpuRowGather gather;        // null without CPU staging
     private final CudaStream side;
-    private final PinnedHostBuffer[] hostStaging = new PinnedHostBuffer[SLOTS];  // rows (CPU) or ids (ZERO_COPY)
+    private final DeviceArray mappedTable;    // the table as the packed zero-copy gather reads it; null without
+    private final NativeHashing nativeHashing;
+    private final PinnedHostBuffer[] hostRows = new PinnedHostBuffer[SLOTS];  // CPU: gathered rows
+    // Zero copy: ids [zero-copy tokens], then (packed) the sequences' history rows [maxSequences * M]
+    private final PinnedHostBuffer[] hostIds = new PinnedHostBuffer[SLOTS];
+    private final DeviceBuffer[] deviceIds = new DeviceBuffer[SLOTS];
     private final DeviceBuffer[] deviceRows = new DeviceBuffer[SLOTS];
-    private final DeviceBuffer[] deviceIds = new DeviceBuffer[SLOTS];             // ZERO_COPY only
     private final CudaEvent[] copied = new CudaEvent[SLOTS];    // the slot's H2D copy has finished reading host staging
     private final CudaEvent[] ready = new CudaEvent[SLOTS];     // the slot's rows are in deviceRows
     private final CudaEvent[] consumed = new CudaEvent[SLOTS];  // the forward that read the slot has finished
     private final long[] generation = new long[SLOTS];
+    private final Prefetch[] issued = new Prefetch[SLOTS];      // the last prefetch of each slot
+    // Packed prefetches, made on the first one: per slot the batch's descriptors (the dense part reads them) and,
+    // for zero copy, the identity batch the gather reads; with the batch object each one holds (not set again).
+    private final DeviceBatch[] descriptors = new DeviceBatch[SLOTS];
+    private final PackedBatch[] descriptorsHeld = new PackedBatch[SLOTS];
+    private final DeviceBatch[] identity = new DeviceBatch[SLOTS];
+    private final PackedBatch[] identityHeld = new PackedBatch[SLOTS];
+    private PackedPrefetchInputs packedInputs;
     private final List<AutoCloseable> resources = new ArrayList<>();
     private int nextSlot;
     private boolean closed;
 
-    private HostTableLayer(NgramHashMapping mapping, int layerId, HostTable table, HostGatherPath path, EngramLayer dense,
-                           int gatherThreads) {
+    /**
+     * How a layer is built: the path rows take, the most tokens and sequences one prefetch takes, the CPU gather's
+     * threads and {@link HostGatherPath#AUTO}'s threshold. Start from {@link #of(HostGatherPath, int)} and change what
+     * differs: {@code HostTableLayer.Options.of(HostGatherPath.AUTO, 4096).withGatherThreads(16)}.
+     *
+     * @param path              how rows travel, e.g. {@link HostGatherPath#defaultFor(HostTable)}
+     * @param maxTokens         the most tokens one prefetch takes, {@code >= 1}
+     * @param gatherThreads     threads of the CPU gather (the {@code CPU} and {@code AUTO} paths), {@code >= 1}
+     * @param maxSequences      the most sequences of a packed prefetch, {@code >= 1}, or 0 for {@code maxTokens}
+     * @param zeroCopyMaxTokens {@code AUTO}: prefetches of at most this many tokens take the zero-copy path, larger
+     *                          ones the CPU path ({@code >= 0}; 0: always CPU); ignored by the other paths
+     */
+    public record Options(HostGatherPath path, int maxTokens, int gatherThreads, int maxSequences, int zeroCopyMaxTokens) {
+        /** Checks the values. */
+        public Options {
+            Objects.requireNonNull(path, "path");
+            if (maxTokens < 1) throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
+            if (gatherThreads < 1) throw new IllegalArgumentException("gatherThreads must be >= 1, got " + gatherThreads);
+            if (maxSequences < 0) {
+                throw new IllegalArgumentException("maxSequences must be >= 0 (0: maxTokens), got " + maxSequences);
+            }
+            if (zeroCopyMaxTokens < 0) {
+                throw new IllegalArgumentException("zeroCopyMaxTokens must be >= 0, got " + zeroCopyMaxTokens);
+            }
+        }
+
+        /**
+         * {@return options with one gather thread per processor, {@code maxSequences = maxTokens} and
+         * {@link HostGatherPath#autoZeroCopyMaxTokens()}}
+         *
+         * @param path      how rows travel
+         * @param maxTokens the most tokens one prefetch takes, {@code >= 1}
+         * @throws IllegalArgumentException for {@code maxTokens < 1} or a bad system property
+         */
+        public static Options of(HostGatherPath path, int maxTokens) {
+            return new Options(path, maxTokens, Runtime.getRuntime().availableProcessors(), 0,
+                    HostGatherPath.autoZeroCopyMaxTokens());
+        }
+
+        /** {@return the most sequences of a packed prefetch: {@code maxSequences}, or {@code maxTokens} when it is 0} */
+        public int sequenceLimit() {
+            return maxSequences == 0 ? maxTokens : maxSequences;
+        }
+
+        /**
+         * {@return these options with another number of CPU gather threads}
+         *
+         * @param gatherThreads {@code >= 1}
+         * @throws IllegalArgumentException when {@code gatherThreads < 1}
+         */
+        public Options withGatherThreads(int gatherThreads) {
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens);
+        }
+
+        /**
+         * {@return these options with another limit on a packed prefetch's sequences}
+         *
+         * @param maxSequences {@code >= 1}, or 0 for as many as {@code maxTokens}
+         * @throws IllegalArgumentException when {@code maxSequences < 0}
+         */
+        public Options withMaxSequences(int maxSequences) {
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens);
+        }
+
+        /**
+         * {@return these options with another {@link HostGatherPath#AUTO} threshold}
+         *
+         * @param zeroCopyMaxTokens prefetches of at most this many tokens take the zero-copy path, {@code >= 0}
+         * @throws IllegalArgumentException when {@code zeroCopyMaxTokens < 0}
+         */
+        public Options withZeroCopyMaxTokens(int zeroCopyMaxTokens) {
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens);
+        }
+    }
+
+    private HostTableLayer(NgramHashMapping mapping, int layerId, HostTable table, Options options, boolean zeroCopy,
+                           EngramLayer dense) {
         this.mapping = mapping;
         this.hashing = mapping.layer(layerId);
         this.multipliers = hashing.multipliers();
         this.moduli = hashing.moduli();
         this.table = table;
-        this.path = path;
+        this.path = options.path();
         this.dense = dense;
+        this.maxSequences = options.sequenceLimit();
+        int maxTokens = options.maxTokens();
+        boolean cpu = path != HostGatherPath.ZERO_COPY;
+        zeroCopyMaxTokens = !zeroCopy ? -1 : path == HostGatherPath.ZERO_COPY ? maxTokens
+                : Math.min(options.zeroCopyMaxTokens(), maxTokens);
         resources.add(dense);
-        hashIds = path == HostGatherPath.CPU ? new long[Math.multiplyExact(dense.maxTokens(), hashing.heads())] : null;
         try {
-            gather = path == HostGatherPath.CPU ? track(new CpuRowGather(gatherThreads)) : null;
+            hashIds = cpu ? new long[Math.multiplyExact(maxTokens, hashing.heads())] : null;
+            nativeHashing = zeroCopy ? new NativeHashing(hashing, Arena.ofAuto()) : null;
+            gather = cpu ? track(new CpuRowGather(options.gatherThreads())) : null;
             side = track(CudaStream.create());
+            mappedTable = zeroCopy ? track(DeviceArray.wrap(MemorySegment.ofAddress(table.segment().address()),
+                    table.rows() * table.rowElements(), table.dtype())) : null;
             EngramConfig c = mapping.config();
-            long rowElements = (long) dense.maxTokens() * c.engramHiddenSize();
+            long rowElements = (long) maxTokens * c.engramHiddenSize();
+            long idElements = zeroCopy ? zeroCopyMaxTokens + (long) maxSequences * (c.maxNgramSize() - 1) : 0;
             for (int s = 0; s < SLOTS; s++) {
                 deviceRows[s] = track(DeviceBuffer.allocate(rowElements, table.dtype()));
-                if (path == HostGatherPath.CPU) {
-                    hostStaging[s] = track(PinnedHostBuffer.allocate(rowElements, table.dtype()));
-                } else {
-                    hostStaging[s] = track(PinnedHostBuffer.allocate(dense.maxTokens(), DType.INT64));
-                    deviceIds[s] = track(DeviceBuffer.allocate(dense.maxTokens(), DType.INT64));
+                if (cpu) hostRows[s] = track(PinnedHostBuffer.allocate(rowElements, table.dtype()));
+                if (zeroCopy) {
+                    hostIds[s] = track(PinnedHostBuffer.allocate(idElements, DType.INT64));
+                    deviceIds[s] = track(DeviceBuffer.allocate(idElements, DType.INT64));
                 }
                 copied[s] = track(CudaEvent.createWithoutTiming());
                 ready[s] = track(CudaEvent.createWithoutTiming());
@@ -150,24 +274,59 @@ public final class HostTableLayer implements AutoCloseable {
      */
     public static HostTableLayer create(NgramHashMapping mapping, int layerId, LayerWeights dense, HostTable table,
                                         HostGatherPath path, int maxTokens, int gatherThreads) {
+        Objects.requireNonNull(path, "path");
+        if (gatherThreads < 1) throw new IllegalArgumentException("gatherThreads must be >= 1, got " + gatherThreads);
+        if (maxTokens < 1) throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
+        return create(mapping, layerId, dense, table, new Options(path, maxTokens, gatherThreads, 0,
+                path == HostGatherPath.AUTO ? HostGatherPath.autoZeroCopyMaxTokens() : 0));
+    }
+
+    /**
+     * The same with {@link Options} (path, token and sequence limits, gather threads, {@code AUTO}'s threshold), on
+     * the current device. {@link HostGatherPath#ZERO_COPY} refuses a table that is not pinned and mapped;
+     * {@link HostGatherPath#AUTO} then takes the CPU path for every prefetch.
+     *
+     * @param mapping the model's hashing
+     * @param layerId which layer
+     * @param dense   the layer's parameters other than the table
+     * @param table   the layer's rows, {@code [totalRows, headDim]}, FLOAT32 or BFLOAT16; its dtype is the layer's
+     *                storage dtype
+     * @param options path and limits
+     * @return the layer
+     * @throws IllegalArgumentException for a table of the wrong shape or dtype, a table zero copy cannot read, or as
+     *                                  {@link EngramLayer#create}
+     */
+    public static HostTableLayer create(NgramHashMapping mapping, int layerId, LayerWeights dense, HostTable table,
+                                        Options options) {
         Objects.requireNonNull(mapping, "mapping");
         Objects.requireNonNull(table, "table");
-        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
         LayerHashing hashing = mapping.layer(layerId);
         table.segment(); // open
         if (table.rows() != hashing.totalRows() || table.rowElements() != mapping.config().headDim()) {
             throw new IllegalArgumentException("host table is [" + table.rows() + ", " + table.rowElements() + "], layer "
                     + layerId + " needs [" + hashing.totalRows() + ", " + mapping.config().headDim() + "]");
         }
-        if (gatherThreads < 1) throw new IllegalArgumentException("gatherThreads must be >= 1, got " + gatherThreads);
-        if (path == HostGatherPath.ZERO_COPY) requireMappedAtSameAddress(table);
+        boolean zeroCopy = switch (options.path()) {
+            case CPU -> false;
+            case ZERO_COPY -> {
+                String problem = zeroCopyProblem(table);
+                if (problem != null) throw new IllegalArgumentException(problem);
+                yield true;
+            }
+            case AUTO -> options.zeroCopyMaxTokens() > 0 && zeroCopyProblem(table) == null;
+        };
         EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
-                EngramLayer.Options.of(maxTokens).withDtype(table.dtype()));
-        return new HostTableLayer(mapping, layerId, table, path, denseLayer, gatherThreads);
+                EngramLayer.Options.of(options.maxTokens()).withDtype(table.dtype())
+                        .withMaxSequences(options.sequenceLimit()));
+        return new HostTableLayer(mapping, layerId, table, options, zeroCopy, denseLayer); // closes it on failure
     }
 
-    /** The zero-copy kernel is given the host address: the table must be mapped there in the device's space. */
-    private static void requireMappedAtSameAddress(HostTable table) {
+    /**
+     * Why the zero-copy kernel cannot read {@code table}, or null when it can: it is given the host address, so the
+     * table must be mapped there in the device's space.
+     */
+    private static String zeroCopyProblem(HostTable table) {
         MemorySegment host = MemorySegment.ofAddress(table.segment().address());
         Cuda.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
@@ -177,14 +336,37 @@ public final class HostTableLayer implements AutoCloseable {
                 // Clear the thread's last error, or the next kernel launch (whose wrapper returns
                 // cudaGetLastError()) would report this expected failure as its own.
                 cuda_runtime_h.cudaGetLastError();
-                throw new IllegalArgumentException("ZERO_COPY needs a table in pinned, mapped host memory (e.g. from"
-                        + " PinnedHostMemory); cudaHostGetDevicePointer failed: " + Cuda.errorName(status) + ": "
-                        + Cuda.errorString(status) + " (" + table + ")");
+                return "ZERO_COPY needs a table in pinned, mapped host memory (e.g. from PinnedHostMemory);"
+                        + " cudaHostGetDevicePointer failed: " + Cuda.errorName(status) + ": " + Cuda.errorString(status)
+                        + " (" + table + ")";
             }
             if (out.get(ValueLayout.ADDRESS, 0).address() != host.address()) {
-                throw new IllegalArgumentException("ZERO_COPY needs unified addressing (the table's device address equal"
-                        + " to its host address); this device maps it elsewhere (" + table + ")");
+                return "ZERO_COPY needs unified addressing (the table's device address equal to its host address); this"
+                        + " device maps it elsewhere (" + table + ")";
             }
+            return null;
+        }
+    }
+
+    /**
+     * Creates the carried state of this layer's packed prefetches and forwards: {@code slots} empty slots, the hash
+     * history on the host (advanced by {@link #prefetch(PackedBatch, long[], EngramState)}), the conv window on this
+     * layer's device (committed by {@link #forward(Prefetch, DeviceArray, DeviceArray, EngramState, CudaStream)}).
+     * Only this layer takes it; {@link EngramState} says how reset and copy are ordered.
+     *
+     * @param slots the number of sequences the state can carry, {@code >= 1}
+     * @return the state; the caller closes it
+     * @throws IllegalArgumentException when {@code slots < 1} or the state's size overflows
+     * @throws IllegalStateException    when this layer is closed
+     * @throws dev.engram.cuda.CudaException when device memory runs out (nothing stays allocated)
+     */
+    public EngramState newState(int slots) {
+        checkOpen();
+        EngramConfig c = mapping.config();
+        try (DeviceScope scope = DeviceScope.enter(dense.device())) {
+            return EngramState.create(this, "host-table layer " + hashing.layerId(), slots, dense.dtype(),
+                    c.maxNgramSize() - 1, (c.kernelSize() - 1) * c.convDilation(), c.hcMult() * c.hiddenSize(),
+                    mapping.padIdCompressed(), true);
         }
     }
 
@@ -198,7 +380,8 @@ public final class HostTableLayer implements AutoCloseable {
      * @return the handle to pass to {@link #forward(Prefetch, DeviceArray, DeviceArray, CudaStream)}
      * @throws IllegalArgumentException for a wrong length or too many tokens
      * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
-     * @throws IllegalStateException    when this layer or its table is closed
+     * @throws IllegalStateException    when this layer or its table is closed, or the staging slot to reuse holds a
+     *                                  packed prefetch not yet consumed
      */
     public Prefetch prefetch(long[] rawIds, int batch, int seqLen) {
         checkOpen();
@@ -216,56 +399,271 @@ public final class HostTableLayer implements AutoCloseable {
             throw new IllegalArgumentException("prefetch: rawIds has " + rawIds.length + " elements, expected batch * seqLen = "
                     + tokens);
         }
-        long[] compressed = mapping.compress(rawIds); // throws for ids the table cannot map
-        int slot = nextSlot;
-        nextSlot = (nextSlot + 1) % SLOTS;
-        generation[slot]++;
         int n = (int) tokens;
-        long rowElements = tokens * mapping.config().engramHiddenSize();
+        int slot = freeSlot();
+        long[] compressed = mapping.compress(rawIds); // throws for ids the table cannot map
+        HostGatherPath route = pathFor(n);
+        if (route == HostGatherPath.CPU) hashInParallel(compressed, seqLen);
+        stage(slot, route, n, rawIds, batch, seqLen, null);
+        return issue(new Prefetch(this, slot, generation[slot], batch, seqLen, ready[slot], null, null, 0, route));
+    }
+
+    /**
+     * Starts fetching the rows of a packed batch (SEMANTICS.md §8) into a staging slot, as the rectangular
+     * {@link #prefetch(long[], int, int)} does: positions before a continuing sequence's chunk hash with its slot's
+     * history, which this call takes from {@code state} (on the host) and then advances past the chunk at once. The
+     * batch's descriptors go to the staging slot's {@link DeviceBatch} on the side stream. Every argument is checked
+     * before anything is queued or the history changes.
+     *
+     * @param batch  the packed batch: at most {@link #maxTokens()} tokens and {@link #maxSequences()} sequences, every
+     *               slot below {@code state.slots()}
+     * @param rawIds tokenizer ids {@code [batch.tokens()]}, each below the compression table's size
+     * @param state  this layer's state ({@link #newState}); its prefetches are forwarded in the order they are issued
+     * @return the handle to pass to {@link #forward(Prefetch, DeviceArray, DeviceArray, EngramState, CudaStream)}
+     * @throws IllegalArgumentException for a wrong length, too many tokens or sequences, a slot out of range, or a
+     *                                  state of another layer (a device-table {@link EngramLayer}'s included)
+     * @throws IndexOutOfBoundsException for an id {@code >=} the compression table's size
+     * @throws IllegalStateException    when this layer, its table or the state is closed, or the staging slot to
+     *                                  reuse holds a packed prefetch not yet consumed (forward it first)
+     */
+    public Prefetch prefetch(PackedBatch batch, long[] rawIds, EngramState state) {
+        checkOpen();
+        Objects.requireNonNull(batch, "batch");
+        Objects.requireNonNull(rawIds, "rawIds");
+        table.segment();
+        checkState("prefetch", state);
+        int n = batch.tokens();
+        if (n > dense.maxTokens()) {
+            throw new IllegalArgumentException("prefetch: the batch has " + n + " tokens, more than this layer's maxTokens "
+                    + dense.maxTokens());
+        }
+        if (batch.sequences() > maxSequences) {
+            throw new IllegalArgumentException("prefetch: the batch has " + batch.sequences() + " sequences, more than "
+                    + "this layer's maxSequences " + maxSequences + " (Options.withMaxSequences)");
+        }
+        if (rawIds.length != n) {
+            throw new IllegalArgumentException("prefetch: rawIds has " + rawIds.length + " elements, expected batch.tokens()"
+                    + " = " + n);
+        }
+        PackedChecks.requireSlots(OP + ".prefetch", batch, state.slots());
+        int slot = freeSlot();
+        if (packedInputs == null) {
+            packedInputs = new PackedPrefetchInputs(mapping.compressionTable(), multipliers, moduli,
+                    mapping.config().nHeadPerNgram(), dense.maxTokens(), maxSequences);
+        }
+        PackedPrefetchInputs in = packedInputs;
+        in.compress("prefetch", rawIds, n); // throws for ids the table cannot map
+        in.readHistory(batch, state.hostHistory);
+        HostGatherPath route = pathFor(n);
+        if (route == HostGatherPath.CPU) in.hash(batch, hashIds);
+        stage(slot, route, n, rawIds, 1, n, batch);
+        state.hostHistory.advance(batch, in.compressed); // everything is queued: the history moves past the chunk
+        return issue(new Prefetch(this, slot, generation[slot], 1, n, ready[slot], batch, state, state.hostPrefetches++,
+                route));
+    }
+
+    /**
+     * The staging slot the next prefetch takes, after checking that no unconsumed packed prefetch of an open state
+     * holds it (dropping it would leave its sequences' history advanced and their conv windows not).
+     */
+    private int freeSlot() {
+        int slot = nextSlot;
+        Prefetch last = issued[slot];
+        if (last != null && last.packed != null && !last.isConsumed() && last.generation == generation[slot]
+                && !last.state.isClosed()) {
+            throw new IllegalStateException("prefetch: both staging slots are in use and " + last + " is not consumed yet;"
+                    + " its state's history already moved past it, so it cannot be dropped: forward it first (or close"
+                    + " its state)");
+        }
+        return slot;
+    }
+
+    private Prefetch issue(Prefetch prefetch) {
+        issued[prefetch.slot] = prefetch;
+        return prefetch;
+    }
+
+    /**
+     * Queues the rows of {@code n} tokens into staging slot {@code slot} on the side stream, by {@code route}
+     * ({@code CPU}: from {@link #hashIds}); with {@code packed}, also its descriptors (and for zero copy, the
+     * sequences' history rows of {@link #packedInputs}). Records the slot's events, also after a failure midway.
+     */
+    private void stage(int slot, HostGatherPath route, int n, long[] rawIds, int batch, int seqLen, PackedBatch packed) {
+        nextSlot = (slot + 1) % SLOTS;
+        generation[slot]++;
+        long rowElements = (long) n * mapping.config().engramHiddenSize();
         DeviceArray rows = deviceRows[slot].slice(0, rowElements);
 
         copied[slot].synchronize(); // the slot's previous H2D copy has left the pinned buffer
         try (DeviceScope scope = DeviceScope.enter(dense.device())) {
-            if (path == HostGatherPath.CPU) {
-                long[] hashIds = hashInParallel(compressed, seqLen);
+            if (route == HostGatherPath.CPU) {
                 int e = mapping.config().engramHiddenSize();
                 long tokenBytes = table.dtype().bytesFor(e);
                 side.waitEvent(consumed[slot]);
+                if (packed != null) setDescriptors(slot, packed);
                 for (int first = 0; first < n; first += CHUNK_TOKENS) {
                     int count = Math.min(CHUNK_TOKENS, n - first);
-                    MemorySegment chunk = hostStaging[slot].segment().asSlice(first * tokenBytes, count * tokenBytes);
+                    MemorySegment chunk = hostRows[slot].segment().asSlice(first * tokenBytes, count * tokenBytes);
                     gather.gather(table, hashing, hashIds, first, count, chunk);
                     rows.slice((long) first * e, (long) count * e).copyFromAsync(chunk, side); // overlaps the next gather
                 }
-            } else {
-                MemorySegment ids = hostStaging[slot].segment().asSlice(0, tokens * Long.BYTES);
+            } else if (packed == null) {
+                MemorySegment ids = hostIds[slot].segment().asSlice(0, (long) n * Long.BYTES);
                 MemorySegment.copy(rawIds, 0, ids, ValueLayout.JAVA_LONG, 0, n);
-                DeviceArray dIds = deviceIds[slot].slice(0, tokens);
+                DeviceArray dIds = deviceIds[slot].slice(0, n);
                 side.waitEvent(consumed[slot]);
                 dIds.copyFromAsync(ids, side);
                 HashedGather.enqueueFromHost(dIds, batch, seqLen, dense.lut(), mapping.padIdCompressed(), hashing,
                         mapping.config().nHeadPerNgram(), table, rows, null, side);
+            } else {
+                side.waitEvent(consumed[slot]); // the previous forward of the slot reads its rows and descriptors
+                setDescriptors(slot, packed);
+                if (n > 0) zeroCopyGather(slot, n, rawIds, packed, rows);
             }
         } finally {
             // Also after a failure midway: copies already queued read the pinned slot until these fire.
             copied[slot].record(side);
             ready[slot].record(side);
         }
-        return new Prefetch(this, slot, generation[slot], batch, seqLen, ready[slot]);
+    }
+
+    /**
+     * Zero copy, packed: one copy of the ids and the sequences' history rows, then the packed gather reading the
+     * mapped table with the identity batch (sequence s reads history row s; a starting sequence's row is pad).
+     */
+    private void zeroCopyGather(int slot, int n, long[] rawIds, PackedBatch packed, DeviceArray rows) {
+        int sequences = packed.sequences();
+        int historyEntries = sequences * packedInputs.historyLength();
+        MemorySegment host = hostIds[slot].segment().asSlice(0, (long) (n + historyEntries) * Long.BYTES);
+        MemorySegment.copy(rawIds, 0, host, ValueLayout.JAVA_LONG, 0, n);
+        MemorySegment.copy(packedInputs.sequenceHistory, 0, host, ValueLayout.JAVA_LONG, (long) n * Long.BYTES,
+                historyEntries);
+        deviceIds[slot].slice(0, n + historyEntries).copyFromAsync(host, side);
+        PackedBatch byIndex = packedInputs.identityOf(packed);
+        if (identity[slot] == null) identity[slot] = track(DeviceBatch.create(maxSequences));
+        if (identityHeld[slot] != byIndex) {
+            identityHeld[slot] = null; // until the upload is queued
+            identity[slot].set(byIndex, side);
+            identityHeld[slot] = byIndex;
+        }
+        HashedGather.enqueuePackedChecked(deviceIds[slot].slice(0, n), identity[slot],
+                deviceIds[slot].slice(n, historyEntries), sequences, dense.lut(), mapping.padIdCompressed(),
+                nativeHashing, mapping.config().nHeadPerNgram(), mappedTable, mapping.config().headDim(), rows, null, side);
+    }
+
+    /** Uploads {@code packed}'s descriptors into the slot's {@link DeviceBatch} on the side stream, unless it holds them. */
+    private void setDescriptors(int slot, PackedBatch packed) {
+        if (descriptors[slot] == null) descriptors[slot] = track(DeviceBatch.create(maxSequences));
+        if (descriptorsHeld[slot] == packed) return;
+        descriptorsHeld[slot] = null; // until the upload is queued
+        descriptors[slot].set(packed, side);
+        descriptorsHeld[slot] = packed;
     }
 
     /**
      * Queues the layer on {@code stream} from prefetched rows: {@code stream} waits for {@code prefetch.ready()},
      * then projections → gate → ShortConv. Consumes the handle.
      *
-     * @param prefetch a handle of this layer, not consumed, not stale
+     * @param prefetch a rectangular handle of this layer, not consumed, not stale
      * @param hidden   hidden states {@code [B, T, G, H]} of the table's dtype
      * @param out      the output {@code [B, T, G, H]}
      * @param stream   the compute stream
      * @throws IllegalStateException    for a closed layer, a consumed or stale handle, or a handle of another layer
-     * @throws IllegalArgumentException for wrong shapes or dtypes of {@code hidden}/{@code out}
+     * @throws IllegalArgumentException for wrong shapes or dtypes of {@code hidden}/{@code out}, or a packed handle
      */
     public void forward(Prefetch prefetch, DeviceArray hidden, DeviceArray out, CudaStream stream) {
+        checkHandle(prefetch);
+        if (prefetch.packed != null) {
+            throw new IllegalArgumentException(prefetch + " is a packed prefetch: use forward(prefetch, hidden, out, state,"
+                    + " stream)");
+        }
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(stream, "stream");
+        ArgumentChecks.requireDevice("HostTableLayer.forward", dense.device(), "this layer is on", stream, "hidden", hidden,
+                "out", out);
+        forwardRows(prefetch, hidden, out, stream);
+    }
+
+    /**
+     * Queues the layer on {@code stream} from a packed prefetch: {@code stream} waits for {@code prefetch.ready()},
+     * then projections → gate → the packed ShortConv (a continuing sequence's rows before its chunk from its slot's
+     * conv window) → the commit of every sequence's conv window. Consumes the handle. Every argument is checked before
+     * anything is queued. The state's prefetches must be forwarded in the order they were issued (their windows chain
+     * in stream order); queue them on one stream, or order the streams. Not for CUDA graph capture.
+     *
+     * @param prefetch a packed handle of this layer, not consumed
+     * @param hidden   hidden states {@code [tokens, G, H]} of the table's dtype
+     * @param out      the output {@code [tokens, G, H]}; may be {@code hidden} itself
+     * @param state    the state the prefetch was issued with
+     * @param stream   the compute stream
+     * @throws IllegalStateException    for a closed layer or state, a consumed handle, a handle of another layer, or a
+     *                                  handle whose state has an earlier prefetch not forwarded yet
+     * @throws IllegalArgumentException for wrong shapes, dtypes or devices of {@code hidden}/{@code out}, a
+     *                                  rectangular handle, or another state than the prefetch's
+     */
+    public void forward(Prefetch prefetch, DeviceArray hidden, DeviceArray out, EngramState state, CudaStream stream) {
+        checkHandle(prefetch);
+        if (prefetch.packed == null) {
+            throw new IllegalArgumentException(prefetch + " is a rectangular prefetch: use forward(prefetch, hidden, out,"
+                    + " stream)");
+        }
+        Objects.requireNonNull(hidden, "hidden");
+        Objects.requireNonNull(out, "out");
+        Objects.requireNonNull(state, "state");
+        Objects.requireNonNull(stream, "stream");
+        if (state != prefetch.state) {
+            throw new IllegalArgumentException("HostTableLayer.forward: " + state + " is not the state " + prefetch
+                    + " was issued with (" + prefetch.state + ")");
+        }
+        state.checkOpen();
+        if (prefetch.ticket != state.hostForwards) {
+            throw new IllegalStateException("HostTableLayer.forward: " + prefetch + " is prefetch #" + prefetch.ticket
+                    + " of " + state + ", but #" + state.hostForwards + " is not forwarded yet: forward a state's "
+                    + "prefetches in the order they were issued");
+        }
+        hidden.address();
+        out.address();
+        stream.handle();
+        EngramConfig c = mapping.config();
+        long activations = (long) prefetch.packed.tokens() * c.hcMult() * c.hiddenSize();
+        String formula = "batch.tokens() * hc_mult * hidden_size";
+        ArgumentChecks.requireDtype("HostTableLayer.forward", hidden, dense.dtype(), "hidden");
+        ArgumentChecks.requireCount("HostTableLayer.forward", hidden, activations, "hidden", formula);
+        ArgumentChecks.requireDtype("HostTableLayer.forward", out, dense.dtype(), "out");
+        ArgumentChecks.requireCount("HostTableLayer.forward", out, activations, "out", formula);
+        ArgumentChecks.requireDevice("HostTableLayer.forward", dense.device(), "this layer is on", stream, "hidden", hidden,
+                "out", out);
+        try {
+            forwardRows(prefetch, hidden, out, stream);
+        } finally {
+            // Queued (or failed at a launch, leaving the batch's slots undefined): the next prefetch's forward may run.
+            prefetch.markConsumed();
+            state.hostForwards++;
+        }
+    }
+
+    /** The wait for the slot's rows, the dense part, the slot's consumed event (also after a failed launch). */
+    private void forwardRows(Prefetch prefetch, DeviceArray hidden, DeviceArray out, CudaStream stream) {
+        int slot = prefetch.slot;
+        long rowElements = (long) prefetch.batch * prefetch.seqLen * mapping.config().engramHiddenSize();
+        DeviceArray rows = deviceRows[slot].slice(0, rowElements);
+        stream.waitEvent(ready[slot]);
+        try {
+            if (prefetch.packed == null) {
+                dense.forwardFromRows(rows, prefetch.batch, prefetch.seqLen, hidden, out, stream, null);
+            } else {
+                dense.forwardFromRows(descriptors[slot], rows, hidden, out, prefetch.state, stream);
+            }
+            prefetch.markConsumed();
+        } finally {
+            // Also after a failed launch: work queued before it may still read the slot's rows.
+            consumed[slot].record(stream);
+        }
+    }
+
+    /** A handle this layer can consume now. */
+    private void checkHandle(Prefetch prefetch) {
         checkOpen();
         Objects.requireNonNull(prefetch, "prefetch");
         if (prefetch.owner != this) throw new IllegalStateException(prefetch + " belongs to another layer");
@@ -273,21 +671,16 @@ public final class HostTableLayer implements AutoCloseable {
         if (prefetch.generation != generation[prefetch.slot]) {
             throw new IllegalStateException(prefetch + " is stale: its staging slot was reused by a later prefetch");
         }
-        Objects.requireNonNull(hidden, "hidden");
-        Objects.requireNonNull(out, "out");
-        Objects.requireNonNull(stream, "stream");
-        ArgumentChecks.requireDevice("HostTableLayer.forward", dense.device(), "this layer is on", stream, "hidden", hidden,
-                "out", out);
-        int slot = prefetch.slot;
-        long rowElements = (long) prefetch.batch * prefetch.seqLen * mapping.config().engramHiddenSize();
-        stream.waitEvent(ready[slot]);
-        try {
-            dense.forwardFromRows(deviceRows[slot].slice(0, rowElements), prefetch.batch, prefetch.seqLen, hidden, out,
-                    stream, null);
-            prefetch.markConsumed();
-        } finally {
-            // Also after a failed launch: work queued before it may still read the slot's rows.
-            consumed[slot].record(stream);
+    }
+
+    /** The state is open, this layer's, with its history on the host. */
+    private void checkState(String op, EngramState state) {
+        Objects.requireNonNull(state, "state");
+        state.checkOpen();
+        if (!state.belongsTo(this) || state.hostHistory == null) {
+            throw new IllegalArgumentException(OP + "." + op + ": " + state + " was made by another layer, not by this one"
+                    + " (host-table layer " + hashing.layerId() + "): a host-table layer keeps its own state, with the "
+                    + "hash history on the host (HostTableLayer.newState)");
         }
     }
 
@@ -305,7 +698,18 @@ public final class HostTableLayer implements AutoCloseable {
         return out;
     }
 
-    /** {@return the path rows take} */
+    /**
+     * {@return the path a prefetch of {@code tokens} tokens takes: {@link HostGatherPath#CPU} or
+     * {@link HostGatherPath#ZERO_COPY}} ({@code AUTO}: zero copy up to {@link Options#zeroCopyMaxTokens()} tokens
+     * when the table is mapped, else CPU)
+     *
+     * @param tokens the prefetch's token count
+     */
+    public HostGatherPath pathFor(int tokens) {
+        return tokens <= zeroCopyMaxTokens ? HostGatherPath.ZERO_COPY : HostGatherPath.CPU;
+    }
+
+    /** {@return the path this layer was built with (for {@code AUTO}, see {@link #pathFor} for one prefetch)} */
     public HostGatherPath path() {
         return path;
     }
@@ -328,6 +732,11 @@ public final class HostTableLayer implements AutoCloseable {
     /** {@return the most tokens one prefetch takes} */
     public int maxTokens() {
         return dense.maxTokens();
+    }
+
+    /** {@return the most sequences one packed prefetch takes} */
+    public int maxSequences() {
+        return maxSequences;
     }
 
     /** Waits for every queued prefetch and forward of this layer, then frees its device and pinned memory. Idempotent. */

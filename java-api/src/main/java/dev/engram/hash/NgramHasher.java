@@ -129,6 +129,79 @@ public final class NgramHasher {
         return out;
     }
 
+    /**
+     * {@link #hashPacked} for the flat token range {@code [fromToken, toToken)} into an array the caller reuses,
+     * so a decode loop allocates nothing and disjoint ranges can be hashed in parallel into one array. Only the
+     * first {@code sequences + 1} entries of {@code cuSeqlens}, the first {@code cu[sequences]} ids and the first
+     * {@code sequences * (maxNgram - 1)} history entries are read; the arrays may be longer.
+     *
+     * @param compressedIds {@code [>= tokens]} compressed ids of all sequences, back to back, {@code tokens =
+     *                      cuSeqlens[sequences]}
+     * @param cuSeqlens     {@code [>= sequences + 1]}: {@code cu[0] = 0}, nondecreasing
+     * @param sequences     {@code S >= 0}
+     * @param history       {@code [>= S * (maxNgram - 1)]}, as for {@link #hashPacked}
+     * @param multipliers   {@code [maxNgram]} multipliers, {@code maxNgram >= 2}
+     * @param moduli        {@code [(maxNgram-1) * headsPerNgram]} moduli, each {@code > 0}
+     * @param headsPerNgram heads per n-gram order, {@code >= 1}
+     * @param fromToken     first flat token, {@code >= 0}
+     * @param toToken       one past the last, {@code <= tokens}
+     * @param out           {@code [>= tokens * heads]}; only the range's entries {@code out[token * heads + head]}
+     *                      are written
+     * @throws IllegalArgumentException naming the first argument that does not fit the others
+     */
+    public static void hashPackedRange(long[] compressedIds, int[] cuSeqlens, int sequences, long[] history,
+                                       long[] multipliers, long[] moduli, int headsPerNgram, int fromToken, int toToken,
+                                       long[] out) {
+        Objects.requireNonNull(compressedIds, "compressedIds");
+        Objects.requireNonNull(cuSeqlens, "cuSeqlens");
+        Objects.requireNonNull(history, "history");
+        Objects.requireNonNull(multipliers, "multipliers");
+        Objects.requireNonNull(moduli, "moduli");
+        Objects.requireNonNull(out, "out");
+        if (sequences < 0 || cuSeqlens.length < sequences + 1) {
+            throw new IllegalArgumentException("sequences = " + sequences + " does not fit cuSeqlens of " + cuSeqlens.length
+                    + " entries");
+        }
+        if (cuSeqlens[0] != 0) throw new IllegalArgumentException("cuSeqlens[0] must be 0, got " + cuSeqlens[0]);
+        for (int k = 1; k <= sequences; k++) {
+            if (cuSeqlens[k] < cuSeqlens[k - 1]) {
+                throw new IllegalArgumentException("cuSeqlens must be nondecreasing, but cuSeqlens[" + k + "] = "
+                        + cuSeqlens[k] + " < cuSeqlens[" + (k - 1) + "] = " + cuSeqlens[k - 1]);
+            }
+        }
+        int tokens = cuSeqlens[sequences];
+        if (tokens > compressedIds.length) {
+            throw new IllegalArgumentException("cuSeqlens ends at " + tokens + " but there are " + compressedIds.length + " ids");
+        }
+        int heads = checkArguments(tokens, 1, tokens, multipliers.length, moduli, headsPerNgram);
+        int historyLength = multipliers.length - 1;
+        if ((long) sequences * historyLength > history.length) {
+            throw new IllegalArgumentException("history has " + history.length + " entries, [S, max_ngram_size-1] = ["
+                    + sequences + ", " + historyLength + "] need " + (long) sequences * historyLength);
+        }
+        if (fromToken < 0 || toToken < fromToken || toToken > tokens) {
+            throw new IllegalArgumentException("token range [" + fromToken + ", " + toToken + ") is outside [0, " + tokens + ")");
+        }
+        if ((long) tokens * heads > out.length) {
+            throw new IllegalArgumentException("out has " + out.length + " entries, " + tokens + " tokens x " + heads
+                    + " heads need " + (long) tokens * heads);
+        }
+        if (fromToken == toToken) return;
+        // The sequence of fromToken: the last s with cu[s] <= fromToken (empty sequences own no token).
+        int lo = 0, hi = sequences - 1;
+        while (lo < hi) {
+            int mid = (lo + hi + 1) >>> 1;
+            if (cuSeqlens[mid] <= fromToken) lo = mid;
+            else hi = mid - 1;
+        }
+        int s = lo;
+        for (int i = fromToken; i < toToken; i++) {
+            while (cuSeqlens[s + 1] <= i) s++;
+            hashPosition(compressedIds, i, i - cuSeqlens[s], history, s * historyLength, multipliers, moduli,
+                    headsPerNgram, out);
+        }
+    }
+
     private static void checkCuSeqlens(int[] cu, int tokens) {
         if (cu.length < 1) throw new IllegalArgumentException("cuSeqlens needs at least one entry (cu[0] = 0)");
         if (cu[0] != 0) throw new IllegalArgumentException("cuSeqlens[0] must be 0, got " + cu[0]);
