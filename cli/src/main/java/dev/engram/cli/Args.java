@@ -41,6 +41,10 @@ final class Args {
             if (arg.startsWith("--") && arg.length() > 2) {
                 options.add(arg);
                 String name = arg.substring(2);
+                String bare = name.contains("=") ? name.substring(0, name.indexOf('=')) : name;
+                if (!valueOptions.contains(bare) && !flagOptions.contains(bare)) {
+                    parse(command, new String[] {arg}, valueOptions, flagOptions); // the unknown-option error
+                }
                 if (!name.contains("=") && valueOptions.contains(name) && i + 1 < args.length) options.add(args[++i]);
             } else if (operand == null) {
                 operand = arg;
