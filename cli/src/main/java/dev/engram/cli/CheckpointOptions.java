@@ -14,8 +14,13 @@ final class CheckpointOptions {
 
     /** The help text of a prefix option, aligned with the other options' (description at column 18). */
     static String prefixHelp(String option) {
-        return String.format("  %-15s where the layers' tensors live: a prefix holding {layer} once, followed by the%n"
-                + "                  state_dict names (default %s)%n", option + " P", DEFAULT_PREFIX);
+        return prefixHelp(option, "where the layers' tensors live");
+    }
+
+    /** The same for a prefix of another role, e.g. "the prefix written" (at most 30 characters). */
+    static String prefixHelp(String option, String role) {
+        return String.format("  %-15s %s: a prefix holding {layer} once, followed by the%n"
+                + "                  state_dict names (default %s)%n", option + " P", role, DEFAULT_PREFIX);
     }
 
     /** The prefix {@code option} gives, or the default; a pattern without exactly one {layer} is a usage error. */

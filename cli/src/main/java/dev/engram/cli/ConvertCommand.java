@@ -68,7 +68,7 @@ final class ConvertCommand implements Command {
                   --config FILE   EngramConfig JSON: the shapes and table rows the layers are checked against
                   --layer LIST    the layers to write, comma-separated (each in the config's layer_ids)
                   --out FILE      the safetensors file to write (*.safetensors)
-                """ + CheckpointOptions.prefixHelp("--out-prefix") + """
+                """ + CheckpointOptions.prefixHelp("--out-prefix", "the names written") + """
                   --table T       fp32 (default), bf16 (round to nearest even) or fp8 (E4M3 values, one E8M0
                                   scale per block of a row: the smallest power of two bringing the block's
                                   largest magnitude to <= 448, values rounded to nearest even, SEMANTICS.md 9)
