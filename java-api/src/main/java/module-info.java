@@ -8,6 +8,7 @@ module dev.engram {
     requires dev.engram.bindings;
 
     exports dev.engram;
+    exports dev.engram.checkpoint;
     exports dev.engram.cuda;
     exports dev.engram.gpu;
     exports dev.engram.hash;

@@ -9,17 +9,59 @@ import java.util.Set;
 /**
  * The options of one command: {@code --name value}, {@code --name=value} and boolean {@code --flag}s.
  * Each command declares the names it accepts, so a typo is a usage error rather than silently ignored.
- * No positional arguments: every input is named, which keeps the commands self-describing.
+ * No positional arguments, except one operand for a command that declares it ({@code inspect CHECKPOINT}): every
+ * other input is named, which keeps the commands self-describing.
  */
 final class Args {
     private final String command;
     private final Map<String, String> values;
     private final Set<String> flags;
+    private final String operand;
 
-    private Args(String command, Map<String, String> values, Set<String> flags) {
+    private Args(String command, Map<String, String> values, Set<String> flags, String operand) {
         this.command = command;
         this.values = values;
         this.flags = flags;
+        this.operand = operand;
+    }
+
+    /**
+     * Parses {@code args} for a command that takes one operand (an argument not starting with {@code --}, anywhere
+     * among the options), e.g. {@code inspect CHECKPOINT --prefix P}.
+     *
+     * @param operandName what the operand is, for messages, e.g. {@code CHECKPOINT}
+     * @throws UsageException as {@link #parse}, and when the operand is missing or given twice
+     */
+    static Args parseWithOperand(String command, String[] args, Set<String> valueOptions, Set<String> flagOptions,
+                                 String operandName) {
+        java.util.List<String> options = new java.util.ArrayList<>();
+        String operand = null;
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.startsWith("--") && arg.length() > 2) {
+                options.add(arg);
+                String name = arg.substring(2);
+                String bare = name.contains("=") ? name.substring(0, name.indexOf('=')) : name;
+                if (!valueOptions.contains(bare) && !flagOptions.contains(bare)) {
+                    parse(command, new String[] {arg}, valueOptions, flagOptions); // the unknown-option error
+                }
+                if (!name.contains("=") && valueOptions.contains(name) && i + 1 < args.length) options.add(args[++i]);
+            } else if (operand == null) {
+                operand = arg;
+            } else {
+                throw new UsageException("'" + command + "' takes one " + operandName + ", got '" + operand + "' and '"
+                        + arg + "'");
+            }
+        }
+        if (operand == null) throw new UsageException("'" + command + "' needs a " + operandName + " (see '" + command
+                + " --help')");
+        Args parsed = parse(command, options.toArray(String[]::new), valueOptions, flagOptions);
+        return new Args(command, parsed.values, parsed.flags, operand);
+    }
+
+    /** The operand of {@link #parseWithOperand}, or {@code null}. */
+    String operand() {
+        return operand;
     }
 
     /**
@@ -59,7 +101,7 @@ final class Args {
                 throw new UsageException("unknown option --" + name + " for '" + command + "' (see '" + command + " --help')");
             }
         }
-        return new Args(command, values, flags);
+        return new Args(command, values, flags, null);
     }
 
     /** Whether a boolean flag was given. */

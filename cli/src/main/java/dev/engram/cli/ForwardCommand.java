@@ -7,14 +7,15 @@ import dev.engram.GpuStatus;
 import dev.engram.cuda.DType;
 import dev.engram.gpu.EngramLayer;
 import dev.engram.gpu.EngramState;
+import dev.engram.gpu.LayerWeights;
 import dev.engram.hash.NgramHashMapping;
+import dev.engram.io.LayerPrefix;
 import dev.engram.io.LittleEndianFiles;
-import dev.engram.reference.EngramWeights;
 import dev.engram.reference.ReferenceEngramLayer;
 import dev.engram.reference.ReferenceState;
-import dev.engram.reference.StateDictFiles;
 
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -26,8 +27,8 @@ import java.util.Set;
  * and exit codes stay as documented in {@link #help()}.
  */
 final class ForwardCommand implements Command {
-    private static final Set<String> VALUES = Set.of("config", "layer", "weights", "ids", "hidden", "batch", "seq", "lut",
-            "out", "device", "dtype", "chunks");
+    private static final Set<String> VALUES = Set.of("config", "layer", "weights", "checkpoint", "prefix", "ids",
+            "hidden", "batch", "seq", "lut", "out", "device", "dtype", "chunks");
 
     @Override
     public String name() {
@@ -42,8 +43,10 @@ final class ForwardCommand implements Command {
     @Override
     public String help() {
         return """
-                usage: engram forward --config CONFIG.json --layer L --weights DIR --ids IDS.i64.bin
-                                      --hidden HIDDEN.f32.bin --batch B --seq T [--lut LUT.i32.bin|LUT.i64.bin]
+                usage: engram forward --config CONFIG.json --layer L
+                                      (--weights DIR | --checkpoint FILE.safetensors|INDEX.json [--prefix P])
+                                      --ids IDS.i64.bin --hidden HIDDEN.f32.bin --batch B --seq T
+                                      [--lut LUT.i32.bin|LUT.i64.bin]
                                       --out OUT.f64.bin|OUT.f32.bin [--device cpu|gpu] [--dtype fp32|bf16]
                                       [--chunks N1,N2,...]
 
@@ -61,6 +64,13 @@ final class ForwardCommand implements Command {
                                   multi_head_embedding.embedding.weight, key_projs.<g>.weight and .bias,
                                   value_proj.weight and .bias, norm1.<g>.weight, norm2.<g>.weight,
                                   short_conv.norms.<g>.weight, short_conv.conv.weight
+                  --checkpoint F  instead of --weights: a safetensors file, or the model.safetensors.index.json of
+                                  a sharded checkpoint; the layer's tensors (the same names behind --prefix) are
+                                  checked against the config (dtypes: dense F32, BF16 or F16; the table F32, BF16
+                                  or F8_E4M3 with its F8_E8M0 scale tensor multi_head_embedding.embedding.scale)
+                                  and read in place from the mapped file. With --device gpu an fp8 table is
+                                  dequantized at load to the --dtype (2x or 4x its size in host and GPU memory)
+                """ + CheckpointOptions.prefixHelp("--prefix") + """
                   --ids FILE      token ids [B, T], int64, exactly B*T*8 bytes: raw tokenizer ids with --lut;
                                   without it, ids already compressed (the config must then give
                                   compressed_vocab_size, and pad_id is a compressed id)
@@ -83,8 +93,10 @@ final class ForwardCommand implements Command {
                                   (prefill 16, then decode token by token)
 
                 exit codes: 0 ok; 1 runtime error (a missing or malformed file, a file of the wrong size, a bad
-                config, an id outside the table); 2 usage error (an unknown, missing or bad option, a layer not in
-                layer_ids, --dtype without --device gpu, --device gpu where no GPU is usable, a bad --chunks list)
+                config, an id outside the table, a checkpoint tensor that is missing or does not fit the config);
+                2 usage error (an unknown, missing or bad option, both or neither of --weights and --checkpoint,
+                --prefix without --checkpoint or without {layer}, a layer not in layer_ids, --dtype without
+                --device gpu, --device gpu where no GPU is usable, a bad --chunks list)
                 """;
     }
 
@@ -94,7 +106,13 @@ final class ForwardCommand implements Command {
         // Every usage error first, then the files' sizes, then the reading and computing.
         Path configFile = args.requiredPath("config");
         int layerId = args.requiredInt("layer", 0);
-        Path weightsDir = args.requiredPath("weights");
+        Path weightsDir = args.path("weights");
+        Path checkpoint = args.path("checkpoint");
+        if ((weightsDir == null) == (checkpoint == null)) {
+            throw new UsageException("give exactly one of --weights DIR and --checkpoint FILE for 'forward'");
+        }
+        if (args.has("prefix") && checkpoint == null) throw new UsageException("--prefix applies to --checkpoint only");
+        LayerPrefix prefix = CheckpointOptions.prefix(args, "prefix");
         Path idsFile = args.requiredPath("ids");
         Path hiddenFile = args.requiredPath("hidden");
         int batch = args.requiredInt("batch", 1);
@@ -129,22 +147,25 @@ final class ForwardCommand implements Command {
         checkOutputDirectory(outFile);
 
         NgramHashMapping mapping = InputFiles.mapping(config, lut);
-        EngramWeights weights = StateDictFiles.load(weightsDir, config, mapping.layer(layerId));
-        long[] ids = LittleEndianFiles.readInt64(idsFile, (long) batch * seqLen);
-        double[] hidden = LittleEndianFiles.readFloat32AsDouble(hiddenFile, activations);
-        mapping.compress(ids); // an id outside the table fails here, before any layer is built
+        try (ForwardWeights weights = weightsDir != null
+                ? ForwardWeights.directory(weightsDir, config, mapping.layer(layerId))
+                : ForwardWeights.checkpoint(checkpoint, prefix, config, mapping.layer(layerId))) {
+            long[] ids = LittleEndianFiles.readInt64(idsFile, (long) batch * seqLen);
+            double[] hidden = LittleEndianFiles.readFloat32AsDouble(hiddenFile, activations);
+            mapping.compress(ids); // an id outside the table fails here, before any layer is built
 
-        String ran;
-        if (device.equals("cpu")) {
-            output.write(outFile, cpuForward(mapping, layerId, weights, ids, hidden, batch, seqLen, chunks));
-            ran = "the double-precision CPU reference" + (chunks == null ? "" : ", in chunks of " + chunks);
-        } else {
-            output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen, chunks));
-            ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16")
-                    + (chunks == null ? "" : ", in chunks of " + chunks);
+            String ran;
+            if (device.equals("cpu")) {
+                output.write(outFile, cpuForward(mapping, layerId, weights, ids, hidden, batch, seqLen, chunks));
+                ran = "the double-precision CPU reference" + (chunks == null ? "" : ", in chunks of " + chunks);
+            } else {
+                output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen, chunks));
+                ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16")
+                        + (chunks == null ? "" : ", in chunks of " + chunks);
+            }
+            out.printf(Locale.ROOT, "wrote %s: layer %d output [%d, %d, %d, %d] %s, from %s%s%n",
+                    outFile, layerId, batch, seqLen, g, h, output.label, ran, weights.describe());
         }
-        out.printf(Locale.ROOT, "wrote %s: layer %d output [%d, %d, %d, %d] %s, from %s%n",
-                outFile, layerId, batch, seqLen, g, h, output.label, ran);
         return Main.OK;
     }
 
@@ -169,9 +190,9 @@ final class ForwardCommand implements Command {
     }
 
     /** The reference forward, whole or chunk by chunk with a state of one slot per row. */
-    private static double[] cpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, long[] ids,
+    private static double[] cpuForward(NgramHashMapping mapping, int layerId, ForwardWeights weights, long[] ids,
                                        double[] hidden, int batch, int seqLen, ChunkSizes chunks) {
-        ReferenceEngramLayer layer = new ReferenceEngramLayer(mapping, layerId, weights);
+        ReferenceEngramLayer layer = weights.reference(mapping, layerId);
         if (chunks == null) return layer.forward(ids, hidden, batch, seqLen);
         ReferenceState state = layer.newState(batch);
         int gh = mapping.config().hcMult() * mapping.config().hiddenSize();
@@ -182,10 +203,15 @@ final class ForwardCommand implements Command {
      * The GPU layer, whole or chunk by chunk with an {@link EngramState} of one slot per row. Chunked outputs equal
      * the whole run's to the dtype's rounding (cuBLAS may pick another GEMM algorithm for another row count).
      */
-    private static double[] gpuForward(NgramHashMapping mapping, int layerId, EngramWeights weights, DType dtype,
+    private static double[] gpuForward(NgramHashMapping mapping, int layerId, ForwardWeights weights, DType dtype,
                                        long[] ids, double[] hidden, int batch, int seqLen, ChunkSizes chunks) {
         int maxTokens = chunks == null ? batch * seqLen : batch * Math.min(seqLen, chunks.max());
-        try (EngramLayer layer = EngramLayer.create(mapping, layerId, weights, dtype, maxTokens)) {
+        EngramLayer created;
+        try (Arena arena = Arena.ofShared()) { // converted host tensors: free once the layer has uploaded them
+            LayerWeights w = weights.gpu(dtype, arena);
+            created = EngramLayer.create(mapping, layerId, w, EngramLayer.Options.of(maxTokens).withDtype(dtype));
+        }
+        try (EngramLayer layer = created) {
             if (chunks == null) return widen(layer.forward(ids, narrow(hidden), batch, seqLen));
             try (EngramState state = layer.newState(batch)) {
                 int gh = mapping.config().hcMult() * mapping.config().hiddenSize();

@@ -9,7 +9,9 @@ import java.util.List;
  * The {@code engram} command line: {@code demo} (the default) runs one Engram layer on the CPU
  * reference with random weights and prints per-stage timings; {@code hash} writes the n-gram hash ids
  * of a file of token ids, or describes the hash parameters of a config; {@code forward} writes one layer's
- * output for given weights, ids and hidden states (CPU reference or GPU); {@code table} writes the compression
+ * output for given weights (a directory of {@code .f32.bin} files or a safetensors checkpoint), ids and hidden
+ * states (CPU reference or GPU); {@code inspect} lists a checkpoint's Engram layers and what does not fit a config;
+ * {@code convert} writes layers as safetensors, the table in fp32, bf16 or fp8; {@code table} writes the compression
  * table of a Hugging Face tokenizer.json.
  *
  * <p>Run it with {@code mvn -q -B package -DskipTests exec:exec -Dengram.args="hash --help"} from the
@@ -29,7 +31,7 @@ public final class Main {
     public static final int USAGE_ERROR = 2;
 
     private static final List<Command> COMMANDS = List.of(new DemoCommand(), new HashCommand(), new ForwardCommand(),
-            new TableCommand());
+            new InspectCommand(), new ConvertCommand(), new TableCommand());
 
     private Main() {}
 

@@ -2,6 +2,7 @@ package dev.engram.gpu;
 
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
+import dev.engram.table.ProgressListener;
 
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
@@ -19,12 +20,19 @@ public final class ParameterTensor {
     private final DeviceArray device;
     private final DType dtype;
     private final long elements;
+    private final ProgressListener uploadProgress;
 
-    private ParameterTensor(MemorySegment host, DeviceArray device, DType dtype, long elements) {
+    private ParameterTensor(MemorySegment host, DeviceArray device, DType dtype, long elements,
+                            ProgressListener uploadProgress) {
         this.host = host;
         this.device = device;
         this.dtype = dtype;
         this.elements = elements;
+        this.uploadProgress = uploadProgress;
+    }
+
+    private ParameterTensor(MemorySegment host, DeviceArray device, DType dtype, long elements) {
+        this(host, device, dtype, elements, null);
     }
 
     /**
@@ -70,6 +78,28 @@ public final class ParameterTensor {
         if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
             throw new IllegalArgumentException("parameter tensors are FLOAT32 or BFLOAT16, got " + dtype);
         }
+    }
+
+    /**
+     * {@return this host tensor, reporting the progress of its upload} The listener is called on the thread that
+     * creates the layer, once per upload chunk (32 MiB): first with
+     * {@code (0, total)}, then at most about every 100 ms, last with {@code (total, total)}, where {@code total} is
+     * the tensor's host bytes and {@code done} the bytes read and handed to the driver so far (the last copies may
+     * still be in flight then: the layer's creation waits for them). For a table of many gigabytes, where the upload
+     * reads a memory-mapped checkpoint from disk.
+     *
+     * @param listener receives the reports; an exception it throws stops the upload and propagates
+     * @throws IllegalArgumentException for a device tensor (it is used in place or copied on the device)
+     */
+    public ParameterTensor withUploadProgress(ProgressListener listener) {
+        Objects.requireNonNull(listener, "listener");
+        if (device != null) throw new IllegalArgumentException("a device tensor is not uploaded: " + this);
+        return new ParameterTensor(host, null, dtype, elements, listener);
+    }
+
+    /** The listener of {@link #withUploadProgress}, or null. */
+    ProgressListener uploadProgress() {
+        return uploadProgress;
     }
 
     /** {@return the number of elements} */

@@ -4,6 +4,7 @@ import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
+import dev.engram.table.ProgressListener;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -19,6 +20,8 @@ import java.lang.foreign.ValueLayout;
 final class ParameterUpload implements AutoCloseable {
     /** Bytes per staging chunk (and per copy of a native source that needs no conversion). */
     static final long CHUNK_BYTES = 32L << 20;
+    /** Least time between two intermediate progress reports (as {@link dev.engram.table.ProgressListener} says). */
+    private static final long REPORT_NANOS = 100_000_000L;
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
@@ -53,12 +56,15 @@ final class ParameterUpload implements AutoCloseable {
         }
         MemorySegment host = src.host();
         long elements = src.elementCount();
+        Progress progress = new Progress(src.uploadProgress(), host.byteSize());
         if (src.dtype() == dst.dtype() && host.isNative()) { // straight from the caller's memory, in chunks
             long bytes = host.byteSize();
             for (long done = 0; done < bytes; done += chunkBytes) {
                 long n = Math.min(chunkBytes, bytes - done);
                 queue(dst, done / dst.dtype().byteSize(), host.asSlice(done, n));
+                progress.reached(done + n);
             }
+            progress.finish();
             return;
         }
         long perChunk = chunkBytes / Math.max(src.dtype().byteSize(), dst.dtype().byteSize());
@@ -67,6 +73,34 @@ final class ParameterUpload implements AutoCloseable {
             MemorySegment chunk = staging().asSlice(0, n * dst.dtype().byteSize());
             convert(host, src.dtype(), done, n, chunk, dst.dtype());
             queue(dst, done, chunk);
+            progress.reached((done + n) * src.dtype().byteSize());
+        }
+        progress.finish();
+    }
+
+    /** A tensor's upload progress: (0, total) first, then at most every 100 ms, (total, total) last. */
+    private static final class Progress {
+        private final ProgressListener listener;
+        private final long total;
+        private long lastReport = System.nanoTime();
+
+        Progress(ProgressListener listener, long total) {
+            this.listener = listener;
+            this.total = total;
+            if (listener != null) listener.progress(0, total);
+        }
+
+        void reached(long done) {
+            if (listener == null || done >= total) return; // the last report is finish()'s
+            long now = System.nanoTime();
+            if (now - lastReport >= REPORT_NANOS) {
+                lastReport = now;
+                listener.progress(done, total);
+            }
+        }
+
+        void finish() {
+            if (listener != null) listener.progress(total, total);
         }
     }
 

@@ -15,6 +15,12 @@ public final class EngramTensorNames {
     public static final String EMBEDDING_WEIGHT = "multi_head_embedding.embedding.weight";
     /** The table's block scales for fp8 tables, {@code [rows, head_dim / block]} of E8M0. */
     public static final String EMBEDDING_SCALE = "multi_head_embedding.embedding.scale";
+    /**
+     * The heads' first table rows, {@code [heads]}: the demo's {@code offsets} buffer (int64), which a
+     * {@code state_dict} holds. Optional in a checkpoint; when present it must equal the offsets derived from the
+     * config.
+     */
+    public static final String EMBEDDING_OFFSETS = "multi_head_embedding.offsets";
     /** The value projection's weight. */
     public static final String VALUE_PROJ_WEIGHT = "value_proj.weight";
     /** The value projection's bias. */

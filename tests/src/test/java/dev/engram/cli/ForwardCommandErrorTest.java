@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 class ForwardCommandErrorTest {
     private static final JsonNode LAYER = ForwardGoldenFiles.layers().getFirst();
     private static final JsonNode CASE = ForwardGoldenFiles.cases().getFirst();
-    private static final List<String> REQUIRED = List.of("config", "layer", "weights", "ids", "hidden", "batch", "seq", "out");
+    private static final List<String> REQUIRED = List.of("config", "layer", "ids", "hidden", "batch", "seq", "out");
 
     @TempDir
     Path tmp;
@@ -65,6 +65,15 @@ class ForwardCommandErrorTest {
     List<DynamicTest> eachRequiredOptionMissing() {
         return REQUIRED.stream().map(o -> DynamicTest.dynamicTest("--" + o, () ->
                 run(with(o, null)).assertError(Main.USAGE_ERROR, "missing required option --" + o + " for 'forward'"))).toList();
+    }
+
+    @Test
+    void neitherOrBothWeightSources() {
+        run(with("weights", null)).assertError(Main.USAGE_ERROR, "give exactly one of --weights DIR and --checkpoint FILE");
+        run(with("seq", CASE.get("T").asText()), "--checkpoint", tmp.resolve("c.safetensors").toString())
+                .assertError(Main.USAGE_ERROR, "give exactly one of --weights DIR and --checkpoint FILE");
+        run(with("seq", CASE.get("T").asText()), "--prefix", "layers.{layer}.")
+                .assertError(Main.USAGE_ERROR, "--prefix applies to --checkpoint only");
     }
 
     @Test
