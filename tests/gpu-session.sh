@@ -27,7 +27,9 @@
 #   bench-compile     the baseline with torch.compile (bf16, 4x4096): compiling takes a minute or two
 #   bench-serving-jvm ServingBench (bf16): decode steps of 1, 8, 64, 256 sequences (PackedBatch, DeviceBatch, CUDA
 #                     graph) and a packed prefill of 512 sequences of 100-1024 tokens, each checked against the
-#                     whole-sequence forward first; skipped when the bundle's jar has no ServingBench
+#                     whole-sequence forward first; then the same with a 1 GiB host table (--table host: the lookup
+#                     alone, the pipelined step and the prefill, CPU and ZERO_COPY paths); skipped when the bundle's
+#                     jar has no ServingBench
 #   bench-serving-torch bench/baseline/torch_engram_serving.py, the same shapes: eager and CUDA graphs, then
 #                     torch.compile (compiling takes minutes); --simulated: its CPU mode on tiny shapes where this
 #                     machine's python3 (or $ENGRAM_PYTHON) has torch, else skipped
@@ -257,16 +259,28 @@ bench_has_class() {
 step_bench_serving_jvm() {
   bench_has_class ServingBench \
     || { skip bench-serving-jvm "the bundle's benchmarks.jar has no dev.engram.bench.ServingBench (built before the packed GPU API)"; return; }
+  local host=true # a jar from before --table host has no HostTableServing (its ServingBench exits 2 for it)
+  bench_has_class HostTableServing \
+    || { host=false; skip bench-serving-jvm-host "the bundle's benchmarks.jar has no --table host (no dev.engram.bench.HostTableServing)"; }
   if $simulated; then
     # Tiny shapes, CUDA graphs included (the simulator captures and replays them, tests/cuda-sim).
     # shellcheck disable=SC2046 # bench_java prints a command line
     run_step bench-serving-jvm 300 $(bench_java ServingBench 8g) --sequences 1,4 --graph on --table device \
+      --prefill 4:2:16 --steps 3 --blocks 1 --warmup 1 --warmup-ms 0 --reps 1 --prefill-warmup 0 --id-sets 2
+    # The host table (a few MiB pinned), both paths: the check, the lookup, the pipelined step, the prefill.
+    $host || return
+    # shellcheck disable=SC2046
+    run_step bench-serving-jvm-host 300 $(bench_java ServingBench 4g) --sequences 1,4 --table host --host-table-gib 0.001 \
       --prefill 4:2:16 --steps 3 --blocks 1 --warmup 1 --warmup-ms 0 --reps 1 --prefill-warmup 0 --id-sets 2
     return
   fi
   # shellcheck disable=SC2046
   run_step bench-serving-jvm 180 $(bench_java ServingBench 24g) --sequences 1,8,64,256 --graph on --table device \
     --prefill 512:100:1024
+  $host || return
+  # shellcheck disable=SC2046
+  run_step bench-serving-jvm-host 180 $(bench_java ServingBench 16g) --sequences 1,8,64,256 --table host \
+    --host-table-gib 1 --prefill 512:100:1024
 }
 
 step_bench_serving_torch() {

@@ -135,6 +135,8 @@ def serving_label(r):
     parts = [str(r.get("impl", "?"))]
     if r.get("api"):
         parts.append(r["api"])
+    if r.get("path"):
+        parts.append(r["path"])
     if r.get("layout") and r.get("bench") == "prefill":
         parts.append(r["layout"])
     label = " ".join(parts) + (" + CUDA graph" if r.get("graph") else "")
@@ -165,6 +167,9 @@ def serving_section(results):
             lines.append(f"| {label} | {dtype} | " + " | ".join(cells) + " |")
         if any(r.get("host_enqueue_us") is not None for r in decode):
             lines += ["", "(host x): the JVM's host time to queue one step, µs."]
+        if any(r.get("table") == "host" and r.get("pipelined") for r in decode):
+            lines += ["(host table) rows: each step's prefetch issued before the previous step's forward, host clock from"
+                      " idle streams until the compute stream finished the block (the CPU path gathers on the host)."]
     prefill = [r for r in results if r.get("bench") == "prefill" and "tokens_per_s" in r]
     if prefill:
         lines += ["", "Packed prefill (every sequence starting; tokens/s of real tokens):", "",
@@ -193,6 +198,12 @@ def serving_section(results):
                 and r.get("table", "device") == "device"):
             verdicts.append(f"- decode step of 64 sequences in a CUDA graph: {r['step_us']:.2f} µs, target"
                             f" ≤ {TARGET_DECODE_64_GRAPH_US:.0f} µs: {verdict(r['step_us'] <= TARGET_DECODE_64_GRAPH_US)}")
+    for r in results:
+        if r.get("bench") == "lookup" and r.get("sequences") == 1 and "lookup_us" in r:
+            target = r.get("target_lookup_us", 10.0)
+            verdicts.append(f"- host-table lookup of a 1-token step ({serving_label(r)}, {r.get('dtype')}):"
+                            f" {r['lookup_us']:.2f} µs until the rows are on the device (prefetch returns after"
+                            f" {r['prefetch_host_us']:.2f} µs), target ≤ {target:.0f} µs: {verdict(r['lookup_us'] <= target)}")
     jvm_prefill = [r for r in prefill if r.get("impl") == "engram-jvm" and r.get("dtype") == "bf16"]
     if jvm_prefill:
         best = max(jvm_prefill, key=lambda r: r["tokens_per_s"])

@@ -32,7 +32,8 @@ import java.util.SplittableRandom;
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar dev.engram.bench.ServingBench \
- *      [--sequences 1,8,64,256] [--graph on|off] [--table device] [--prefill 512:100:1024|off] [--seed 12]
+ *      [--sequences 1,8,64,256] [--graph on|off] [--table device|host] [--host-table-gib 1]
+ *      [--prefill 512:100:1024|off] [--seed 12]
  *      [--steps 200] [--blocks 5] [--warmup 50] [--warmup-ms 300] [--reps 10] [--prefill-warmup 2] [--id-sets 16]
  *      [--check on|off] [--dtype bf16|fp32] [--layer 1] [--compressed-vocab 99000]
  * </pre>
@@ -55,26 +56,29 @@ import java.util.SplittableRandom;
  * </ul>
  * One JSON line per result on stdout ({@code "bench"}: check, decode or prefill; {@code "api"}: PackedBatch or
  * DeviceBatch; {@code "graph"}); a way that fails prints a line with {@code "error"} and makes the exit status 1.
- * {@code --table host} is refused for now: the host-table layer's packed API was not fixed when this was written.
+ * {@code --table host} measures a {@link dev.engram.gpu.HostTableLayer} instead, its table of {@code --host-table-gib}
+ * GiB in pinned, mapped host memory, on the {@code CPU} and {@code ZERO_COPY} paths: the same check (against a
+ * device-table layer with the same rows), the lookup of a decode step alone, the pipelined decode step and the packed
+ * prefill ({@link HostTableServing}; its lines add {@code "table": "host"} and {@code "path"}).
  */
 public final class ServingBench {
-    private static final int[] CHECK_LENGTHS = {40, 25, 11, 10};
-    private static final int[] CHECK_PREFIX = {30, 15, 1, 0};
-    private static final int[] CHECK_SLOTS = {5, 0, 7, 2};
+    static final int[] CHECK_LENGTHS = {40, 25, 11, 10};
+    static final int[] CHECK_PREFIX = {30, 15, 1, 0};
+    static final int[] CHECK_SLOTS = {5, 0, 7, 2};
 
     private ServingBench() {}
 
     /** The command line. */
-    private record Options(int[] sequences, boolean graph, String table, int prefillCount, int prefillMin,
-                           int prefillMax, long seed, int steps, int blocks, int warmup, long warmupNanos, int reps,
-                           int prefillWarmup, int idSets, boolean check, DType dtype, int layerId, long vocab) {
+    record Options(int[] sequences, boolean graph, String table, int prefillCount, int prefillMin, int prefillMax,
+                   long seed, int steps, int blocks, int warmup, long warmupNanos, int reps, int prefillWarmup,
+                   int idSets, boolean check, DType dtype, int layerId, long vocab, double hostTableGib) {
 
         static Options parse(String[] argv) {
             Map<String, String> a = new LinkedHashMap<>();
             for (int i = 0; i < argv.length; i++) {
                 if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
                     throw new IllegalArgumentException("usage: ServingBench [--sequences 1,8,64,256] [--graph on|off]"
-                            + " [--table device] [--prefill COUNT:MIN:MAX|off] [--seed N] [--steps N] [--blocks N]"
+                            + " [--table device|host] [--host-table-gib G] [--prefill COUNT:MIN:MAX|off] [--seed N] [--steps N] [--blocks N]"
                             + " [--warmup N] [--warmup-ms MS] [--reps N] [--prefill-warmup N] [--id-sets N]"
                             + " [--check on|off] [--dtype bf16|fp32] [--layer ID] [--compressed-vocab V]; got '" + argv[i] + "'");
                 }
@@ -104,14 +108,16 @@ public final class ServingBench {
                 case "fp32" -> DType.FLOAT32;
                 default -> throw new IllegalArgumentException("--dtype must be bf16 or fp32");
             };
+            double gib = Double.parseDouble(a.getOrDefault("host-table-gib", "1"));
+            if (!(gib > 0)) throw new IllegalArgumentException("--host-table-gib must be > 0, got " + gib);
             Options o = new Options(sequences, onOff(a, "graph", true), table, count, min, max,
                     Long.parseLong(a.getOrDefault("seed", "12")), positive(a, "steps", 200), positive(a, "blocks", 5),
                     Integer.parseInt(a.getOrDefault("warmup", "50")),
                     Long.parseLong(a.getOrDefault("warmup-ms", "300")) * 1_000_000L, positive(a, "reps", 10),
                     Integer.parseInt(a.getOrDefault("prefill-warmup", "2")), positive(a, "id-sets", 16),
                     onOff(a, "check", true), dtype, Integer.parseInt(a.getOrDefault("layer", "1")),
-                    Long.parseLong(a.getOrDefault("compressed-vocab", "99000")));
-            a.keySet().removeAll(java.util.List.of("sequences", "graph", "table", "prefill", "seed", "steps", "blocks",
+                    Long.parseLong(a.getOrDefault("compressed-vocab", "99000")), gib);
+            a.keySet().removeAll(java.util.List.of("sequences", "graph", "table", "host-table-gib", "prefill", "seed", "steps", "blocks",
                     "warmup", "warmup-ms", "reps", "prefill-warmup", "id-sets", "check", "dtype", "layer", "compressed-vocab"));
             if (!a.isEmpty()) throw new IllegalArgumentException("unknown options " + a.keySet());
             return o;
@@ -144,7 +150,7 @@ public final class ServingBench {
 
     /**
      * Runs the checks and benchmarks the options select; exit status 0, 1 when a check or a measured way failed,
-     * 2 without a usable GPU (or for {@code --table host}), 64 for bad options.
+     * 2 without a usable GPU, 64 for bad options.
      *
      * @param argv the options of the class comment
      */
@@ -157,11 +163,6 @@ public final class ServingBench {
             System.exit(64);
             return;
         }
-        if (o.table().equals("host")) {
-            System.err.println("ServingBench: --table host is not implemented yet: the host-table layer's packed and"
-                    + " decode API (issue 12 item 6) was not fixed when this benchmark was written");
-            System.exit(2);
-        }
         GpuStatus status = Engram.gpuStatus();
         if (!status.available()) {
             System.err.println("ServingBench: " + status.describe());
@@ -169,6 +170,15 @@ public final class ServingBench {
         }
         CudaDevice device = CudaDevice.get(0);
         device.makeCurrent();
+        int failures = o.table().equals("host") ? HostTableServing.run(o, device.toString()) : deviceTable(o, device);
+        if (failures > 0) {
+            System.err.println("ServingBench: " + failures + " failed (see the lines with \"error\" or \"ok\": false)");
+            System.exit(1);
+        }
+    }
+
+    /** The device-table runs of the class comment; {@return how many failed} */
+    private static int deviceTable(Options o, CudaDevice device) {
         EngramConfig config = EngramConfig.referenceDefault().withCompressedVocabSize(o.vocab());
         NgramHashMapping mapping = NgramHashMapping.forCompressedIds(config);
         int[] lengths = PrefillLengths.draw(o.prefillCount(), o.prefillMin(), o.prefillMax(), o.seed());
@@ -222,10 +232,7 @@ public final class ServingBench {
                 }
             }
         }
-        if (failures > 0) {
-            System.err.println("ServingBench: " + failures + " failed (see the lines with \"error\" or \"ok\": false)");
-            System.exit(1);
-        }
+        return failures;
     }
 
     // ---- decode ----------------------------------------------------------------------------------------------
@@ -377,7 +384,7 @@ public final class ServingBench {
     // ---- check -----------------------------------------------------------------------------------------------
 
     /** The check: packed prefill of a prefix, then token-by-token decode, against the whole-sequence forward. */
-    private static final class CheckRun {
+    static final class CheckRun {
         private CheckRun() {}
 
         static int all(Rig r) {
@@ -469,7 +476,26 @@ public final class ServingBench {
 
         /** Compares prefix outputs and decoded outputs with the whole-sequence ones; one JSON line. */
         private static int report(Rig r, String api, boolean graph, float[][] ref, float[] prefixOut, float[][] dec) {
-            int row = r.row();
+            double[] diffScale = compare(r.row(), ref, prefixOut, dec);
+            double diff = diffScale[0], scale = diffScale[1], tol = tolerance(r.o().dtype(), scale);
+            boolean ok = diff <= tol;
+            Map<String, Object> json = head(r, "check", api, graph);
+            json.put("lengths", CHECK_LENGTHS);
+            json.put("prefix", CHECK_PREFIX);
+            json.put("max_abs_diff", diff);
+            json.put("max_abs_ref", scale);
+            json.put("tolerance", tol);
+            json.put("ok", ok);
+            System.out.println(JsonLine.of(json));
+            return ok ? 0 : 1;
+        }
+
+        /**
+         * {@return the largest absolute difference (NaN wins) of the check's outputs from the whole-sequence ones,
+         * and the largest absolute whole-sequence value} The prefix outputs are packed in sequence order, each
+         * decode step's outputs one row per sequence.
+         */
+        static double[] compare(int row, float[][] ref, float[] prefixOut, float[][] dec) {
             double diff = 0, scale = 0;
             for (int i = 0, at = 0; i < ref.length; at += CHECK_PREFIX[i++]) {
                 for (float v : ref[i]) scale = Math.max(scale, Math.abs(v));
@@ -483,17 +509,12 @@ public final class ServingBench {
                     }
                 }
             }
-            double tol = (r.o().dtype() == DType.FLOAT32 ? 1e-4 : 3e-2) * Math.max(1.0, scale);
-            boolean ok = diff <= tol;
-            Map<String, Object> json = head(r, "check", api, graph);
-            json.put("lengths", CHECK_LENGTHS);
-            json.put("prefix", CHECK_PREFIX);
-            json.put("max_abs_diff", diff);
-            json.put("max_abs_ref", scale);
-            json.put("tolerance", tol);
-            json.put("ok", ok);
-            System.out.println(JsonLine.of(json));
-            return ok ? 0 : 1;
+            return new double[] {diff, scale};
+        }
+
+        /** {@return the check's tolerance: that of the baseline's check, relative to the outputs' scale past 1} */
+        static double tolerance(DType dtype, double scale) {
+            return (dtype == DType.FLOAT32 ? 1e-4 : 3e-2) * Math.max(1.0, scale);
         }
     }
 
@@ -536,7 +557,7 @@ public final class ServingBench {
         return Arrays.copyOf(all, count);
     }
 
-    private static void fillIds(DeviceBuffer b, long vocab, long seed) {
+    static void fillIds(DeviceBuffer b, long vocab, long seed) {
         int chunk = 1 << 20;
         SplittableRandom rnd = new SplittableRandom(seed);
         for (long at = 0; at < b.elementCount(); at += chunk) {
@@ -546,7 +567,7 @@ public final class ServingBench {
     }
 
     /** Uniform in ±sqrt(3) (unit variance); one random chunk repeated (the values do not change the timing). */
-    private static void fillHidden(DeviceBuffer b, DType dtype, long seed) {
+    static void fillHidden(DeviceBuffer b, DType dtype, long seed) {
         int chunk = (int) Math.min(b.elementCount(), 1 << 24);
         SplittableRandom rnd = new SplittableRandom(seed);
         float[] v = new float[chunk];
@@ -560,12 +581,12 @@ public final class ServingBench {
         }
     }
 
-    private static void write(DeviceArray dst, float[] v, DType dtype) {
+    static void write(DeviceArray dst, float[] v, DType dtype) {
         if (dtype == DType.BFLOAT16) dst.copyFrom(BFloat16.fromFloats(v));
         else dst.copyFrom(v);
     }
 
-    private static float[] read(DeviceArray src, DType dtype) {
+    static float[] read(DeviceArray src, DType dtype) {
         int n = Math.toIntExact(src.elementCount());
         if (dtype == DType.BFLOAT16) {
             short[] s = new short[n];
@@ -577,18 +598,18 @@ public final class ServingBench {
         return f;
     }
 
-    private static String dtypeName(DType dtype) {
+    static String dtypeName(DType dtype) {
         return dtype == DType.BFLOAT16 ? "bf16" : "fp32";
     }
 
-    private static double median(double[] v) {
+    static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
         int n = s.length;
         return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
     }
 
-    private static double min(double[] v) {
+    static double min(double[] v) {
         return Arrays.stream(v).min().orElse(Double.NaN);
     }
 }
