@@ -1,7 +1,7 @@
 // engram_hashed_gather: raw ids -> compression table -> n-gram hashes of all heads -> table rows
 // -> out[B*T, H*head_dim], in one launch (engram.h documents the contract).
 //
-// One block handles a tile of kTileTokens consecutive tokens (flat index b*seq_len + t) in three
+// One block handles a tile of kGatherTileTokens consecutive tokens (flat index b*seq_len + t) in three
 // phases separated by __syncthreads:
 //   0. one thread per (token, k < max_ngram): the compressed token k positions back (pad before
 //      the sequence start) into shared memory, with a flag for ids outside the table;
@@ -10,6 +10,8 @@
 //   2. all threads copy the tile's token*head rows with 16-byte units; the destination of the
 //      tile is contiguous, so the stores are fully coalesced; kUnroll loads are issued before
 //      the first store.
+// Phases 0 and 1 are kernels/hashed_gather_tile.cuh's, shared with the fp8 tables' kernel
+// (kernels/hashed_gather_fp8.cu), whose phase 2 dequantizes instead of copying.
 // The per-layer constants (multipliers, moduli, row offsets) travel by value in the kernel
 // parameters (__grid_constant__, read through the constant bank): no device reads, no global
 // __constant__ state shared between streams.
@@ -18,7 +20,7 @@
 //
 // engram_hashed_gather_packed is the same kernel instantiated with kPacked = true (the rectangular
 // instantiation compiles to the code it had before: every packed step is under `if constexpr`). The
-// tile is kTileTokens consecutive PACKED tokens, which may span several sequences; one extra phase
+// tile is kGatherTileTokens consecutive PACKED tokens, which may span several sequences; one extra phase
 // before phase 0 finds, for each token of the tile, its sequence (binary search in cu_seqlens,
 // kernels/packed_device.cuh), its position t in the chunk and the slot whose history it reads, into
 // shared memory. Phase 0 then takes s_k from the chunk when t - k >= 0, else from d_history[slot,
@@ -30,16 +32,14 @@
 
 #include "engram_error.h"
 #include "hashed_gather.h"
-#include "ngram_hash.cuh"
+#include "hashed_gather_tile.cuh"
 #include "packed.h"
-#include "packed_device.cuh"
 
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int kTileTokens = 16;
+using engram::kGatherThreads;
+using engram::kGatherTileTokens;
 constexpr int kUnroll = 4;
-constexpr int64_t kMaxBlocks = 1 << 20;  // grid-stride over tiles beyond this
 
 // NaN bit patterns filling a 32-bit word, per dtype (rows of tokens outside the table).
 constexpr uint32_t kNanWordF32 = 0x7fc00000u;
@@ -65,96 +65,38 @@ __device__ __forceinline__ uint16_t load_unit<uint16_t>(const uint16_t* p) {
 // kPacked: engram_hashed_gather_packed (p.batch = 1, p.seq_len = p.tokens; `packed` and `history` are
 // read only then).
 template <typename U, bool kPacked>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kGatherThreads)
 hashed_gather_kernel(const int64_t* __restrict__ raw_ids, const int64_t* __restrict__ lut,
                      const U* __restrict__ table, U* __restrict__ out, int64_t* __restrict__ hash_ids_out,
                      const engram::PackedBatch packed, const int64_t* __restrict__ history,
                      const __grid_constant__ engram::HashedGatherParams p) {
-    __shared__ int64_t s_tok[kTileTokens][engram::kGatherMaxNgram];
-    __shared__ uint8_t s_bad[kTileTokens][engram::kGatherMaxNgram];
-    __shared__ int64_t s_row[kTileTokens * engram::kGatherMaxHeads];  // -1: NaN row
-    __shared__ engram::PackedPosition s_pos[kTileTokens];              // kPacked only
+    __shared__ int64_t s_tok[kGatherTileTokens][engram::kGatherMaxNgram];
+    __shared__ uint8_t s_bad[kGatherTileTokens][engram::kGatherMaxNgram];
+    __shared__ int64_t s_row[kGatherTileTokens * engram::kGatherMaxHeads];  // -1: NaN row
+    __shared__ engram::PackedPosition s_pos[kGatherTileTokens];              // kPacked only
 
     const int heads = p.heads;
     const int max_ngram = p.max_ngram;
     const int units_per_row = p.head_dim * p.elem_bytes / static_cast<int>(sizeof(U));
     const uint32_t nan_word = p.dtype == ENGRAM_DTYPE_BFLOAT16 ? kNanWordBf16 : kNanWordF32;
-    const int64_t num_tiles = (p.tokens + kTileTokens - 1) / kTileTokens;
+    const int64_t num_tiles = (p.tokens + kGatherTileTokens - 1) / kGatherTileTokens;
 
     for (int64_t tile = blockIdx.x; tile < num_tiles; tile += gridDim.x) {
-        const int64_t i0 = tile * kTileTokens;
-        const int tile_tokens = static_cast<int>(p.tokens - i0 < kTileTokens ? p.tokens - i0 : kTileTokens);
-
-        if constexpr (kPacked) {  // each token's position in its sequence and the slot it reads
-            for (int tok = threadIdx.x; tok < tile_tokens; tok += kThreads) {
-                s_pos[tok] = engram::packed_position(packed, i0 + tok);
-            }
-            __syncthreads();
-        }
-
-        // Phase 0: compressed shifted tokens.
-        for (int w = threadIdx.x; w < tile_tokens * max_ngram; w += kThreads) {
-            const int tok = w / max_ngram;
-            const int k = w - tok * max_ngram;
-            const int64_t i = i0 + tok;
-            int64_t t;
-            if constexpr (kPacked) {
-                t = s_pos[tok].t;
-            } else {
-                t = i % p.seq_len;
-            }
-            int64_t v = p.pad_id;
-            uint8_t bad = 0;
-            if constexpr (kPacked) {
-                // Before the chunk (t - k in [-M, -1]): the continued sequence's compressed history.
-                const int32_t slot = s_pos[tok].slot;
-                if (t - k < 0 && slot >= 0) {
-                    const int64_t m = max_ngram - 1;
-                    v = __ldg(history + slot * m + m + (t - k));
-                }
-            }
-            if (t - k >= 0) {
-                v = __ldg(raw_ids + (i - k));
-                if (lut != nullptr && v >= 0) {
-                    if (v < p.lut_size) {
-                        v = __ldg(lut + v);
-                    } else {
-                        bad = 1;  // id outside the table: caller's contract broken; NaN rows, hash -1
-                        v = 0;
-                    }
-                }
-            }
-            s_tok[tok][k] = v;
-            s_bad[tok][k] = bad;
-        }
-        __syncthreads();
-
-        // Phase 1: hash ids and table rows.
-        for (int w = threadIdx.x; w < tile_tokens * heads; w += kThreads) {
-            const int tok = w / heads;
-            const int h = w - tok * heads;
-            const int n = h / p.heads_per_ngram + 2;
-            int64_t mix = 0;
-            bool bad = false;
-            for (int k = 0; k < n; ++k) {
-                mix ^= engram::wrapping_mul(s_tok[tok][k], p.multipliers[k]);
-                bad |= s_bad[tok][k] != 0;
-            }
-            const int64_t hash = bad ? -1 : engram::floor_mod(mix, p.moduli[h]);
-            s_row[w] = bad ? -1 : p.row_offsets[h] + hash;
-            if (hash_ids_out != nullptr) hash_ids_out[(i0 + tok) * heads + h] = hash;
-        }
-        __syncthreads();
+        const int64_t i0 = tile * kGatherTileTokens;
+        const int tile_tokens =
+            static_cast<int>(p.tokens - i0 < kGatherTileTokens ? p.tokens - i0 : kGatherTileTokens);
+        engram::gather_tile_rows<kPacked>(i0, tile_tokens, raw_ids, lut, hash_ids_out, packed, history, p, heads,
+                                          max_ngram, s_tok, s_bad, s_row, s_pos);
 
         // Phase 2: copy rows; the tile's output is one contiguous run of tile_tokens*heads rows.
         const int tile_units = tile_tokens * heads * units_per_row;
         U* dst = out + i0 * heads * static_cast<int64_t>(units_per_row);
         const U nan = nan_unit<U>(nan_word);
-        for (int base = threadIdx.x; base < tile_units; base += kThreads * kUnroll) {
+        for (int base = threadIdx.x; base < tile_units; base += kGatherThreads * kUnroll) {
             U v[kUnroll];
 #pragma unroll
             for (int r = 0; r < kUnroll; ++r) {
-                const int u = base + r * kThreads;
+                const int u = base + r * kGatherThreads;
                 if (u < tile_units) {
                     const int row = u / units_per_row;
                     const int c = u - row * units_per_row;
@@ -164,7 +106,7 @@ hashed_gather_kernel(const int64_t* __restrict__ raw_ids, const int64_t* __restr
             }
 #pragma unroll
             for (int r = 0; r < kUnroll; ++r) {
-                const int u = base + r * kThreads;
+                const int u = base + r * kGatherThreads;
                 if (u < tile_units) dst[u] = v[r];
             }
         }
@@ -176,9 +118,9 @@ template <typename U, bool kPacked>
 cudaError_t launch(const int64_t* raw_ids, const int64_t* lut, const void* table, void* out, int64_t* hash_ids,
                    const engram::PackedBatch& packed, const int64_t* history, const engram::HashedGatherParams& p,
                    cudaStream_t stream) {
-    const int64_t tiles = (p.tokens + kTileTokens - 1) / kTileTokens;
-    const unsigned blocks = static_cast<unsigned>(tiles < kMaxBlocks ? tiles : kMaxBlocks);
-    hashed_gather_kernel<U, kPacked><<<blocks, kThreads, 0, stream>>>(
+    const int64_t tiles = (p.tokens + kGatherTileTokens - 1) / kGatherTileTokens;
+    const unsigned blocks = static_cast<unsigned>(tiles < engram::kGatherMaxBlocks ? tiles : engram::kGatherMaxBlocks);
+    hashed_gather_kernel<U, kPacked><<<blocks, kGatherThreads, 0, stream>>>(
         raw_ids, lut, static_cast<const U*>(table), static_cast<U*>(out), hash_ids, packed, history, p);
     return cudaGetLastError();
 }

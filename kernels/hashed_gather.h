@@ -42,4 +42,15 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
                                          int32_t head_dim, int32_t dtype, const void* d_out,
                                          const int64_t* d_hash_ids_out, HashedGatherParams* params);
 
+// The same check for a table of table_elem_bytes-byte elements gathered into rows of `dtype` (the fp8
+// gathers: 1-byte E4M3 codes into FLOAT32 or BFLOAT16 rows); `params` describe the output rows.
+// check_hashed_gather_args is this with the dtype's own element size.
+engram_status_t check_hashed_gather_table_args(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                               const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                               const int64_t* multipliers, int32_t max_ngram_size,
+                                               const int64_t* moduli, const int64_t* row_offsets,
+                                               int32_t heads_per_ngram, const void* d_table, int32_t table_elem_bytes,
+                                               int64_t table_rows, int32_t head_dim, int32_t dtype, const void* d_out,
+                                               const int64_t* d_hash_ids_out, HashedGatherParams* params);
+
 }  // namespace engram

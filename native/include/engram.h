@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change; the Java side compares it at load time. */
-#define ENGRAM_ABI_VERSION 4
+#define ENGRAM_ABI_VERSION 5
 
 typedef int32_t engram_status_t;
 
@@ -109,6 +109,11 @@ engram_status_t engram_host_gather_rows(const void* table, int64_t table_rows, i
 /* Storage dtype of embedding tables and gathered rows. */
 #define ENGRAM_DTYPE_FLOAT32 0
 #define ENGRAM_DTYPE_BFLOAT16 1
+/*
+ * A TABLE storage dtype only (engram_hashed_gather_fp8*, SEMANTICS.md 9): 1-byte OCP FP8 E4M3 ("e4m3fn")
+ * codes with E8M0 block scales. No other entry point takes it; they answer INVALID_ARGUMENT.
+ */
+#define ENGRAM_DTYPE_FP8_E4M3 2
 
 /*
  * Fused hashed gather (kernels/hashed_gather.cu), one kernel launch on `stream`:
@@ -361,6 +366,61 @@ engram_status_t engram_state_commit(const int64_t* d_raw_ids, int64_t tokens, co
                                     int64_t pad_id_compressed, int32_t max_ngram_size, int64_t* d_history,
                                     const void* d_value, int32_t hc_mult, int32_t hidden, int32_t kernel_size,
                                     int32_t dilation, int32_t dtype, void* d_conv_state, void* stream);
+
+/*
+ * ---- fp8 tables with block scales (SEMANTICS.md 9), ABI 5 ----
+ *
+ * The table holds OCP FP8 E4M3 codes q (1 sign, 4 exponent bits of bias 7, 3 mantissa bits; exponent 0
+ * is subnormal, m/8 * 2^-6; no infinities; S.1111.111 is NaN; largest finite 448), row-major
+ * [table_rows, head_dim], and one E8M0 scale byte b per block of scale_block consecutive values of a row:
+ *   d_scales  [table_rows, head_dim / scale_block] uint8, b meaning 2^(b - 127) (b = 255 is NaN).
+ * The gather writes the dequantized rows
+ *   x = e4m3(q) * 2^(b - 127), computed in float32, where it is exact (a float32 subnormal result too;
+ *       beyond float32's range it is +-inf, as rounding the exact value to float32 gives),
+ * stored as float32 for out_dtype ENGRAM_DTYPE_FLOAT32, or rounded to nearest even to bfloat16 for
+ * ENGRAM_DTYPE_BFLOAT16: bit for bit the reference dequantization. A NaN code or a NaN scale gives the
+ * canonical quiet NaN, 0x7fc00000 (float32) or 0x7fc0 (bfloat16), as the rows of out-of-table ids do.
+ * Scale bytes are NOT checked on the device (the caller validates tables when it builds them); 255
+ * reads stay in bounds and give NaN. The kernels must be compiled without flush-to-zero (no -ftz=true,
+ * no --use_fast_math): subnormal codes and results are exact only then.
+ * 16-byte loads (16 codes) when head_dim and scale_block are multiples of 16 and d_table and d_out are
+ * 16-byte aligned, else code by code (same result, slower).
+ */
+
+/*
+ * engram_hashed_gather from an fp8 table: the same hash ids, the same rows (dequantized as above), the
+ * same NaN rows and hash id -1 for out-of-table ids. Arguments as in engram_hashed_gather, except:
+ *   d_table      [table_rows, head_dim] E4M3 codes (any alignment).
+ *   d_scales     [table_rows, head_dim / scale_block] E8M0 bytes (any alignment).
+ *   scale_block  values per scale, >= 1, dividing head_dim (head_dim: one scale per row).
+ *   out_dtype    ENGRAM_DTYPE_FLOAT32 or ENGRAM_DTYPE_BFLOAT16, the dtype of d_out (aligned to it).
+ * INVALID_ARGUMENT (nothing launched) as there, and for a NULL d_scales, scale_block < 1 or not dividing
+ * head_dim, or an out_dtype that is not FLOAT32 / BFLOAT16. batch * seq_len == 0: success without a launch.
+ */
+engram_status_t engram_hashed_gather_fp8(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                         const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                         const int64_t* multipliers, int32_t max_ngram_size,
+                                         const int64_t* moduli, const int64_t* row_offsets, int32_t heads_per_ngram,
+                                         const uint8_t* d_table, const uint8_t* d_scales, int64_t table_rows,
+                                         int32_t head_dim, int32_t scale_block, int32_t out_dtype, void* d_out,
+                                         int64_t* d_hash_ids_out, void* stream);
+
+/*
+ * engram_hashed_gather_packed from an fp8 table: the packed batch and history of
+ * engram_hashed_gather_packed, the table, scales and out_dtype of engram_hashed_gather_fp8.
+ * INVALID_ARGUMENT (nothing launched) for the reasons of both. tokens == 0: success without a launch.
+ */
+engram_status_t engram_hashed_gather_fp8_packed(const int64_t* d_raw_ids, int64_t tokens,
+                                                const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
+                                                const uint8_t* d_seq_starts, int32_t num_seqs,
+                                                const int64_t* d_history, int32_t num_slots, const int64_t* d_lut,
+                                                int64_t lut_size, int64_t pad_id_compressed,
+                                                const int64_t* multipliers, int32_t max_ngram_size,
+                                                const int64_t* moduli, const int64_t* row_offsets,
+                                                int32_t heads_per_ngram, const uint8_t* d_table,
+                                                const uint8_t* d_scales, int64_t table_rows, int32_t head_dim,
+                                                int32_t scale_block, int32_t out_dtype, void* d_out,
+                                                int64_t* d_hash_ids_out, void* stream);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,19 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
                                          int32_t heads_per_ngram, const void* d_table, int64_t table_rows,
                                          int32_t head_dim, int32_t dtype, const void* d_out,
                                          const int64_t* d_hash_ids_out, HashedGatherParams* params) {
+    return check_hashed_gather_table_args(d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers,
+                                          max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table,
+                                          dtype_elem_bytes(dtype), table_rows, head_dim, dtype, d_out, d_hash_ids_out,
+                                          params);
+}
+
+engram_status_t check_hashed_gather_table_args(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                               const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                               const int64_t* multipliers, int32_t max_ngram_size,
+                                               const int64_t* moduli, const int64_t* row_offsets,
+                                               int32_t heads_per_ngram, const void* d_table, int32_t table_elem_bytes,
+                                               int64_t table_rows, int32_t head_dim, int32_t dtype, const void* d_out,
+                                               const int64_t* d_hash_ids_out, HashedGatherParams* params) {
     if (!d_raw_ids) return bad("null d_raw_ids");
     if (!multipliers) return bad("null multipliers");
     if (!moduli) return bad("null moduli");
@@ -41,19 +54,26 @@ engram_status_t check_hashed_gather_args(const int64_t* d_raw_ids, int64_t batch
     }
     const int32_t elem_bytes = dtype_elem_bytes(dtype);
     if (elem_bytes == 0) return bad(unknown_dtype_text(dtype));
+    if (table_elem_bytes < 1) return bad("table element size must be >= 1, got " + std::to_string(table_elem_bytes));
     if (misaligned(d_raw_ids, 8) || (d_lut && misaligned(d_lut, 8))) {
         return bad("d_raw_ids and d_lut must be 8-byte aligned");
     }
     // The kernel stores int64 hash ids: a misaligned store would be a sticky CUDA error, not a status.
     if (d_hash_ids_out && misaligned(d_hash_ids_out, 8)) return bad("d_hash_ids_out must be 8-byte aligned");
-    if (misaligned(d_table, elem_bytes) || misaligned(d_out, elem_bytes)) {
+    if (table_elem_bytes == elem_bytes && (misaligned(d_table, elem_bytes) || misaligned(d_out, elem_bytes))) {
         return bad("d_table and d_out must be aligned to the dtype's " + std::to_string(elem_bytes) + "-byte elements");
+    }
+    if (misaligned(d_table, table_elem_bytes)) {
+        return bad("d_table must be aligned to its " + std::to_string(table_elem_bytes) + "-byte elements");
+    }
+    if (misaligned(d_out, elem_bytes)) {
+        return bad("d_out must be aligned to the dtype's " + std::to_string(elem_bytes) + "-byte elements");
     }
     if (head_dim < 1 || head_dim > kGatherMaxHeadDim) {
         return bad(out_of_range_text("head_dim", head_dim, 1, kGatherMaxHeadDim));
     }
     if (table_rows < 0) return bad("table_rows must be >= 0");
-    if (table_rows > INT64_MAX / head_dim / elem_bytes) return bad("table_rows * head_dim bytes overflows int64");
+    if (table_rows > INT64_MAX / head_dim / table_elem_bytes) return bad("table_rows * head_dim bytes overflows int64");
     const int64_t tokens = batch * seq_len;
     if (tokens != 0 && tokens > INT64_MAX / (heads * head_dim * elem_bytes)) {
         return bad("batch * seq_len * heads * head_dim bytes overflows int64");

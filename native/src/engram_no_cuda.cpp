@@ -2,6 +2,7 @@
 #include "engram_error.h"
 #include "gate_conv.h"
 #include "hashed_gather.h"
+#include "hashed_gather_fp8.h"
 #include "packed.h"
 
 ENGRAM_API int32_t engram_built_with_cuda(void) { return 0; }
@@ -109,6 +110,41 @@ ENGRAM_API engram_status_t engram_state_commit(const int64_t* d_raw_ids, int64_t
         d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, num_slots, d_lut, lut_size,
         pad_id_compressed, max_ngram_size, d_history, d_value, hc_mult, hidden, kernel_size, dilation, dtype,
         d_conv_state, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}
+
+ENGRAM_API engram_status_t engram_hashed_gather_fp8(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                                    const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                                    const int64_t* multipliers, int32_t max_ngram_size,
+                                                    const int64_t* moduli, const int64_t* row_offsets,
+                                                    int32_t heads_per_ngram, const uint8_t* d_table,
+                                                    const uint8_t* d_scales, int64_t table_rows, int32_t head_dim,
+                                                    int32_t scale_block, int32_t out_dtype, void* d_out,
+                                                    int64_t* d_hash_ids_out, void*) {
+    engram::HashedGatherParams p;
+    engram::Fp8Scales f;
+    engram_status_t st = engram::check_hashed_gather_fp8_args(
+        d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
+        row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out,
+        d_hash_ids_out, &p, &f);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}
+
+ENGRAM_API engram_status_t engram_hashed_gather_fp8_packed(
+    const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
+    const uint8_t* d_seq_starts, int32_t num_seqs, const int64_t* d_history, int32_t num_slots, const int64_t* d_lut,
+    int64_t lut_size, int64_t pad_id_compressed, const int64_t* multipliers, int32_t max_ngram_size,
+    const int64_t* moduli, const int64_t* row_offsets, int32_t heads_per_ngram, const uint8_t* d_table,
+    const uint8_t* d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void* d_out,
+    int64_t* d_hash_ids_out, void*) {
+    engram::PackedGatherParams p;
+    engram::Fp8Scales f;
+    engram_status_t st = engram::check_hashed_gather_fp8_packed_args(
+        d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size,
+        pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales,
+        table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, &p, &f);
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
 }

@@ -10,8 +10,6 @@
 
 namespace engram {
 
-namespace {
-
 // Re-labels the last error of a rectangular check ("engram_short_conv: why") as `name`'s ("name: why").
 engram_status_t relabel(const char* name, const char* rectangular) {
     std::string text = engram_last_error();
@@ -20,7 +18,6 @@ engram_status_t relabel(const char* name, const char* rectangular) {
     return fail(ENGRAM_STATUS_INVALID_ARGUMENT, std::string(name) + ": " + text);
 }
 
-// "" when the packed descriptors' pointers and counts are fine, else the reason.
 std::string packed_problem(int64_t tokens, const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
                            const uint8_t* d_seq_starts, int32_t num_seqs, int32_t num_slots) {
     if (tokens < 0) return "tokens must be >= 0, got " + std::to_string(tokens);
@@ -37,8 +34,6 @@ std::string packed_problem(int64_t tokens, const int32_t* d_cu_seqlens, const in
     if (num_seqs == 0 && tokens != 0) return "tokens = " + std::to_string(tokens) + " but no sequences";
     return "";
 }
-
-}  // namespace
 
 engram_status_t check_hashed_gather_packed_args(const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens,
                                                 const int32_t* d_seq_slots, const uint8_t* d_seq_starts,

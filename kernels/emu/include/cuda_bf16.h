@@ -1,6 +1,6 @@
-// CPU emulation of the bf16 type and the two conversions the kernels use (see cuda_runtime.h here):
-// storage-only __nv_bfloat16, round-to-nearest-even from fp32, NaN -> canonical 0x7fff as CUDA does.
-// No bf16 arithmetic, no other intrinsics.
+// CPU emulation of the bf16 type and the conversions the kernels use (see cuda_runtime.h here):
+// storage-only __nv_bfloat16, round-to-nearest-even from fp32, NaN -> canonical 0x7fff as CUDA does,
+// and the raw bits. No bf16 arithmetic, no other intrinsics.
 #pragma once
 
 #include <cstdint>
@@ -24,3 +24,5 @@ inline __nv_bfloat16 __float2bfloat16_rn(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);
     return __nv_bfloat16{static_cast<unsigned short>(u >> 16)};
 }
+
+inline unsigned short __bfloat16_as_ushort(__nv_bfloat16 h) { return h.x; }

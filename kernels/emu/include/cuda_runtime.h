@@ -119,6 +119,18 @@ inline T __ldg(const T* p) {
 
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 
+// Bit casts between float and its 32-bit pattern.
+inline float __uint_as_float(unsigned u) {
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;
+}
+inline unsigned __float_as_uint(float f) {
+    unsigned u;
+    std::memcpy(&u, &f, 4);
+    return u;
+}
+
 // k<<<grid, block, smem, stream>>>(args...) becomes emu_launch(grid, block, smem, stream, k, args...)
 // (transform.py). The arguments are converted to the parameter types once, at the launch, as nvcc
 // does; every emulated thread gets its own copy.

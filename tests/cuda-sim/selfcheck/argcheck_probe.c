@@ -31,6 +31,15 @@ typedef engram_status_t (*conv_packed_fn)(const void*, const void*, const void*,
 typedef engram_status_t (*commit_fn)(const int64_t*, int64_t, const int32_t*, const int32_t*, const uint8_t*, int32_t,
                                      int32_t, const int64_t*, int64_t, int64_t, int32_t, int64_t*, const void*, int32_t,
                                      int32_t, int32_t, int32_t, int32_t, void*, void*);
+typedef engram_status_t (*gather_fp8_fn)(const int64_t*, int64_t, int64_t, const int64_t*, int64_t, int64_t,
+                                         const int64_t*, int32_t, const int64_t*, const int64_t*, int32_t,
+                                         const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, void*,
+                                         int64_t*, void*);
+typedef engram_status_t (*gather_fp8_packed_fn)(const int64_t*, int64_t, const int32_t*, const int32_t*,
+                                                const uint8_t*, int32_t, const int64_t*, int32_t, const int64_t*,
+                                                int64_t, int64_t, const int64_t*, int32_t, const int64_t*,
+                                                const int64_t*, int32_t, const uint8_t*, const uint8_t*, int64_t,
+                                                int32_t, int32_t, int32_t, void*, int64_t*, void*);
 typedef const char* (*text_fn)(void);
 
 static text_fn last_error;
@@ -164,5 +173,31 @@ int main(int argc, char** argv) {
     show("commit misaligned state", commit(ids, 4, cu, sl, su, 2, 4, NULL, 0, 0, 3, NULL, P, 2, 8, 4, 1, 0, (void*)odd, NULL));
     show("commit null starts", commit(ids, 4, cu, sl, NULL, 2, 4, NULL, 0, 0, 3, whist, P, 2, 8, 4, 1, 0, Q, NULL));
     show("commit no sequences (no tokens)", commit(ids, 0, cu, sl, su, 0, 4, NULL, 0, 0, 3, whist, P, 2, 8, 4, 1, 0, Q, NULL));
+
+    /* ABI 5: fp8 tables. A library built before it lacks these: one line, as for the packed ones. */
+    gather_fp8_fn fgather = (gather_fp8_fn)dlsym(lib, "engram_hashed_gather_fp8");
+    gather_fp8_packed_fn fpgather = (gather_fp8_packed_fn)dlsym(lib, "engram_hashed_gather_fp8_packed");
+    if (!fgather || !fpgather) {
+        printf("fp8 entry points absent\n");
+        return 0;
+    }
+    const uint8_t* T8 = (const uint8_t*)P;
+    const uint8_t* S8 = (const uint8_t*)R;
+    const uint8_t* odd8 = (const uint8_t*)odd;
+    show("fp8 gather null scales", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, NULL, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 gather null table", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, NULL, S8, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 gather scale_block 0", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 0, 0, Q, NULL, NULL));
+    show("fp8 gather scale_block 12", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 12, 0, Q, NULL, NULL));
+    show("fp8 gather out_dtype fp8", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 2, Q, NULL, NULL));
+    show("fp8 gather misaligned out", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 0, (void*)odd, NULL, NULL));
+    show("fp8 gather odd table, scales: out next", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, off, 1, odd8, odd8, 48, 32, 16, 0, (void*)odd, NULL, NULL));
+    show("fp8 gather rows outside the table", fgather(ids, 1, 4, NULL, 0, 0, mult, 3, mod, far_off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 gather no tokens", fgather(ids, 0, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 packed gather null cu_seqlens", fpgather(ids, 4, NULL, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 packed gather misaligned history", fpgather(ids, 4, cu, sl, su, 2, (const int64_t*)odd, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 packed gather scale_block 64", fpgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 64, 1, Q, NULL, NULL));
+    show("fp8 packed gather out_dtype 5", fpgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 5, Q, NULL, NULL));
+    show("fp8 packed gather max_ngram 17", fpgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 17, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
+    show("fp8 packed gather no tokens", fpgather(ids, 0, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
     return 0;
 }

@@ -292,3 +292,81 @@ ENGRAM_API engram_status_t engram_state_commit(const int64_t* d_raw_ids, int64_t
     return launched("engram_state_commit", sim_enqueue(stream, "engram_state_commit", sim::run_state_commit, a, r, 8,
                                                        cost_ns(2 * state_bytes + (history ? bytes(slots * p.history, 8) : 0))));
 }
+
+// ---- fp8 tables with block scales (engram.h, "fp8 tables", ABI 5) ----
+// The real wrappers' flow with their checks (check_hashed_gather_fp8*_args); the table is declared as its
+// table_rows * head_dim code bytes, the scales as table_rows * head_dim / scale_block bytes.
+
+ENGRAM_API engram_status_t engram_hashed_gather_fp8(const int64_t* d_raw_ids, int64_t batch, int64_t seq_len,
+                                                    const int64_t* d_lut, int64_t lut_size, int64_t pad_id_compressed,
+                                                    const int64_t* multipliers, int32_t max_ngram_size,
+                                                    const int64_t* moduli, const int64_t* row_offsets,
+                                                    int32_t heads_per_ngram, const uint8_t* d_table,
+                                                    const uint8_t* d_scales, int64_t table_rows, int32_t head_dim,
+                                                    int32_t scale_block, int32_t out_dtype, void* d_out,
+                                                    int64_t* d_hash_ids_out, void* stream) {
+    engram::HashedGatherParams p;
+    engram::Fp8Scales f;
+    engram_status_t st = engram::check_hashed_gather_fp8_args(
+        d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli,
+        row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out,
+        d_hash_ids_out, &p, &f);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.tokens == 0) return engram::ok();
+
+    sim::Fp8GatherArgs* a = copy_args(
+        sim::Fp8GatherArgs{sim::GatherArgs{d_raw_ids, d_lut, d_table, d_out, d_hash_ids_out, p}, sim::Fp8Table{d_scales, f}});
+    if (!a) return out_of_memory("engram_hashed_gather_fp8");
+    const size_t out_row_bytes = bytes(head_dim, p.elem_bytes);
+    const sim_range r[] = {
+        {d_raw_ids, bytes(p.tokens, 8), 0},
+        {d_lut, d_lut ? bytes(p.lut_size, 8) : 0, 0},
+        {d_table, bytes(table_rows, head_dim), 0},
+        {d_scales, bytes(table_rows, f.per_row), 0},
+        {d_out, static_cast<size_t>(p.tokens) * p.heads * out_row_bytes, 1},
+        {d_hash_ids_out, d_hash_ids_out ? bytes(p.tokens * p.heads, 8) : 0, 1},
+    };
+    const double cost = cost_ns(static_cast<size_t>(p.tokens) * p.heads * (head_dim + out_row_bytes));
+    return launched("engram_hashed_gather_fp8",
+                    sim_enqueue(stream, "engram_hashed_gather_fp8", sim::run_hashed_gather_fp8, a, r, 6, cost));
+}
+
+ENGRAM_API engram_status_t engram_hashed_gather_fp8_packed(
+    const int64_t* d_raw_ids, int64_t tokens, const int32_t* d_cu_seqlens, const int32_t* d_seq_slots,
+    const uint8_t* d_seq_starts, int32_t num_seqs, const int64_t* d_history, int32_t num_slots, const int64_t* d_lut,
+    int64_t lut_size, int64_t pad_id_compressed, const int64_t* multipliers, int32_t max_ngram_size,
+    const int64_t* moduli, const int64_t* row_offsets, int32_t heads_per_ngram, const uint8_t* d_table,
+    const uint8_t* d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void* d_out,
+    int64_t* d_hash_ids_out, void* stream) {
+    engram::PackedGatherParams p;
+    engram::Fp8Scales f;
+    engram_status_t st = engram::check_hashed_gather_fp8_packed_args(
+        d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size,
+        pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales,
+        table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, &p, &f);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.gather.tokens == 0) return engram::ok();
+
+    sim::PackedFp8GatherArgs* a = copy_args(sim::PackedFp8GatherArgs{
+        sim::PackedGatherArgs{d_raw_ids, descriptors(d_cu_seqlens, d_seq_slots, d_seq_starts),
+                              p.num_slots > 0 ? d_history : nullptr, d_lut, d_table, d_out, d_hash_ids_out, p},
+        sim::Fp8Table{d_scales, f}});
+    if (!a) return out_of_memory("engram_hashed_gather_fp8_packed");
+    const size_t out_row_bytes = bytes(head_dim, p.gather.elem_bytes);
+    const int64_t heads = p.gather.heads, S = num_seqs;
+    const sim_range r[] = {
+        {d_raw_ids, bytes(tokens, 8), 0},
+        {d_cu_seqlens, bytes(S + 1, 4), 0},
+        {d_seq_slots, bytes(S, 4), 0},
+        {d_seq_starts, bytes(S, 1), 0},
+        {d_history, bytes(static_cast<int64_t>(p.num_slots) * (max_ngram_size - 1), 8), 0},
+        {d_lut, d_lut ? bytes(p.gather.lut_size, 8) : 0, 0},
+        {d_table, bytes(table_rows, head_dim), 0},
+        {d_scales, bytes(table_rows, f.per_row), 0},
+        {d_out, static_cast<size_t>(tokens) * heads * out_row_bytes, 1},
+        {d_hash_ids_out, d_hash_ids_out ? bytes(tokens * heads, 8) : 0, 1},
+    };
+    const double cost = cost_ns(static_cast<size_t>(tokens) * heads * (head_dim + out_row_bytes));
+    return launched("engram_hashed_gather_fp8_packed", sim_enqueue(stream, "engram_hashed_gather_fp8_packed",
+                                                                   sim::run_hashed_gather_fp8_packed, a, r, 10, cost));
+}

@@ -10,6 +10,9 @@
 //     wherever it is read, then the conv on u.
 //   gather (kernels/hashed_gather.cu): kernels/ngram_hash.cuh's hash, rows copied, NaN rows and hash
 //     id -1 for ids outside the compression table.
+//   fp8 gather (kernels/hashed_gather_fp8.cu): the gather's hash ids and NaN rows; a row's values are
+//     e4m3(q) * 2^(b - 127) from the code's fields (std::ldexp in float32: exact), NaN codes and scales the
+//     canonical 0x7fc00000 / 0x7fc0, bf16 rounded to nearest even.
 //   packed (engram.h, "Packed batches"): the same per output, a token's sequence found by binary search
 //     over cu_seqlens; the gather's shifts before the chunk start read the slot's history, the conv's rows
 //     t < 0 the slot's window of pre-norm u rows (their inverse RMS computed like a chunk row's); the
@@ -263,11 +266,11 @@ void fused_rows(void* ctx, int64_t begin, int64_t end) {
 
 // ---------------------------------------------------------------- hashed gather
 
-void emit_token(const void* table, void* out, int64_t* hash_ids, const engram::HashedGatherParams& p, int64_t i,
-                const int64_t* tok, const bool* bad);
+void emit_token(const void* table, const Fp8Table* fp8, void* out, int64_t* hash_ids,
+                const engram::HashedGatherParams& p, int64_t i, const int64_t* tok, const bool* bad);
 
-void gather_tokens(void* ctx, int64_t begin, int64_t end) {
-    const GatherArgs& a = *static_cast<const GatherArgs*>(ctx);
+// Tokens [begin, end) of a rectangular gather; fp8: the table's scales when it holds E4M3 codes, else NULL.
+void gather_token_range(const GatherArgs& a, const Fp8Table* fp8, int64_t begin, int64_t end) {
     const engram::HashedGatherParams& p = a.p;
     for (int64_t i = begin; i < end; ++i) {
         const int64_t t = i % p.seq_len;
@@ -289,14 +292,52 @@ void gather_tokens(void* ctx, int64_t begin, int64_t end) {
             }
             tok[k] = v;
         }
-        emit_token(a.table, a.out, a.hash_ids, p, i, tok, bad);
+        emit_token(a.table, fp8, a.out, a.hash_ids, p, i, tok, bad);
+    }
+}
+
+void gather_tokens(void* ctx, int64_t begin, int64_t end) {
+    gather_token_range(*static_cast<const GatherArgs*>(ctx), nullptr, begin, end);
+}
+
+void gather_fp8_tokens(void* ctx, int64_t begin, int64_t end) {
+    const Fp8GatherArgs& a = *static_cast<const Fp8GatherArgs*>(ctx);
+    gather_token_range(a.g, &a.fp8, begin, end);
+}
+
+// The E4M3 code q times 2^(b - 127) for the E8M0 byte b, as float32 bits (SEMANTICS.md 9): from q's fields,
+// scaled by std::ldexp (exact in float32, subnormals included; +-inf past FLT_MAX); NaN codes (S.1111.111)
+// and NaN scales (b = 255) give the canonical quiet NaN.
+uint32_t dequantized_bits(uint8_t q, uint8_t b) {
+    const int e = (q >> 3) & 15, m = q & 7;
+    if ((e == 15 && m == 7) || b == 255) return 0x7fc00000u;
+    const float mag = e == 0 ? std::ldexp(static_cast<float>(m), -9) : std::ldexp(static_cast<float>(8 + m), e - 10);
+    const float x = std::ldexp((q & 0x80) ? -mag : mag, b - 127);
+    uint32_t u;
+    std::memcpy(&u, &x, 4);
+    return u;
+}
+
+// Table row `row` of an fp8 table dequantized into dst (p.head_dim values of the output dtype).
+void dequantize_row(const uint8_t* codes, const Fp8Table& fp8, int64_t row, const engram::HashedGatherParams& p,
+                    char* dst) {
+    for (int c = 0; c < p.head_dim; ++c) {
+        const uint32_t bits = dequantized_bits(codes[row * p.head_dim + c], fp8.scales[row * fp8.f.per_row + c / fp8.f.block]);
+        if (p.elem_bytes == 4) {
+            std::memcpy(dst + 4 * c, &bits, 4);
+        } else {
+            float x;
+            std::memcpy(&x, &bits, 4);
+            const uint16_t h = bits == 0x7fc00000u ? uint16_t{0x7fc0} : Bf16::narrow(x);
+            std::memcpy(dst + 2 * c, &h, 2);
+        }
     }
 }
 
 // The hash ids and gathered rows of token i from its n-gram's compressed ids tok[k] (k = 0: the token
 // itself) and whether each id was outside the compression table.
-void emit_token(const void* table, void* out, int64_t* hash_ids, const engram::HashedGatherParams& p, int64_t i,
-                const int64_t* tok, const bool* bad) {
+void emit_token(const void* table, const Fp8Table* fp8, void* out, int64_t* hash_ids,
+                const engram::HashedGatherParams& p, int64_t i, const int64_t* tok, const bool* bad) {
     const int64_t row_bytes = static_cast<int64_t>(p.head_dim) * p.elem_bytes;
     for (int h = 0; h < p.heads; ++h) {
         const int n = h / p.heads_per_ngram + 2;
@@ -314,6 +355,8 @@ void emit_token(const void* table, void* out, int64_t* hash_ids, const engram::H
                 if (p.elem_bytes == 4) F32::store(dst, c, NAN);
                 else static_cast<uint16_t*>(static_cast<void*>(dst))[c] = 0x7fc0;
             }
+        } else if (fp8 != nullptr) {
+            dequantize_row(static_cast<const uint8_t*>(table), *fp8, p.row_offsets[h] + hash, p, dst);
         } else {
             std::memcpy(dst, static_cast<const char*>(table) + (p.row_offsets[h] + hash) * row_bytes,
                         static_cast<size_t>(row_bytes));
@@ -350,8 +393,8 @@ Place place_of(const PackedDescriptors& d, int32_t num_seqs, int32_t num_slots, 
     return {s, start, i - start, slot, d.seq_starts[s] == 0 && slot >= 0 && slot < num_slots};
 }
 
-void gather_packed_tokens(void* ctx, int64_t begin, int64_t end) {
-    const PackedGatherArgs& a = *static_cast<const PackedGatherArgs*>(ctx);
+// Tokens [begin, end) of a packed gather; fp8 as in gather_token_range.
+void gather_packed_token_range(const PackedGatherArgs& a, const Fp8Table* fp8, int64_t begin, int64_t end) {
     const engram::HashedGatherParams& p = a.p.gather;
     const int64_t M = p.max_ngram - 1;  // history entries per slot
     for (int64_t i = begin; i < end; ++i) {
@@ -377,8 +420,17 @@ void gather_packed_tokens(void* ctx, int64_t begin, int64_t end) {
             }
             tok[k] = v;
         }
-        emit_token(a.table, a.out, a.hash_ids, p, i, tok, bad);
+        emit_token(a.table, fp8, a.out, a.hash_ids, p, i, tok, bad);
     }
+}
+
+void gather_packed_tokens(void* ctx, int64_t begin, int64_t end) {
+    gather_packed_token_range(*static_cast<const PackedGatherArgs*>(ctx), nullptr, begin, end);
+}
+
+void gather_packed_fp8_tokens(void* ctx, int64_t begin, int64_t end) {
+    const PackedFp8GatherArgs& a = *static_cast<const PackedFp8GatherArgs*>(ctx);
+    gather_packed_token_range(a.g, &a.fp8, begin, end);
 }
 
 struct PackedConvJob {
@@ -550,5 +602,15 @@ void run_short_conv_packed(void* arg) {
 }
 
 void run_state_commit(void* arg) { commit_sequences(*static_cast<StateCommitArgs*>(arg)); }
+
+void run_hashed_gather_fp8(void* arg) {
+    Fp8GatherArgs* a = static_cast<Fp8GatherArgs*>(arg);
+    sim_parallel_for(a->g.p.tokens, 256, gather_fp8_tokens, a);
+}
+
+void run_hashed_gather_fp8_packed(void* arg) {
+    PackedFp8GatherArgs* a = static_cast<PackedFp8GatherArgs*>(arg);
+    sim_parallel_for(a->g.p.gather.tokens, 256, gather_packed_fp8_tokens, a);
+}
 
 }  // namespace sim

@@ -10,6 +10,7 @@
 
 #include "gate_conv.h"
 #include "hashed_gather.h"
+#include "hashed_gather_fp8.h"
 #include "packed.h"
 
 namespace sim {
@@ -73,6 +74,22 @@ struct PackedConvArgs {
     engram::PackedShortConvParams p;
 };
 
+// The scales of an fp8 table (engram.h, "fp8 tables"); the E4M3 codes are the gather args' `table`.
+struct Fp8Table {
+    const uint8_t* scales;  // [table_rows, f.per_row]
+    engram::Fp8Scales f;
+};
+
+struct Fp8GatherArgs {
+    GatherArgs g;  // g.p describes the output rows (dtype, elem_bytes)
+    Fp8Table fp8;
+};
+
+struct PackedFp8GatherArgs {
+    PackedGatherArgs g;
+    Fp8Table fp8;
+};
+
 struct StateCommitArgs {
     const int64_t* raw_ids;
     PackedDescriptors d;
@@ -91,5 +108,7 @@ void run_gate_short_conv(void* arg);
 void run_hashed_gather_packed(void* arg);
 void run_short_conv_packed(void* arg);
 void run_state_commit(void* arg);
+void run_hashed_gather_fp8(void* arg);
+void run_hashed_gather_fp8_packed(void* arg);
 
 }  // namespace sim

@@ -79,10 +79,10 @@ public class engram_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int ENGRAM_ABI_VERSION = (int)4L;
+    private static final int ENGRAM_ABI_VERSION = (int)5L;
     /**
      * {@snippet lang=c :
-     * #define ENGRAM_ABI_VERSION 4
+     * #define ENGRAM_ABI_VERSION 5
      * }
      */
     public static int ENGRAM_ABI_VERSION() {
@@ -743,6 +743,15 @@ public class engram_h {
     public static int ENGRAM_DTYPE_BFLOAT16() {
         return ENGRAM_DTYPE_BFLOAT16;
     }
+    private static final int ENGRAM_DTYPE_FP8_E4M3 = (int)2L;
+    /**
+     * {@snippet lang=c :
+     * #define ENGRAM_DTYPE_FP8_E4M3 2
+     * }
+     */
+    public static int ENGRAM_DTYPE_FP8_E4M3() {
+        return ENGRAM_DTYPE_FP8_E4M3;
+    }
     private static class engram_hashed_gather {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             engram_h.C_INT,
@@ -1257,6 +1266,163 @@ public class engram_h {
                 traceDowncall("engram_state_commit", d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, num_slots, d_lut, lut_size, pad_id_compressed, max_ngram_size, d_history, d_value, hc_mult, hidden, kernel_size, dilation, dtype, d_conv_state, stream);
             }
             return (int)mh$.invokeExact(d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, num_slots, d_lut, lut_size, pad_id_compressed, max_ngram_size, d_history, d_value, hc_mult, hidden, kernel_size, dilation, dtype, d_conv_state, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_hashed_gather_fp8 {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_hashed_gather_fp8");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_hashed_gather_fp8$descriptor() {
+        return engram_hashed_gather_fp8.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_hashed_gather_fp8$handle() {
+        return engram_hashed_gather_fp8.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_hashed_gather_fp8$address() {
+        return engram_hashed_gather_fp8.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8(const int64_t *d_raw_ids, int64_t batch, int64_t seq_len, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static int engram_hashed_gather_fp8(MemorySegment d_raw_ids, long batch, long seq_len, MemorySegment d_lut, long lut_size, long pad_id_compressed, MemorySegment multipliers, int max_ngram_size, MemorySegment moduli, MemorySegment row_offsets, int heads_per_ngram, MemorySegment d_table, MemorySegment d_scales, long table_rows, int head_dim, int scale_block, int out_dtype, MemorySegment d_out, MemorySegment d_hash_ids_out, MemorySegment stream) {
+        var mh$ = engram_hashed_gather_fp8.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_hashed_gather_fp8", d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, stream);
+            }
+            return (int)mh$.invokeExact(d_raw_ids, batch, seq_len, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_hashed_gather_fp8_packed {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_LONG,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_hashed_gather_fp8_packed");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_hashed_gather_fp8_packed$descriptor() {
+        return engram_hashed_gather_fp8_packed.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_hashed_gather_fp8_packed$handle() {
+        return engram_hashed_gather_fp8_packed.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_hashed_gather_fp8_packed$address() {
+        return engram_hashed_gather_fp8_packed.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_hashed_gather_fp8_packed(const int64_t *d_raw_ids, int64_t tokens, const int32_t *d_cu_seqlens, const int32_t *d_seq_slots, const uint8_t *d_seq_starts, int32_t num_seqs, const int64_t *d_history, int32_t num_slots, const int64_t *d_lut, int64_t lut_size, int64_t pad_id_compressed, const int64_t *multipliers, int32_t max_ngram_size, const int64_t *moduli, const int64_t *row_offsets, int32_t heads_per_ngram, const uint8_t *d_table, const uint8_t *d_scales, int64_t table_rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, int64_t *d_hash_ids_out, void *stream)
+     * }
+     */
+    public static int engram_hashed_gather_fp8_packed(MemorySegment d_raw_ids, long tokens, MemorySegment d_cu_seqlens, MemorySegment d_seq_slots, MemorySegment d_seq_starts, int num_seqs, MemorySegment d_history, int num_slots, MemorySegment d_lut, long lut_size, long pad_id_compressed, MemorySegment multipliers, int max_ngram_size, MemorySegment moduli, MemorySegment row_offsets, int heads_per_ngram, MemorySegment d_table, MemorySegment d_scales, long table_rows, int head_dim, int scale_block, int out_dtype, MemorySegment d_out, MemorySegment d_hash_ids_out, MemorySegment stream) {
+        var mh$ = engram_hashed_gather_fp8_packed.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_hashed_gather_fp8_packed", d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, stream);
+            }
+            return (int)mh$.invokeExact(d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, stream);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -9,7 +9,18 @@ public enum DType {
     /** Signed 32-bit integer. */
     INT32(4),
     /** Signed 64-bit integer (token ids, hash indices). */
-    INT64(8);
+    INT64(8),
+    /**
+     * OCP FP8 E4M3 ("e4m3fn") codes, one byte each: the values of an fp8 embedding table (SEMANTICS.md 9). A storage
+     * type only: 1 sign, 4 exponent (bias 7) and 3 mantissa bits, no infinities, {@code S.1111.111} is NaN, largest
+     * finite 448. Java holds a code as the raw bits in a {@code byte}.
+     */
+    FP8_E4M3(1),
+    /**
+     * E8M0 ("ue8m0") scales, one unsigned byte {@code b} each, meaning {@code 2^(b - 127)} ({@code 255} is NaN): the
+     * block scales of an {@link #FP8_E4M3} table. Java holds a scale as the raw bits in a {@code byte}.
+     */
+    FP8_E8M0(1);
 
     private final int byteSize;
 

@@ -34,6 +34,13 @@ import static dev.engram.gpu.ArgumentChecks.requireFloatDtype;
  * </pre>
  * where {@code hash} is bit-identical to {@link dev.engram.hash.NgramHashMapping#hash} (CPU).
  *
+ * <p><b>fp8 tables</b> ({@link Launch#fp8Table}, {@code engram_hashed_gather_fp8}, SEMANTICS.md 9): the table holds
+ * {@link DType#FP8_E4M3} codes with one {@link DType#FP8_E8M0} scale per block of {@code scaleBlock} values of a row;
+ * the kernel writes {@code e4m3(q) * 2^(b - 127)}, exact in float32, as FLOAT32 or rounded to nearest even to
+ * BFLOAT16 ({@code out}'s dtype): the exact dequantization, bit for bit. A NaN code or scale byte (255) gives the
+ * canonical NaN ({@code 0x7fc00000} / {@code 0x7fc0}); scale bytes are not checked here (tables are validated when
+ * they are built).
+ *
  * <p><b>Ids are not range-checked on the device.</b> With a LUT, ids {@code >= 0} are mapped through it
  * and ids {@code < 0} pass through unchanged (as {@link dev.engram.tokenizer.CompressionTable#compress}).
  * An id {@code >= lut.elementCount()} cannot be reported from the kernel: every head whose n-gram window
@@ -64,6 +71,8 @@ public final class HashedGather {
         private LayerHashing layer;
         private Integer headsPerNgram;
         private DeviceArray table;
+        private DeviceArray fp8Codes, fp8Scales;
+        private int scaleBlock;
         private Integer headDim;
         private DeviceArray out;
         private DeviceArray hashIdsOut;
@@ -143,6 +152,24 @@ public final class HashedGather {
         }
 
         /**
+         * Sets an fp8 table instead of {@link #table(DeviceArray)} ({@code engram_hashed_gather_fp8}): E4M3 codes with
+         * E8M0 block scales, dequantized into {@code out}'s dtype (FLOAT32 or BFLOAT16) bit for bit as
+         * SEMANTICS.md 9 states. Scale bytes of 255 (NaN) are not checked: the rows they scale come out NaN.
+         *
+         * @param codes      {@code [layer.totalRows(), headDim]} {@link DType#FP8_E4M3} codes, row-major
+         * @param scales     {@code [layer.totalRows(), headDim / scaleBlock]} {@link DType#FP8_E8M0} scales, row-major
+         * @param scaleBlock consecutive values of a row per scale, {@code >= 1}, dividing {@code headDim}
+         *                   ({@code headDim}: one scale per row)
+         * @return this launch
+         */
+        public Launch fp8Table(DeviceArray codes, DeviceArray scales, int scaleBlock) {
+            fp8Codes = Objects.requireNonNull(codes, "codes");
+            fp8Scales = Objects.requireNonNull(scales, "scales");
+            this.scaleBlock = scaleBlock;
+            return this;
+        }
+
+        /**
          * Sets the width of one head's rows, required.
          *
          * @param v columns per head, {@code >= 1}
@@ -156,7 +183,7 @@ public final class HashedGather {
         /**
          * Sets where the gathered rows are written, required.
          *
-         * @param v {@code [B, T, heads * headDim]}, the table's dtype
+         * @param v {@code [B, T, heads * headDim]}, the table's dtype (an fp8 table: FLOAT32 or BFLOAT16)
          * @return this launch
          */
         public Launch out(DeviceArray v) {
@@ -222,7 +249,8 @@ public final class HashedGather {
          *
          * @param stream the stream to queue on
          * @throws IllegalStateException    when a required argument was not set, both {@code tokens} and {@code batch}
-         *                                  were, or a buffer, the batch or the stream is closed
+         *                                  were, both {@code table} and {@code fp8Table} were, or a buffer, the batch
+         *                                  or the stream is closed
          * @throws IllegalArgumentException naming the problem, for a value out of range, a wrong dtype or device, an
          *         element count that does not match its shape formula, or overlapping output memory
          * @throws dev.engram.cuda.CudaException        when the launch fails (a CUDA error, e.g. one left pending)
@@ -233,20 +261,26 @@ public final class HashedGather {
             require(padIdCompressed, "padIdCompressed");
             require(layer, "layer");
             require(headsPerNgram, "headsPerNgram");
-            require(table, "table");
+            if (table != null && fp8Codes != null) {
+                throw new IllegalStateException("hashed gather: both table and fp8Table were set");
+            }
+            require(table != null ? table : fp8Codes, "table (or fp8Table)");
             require(headDim, "headDim");
             require(out, "out");
+            TableView view = table != null ? deviceTable(table, headDim)
+                    : new Fp8Table(fp8Codes, fp8Scales, scaleBlock, headDim);
             if (packed != null) {
                 if (batch != null) throw new IllegalStateException("hashed gather: both tokens and batch were set");
                 try (Arena arena = Arena.ofConfined()) {
-                    enqueuePackedChecked(rawIds, packed, history, historySlots, lut, padIdCompressed,
-                            new NativeHashing(layer, arena), headsPerNgram, table, headDim, out, hashIdsOut, stream);
+                    enqueuePacked(rawIds, packed, history, historySlots, lut, padIdCompressed,
+                            new NativeHashing(layer, arena), headsPerNgram, view, headDim, out, hashIdsOut, stream);
                 }
                 return;
             }
             if (history != null) throw new IllegalStateException("hashed gather: history was set without a batch");
             require(batch, "tokens");
-            enqueueChecked(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, table, headDim, out, hashIdsOut, stream);
+            checkAndLaunch(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram, view, headDim, out,
+                    hashIdsOut, stream);
         }
 
         private static void require(Object value, String name) {
@@ -314,7 +348,7 @@ public final class HashedGather {
         }, table.rowElements(), out, hashIdsOut, stream);
     }
 
-    /** What the shared checks need of a table, device or host. */
+    /** What the shared checks need of a table, device or host, float or fp8. */
     private interface TableView {
         void checkLive();
 
@@ -323,11 +357,64 @@ public final class HashedGather {
             return null;
         }
 
+        /** An fp8 table's scales (device memory), else null. */
+        default DeviceArray scales() {
+            return null;
+        }
+
         DType dtype();
+
+        /** {@return the dtype of the gathered rows}, after checking {@code out} has it. */
+        default DType outDtype(DeviceArray out) {
+            DType dtype = dtype();
+            requireDtype(OP, out, dtype, "out (the table's dtype)");
+            return dtype;
+        }
 
         void checkSize(long rows);
 
         MemorySegment address();
+    }
+
+    /**
+     * An fp8 table in device memory: E4M3 codes {@code [rows, headDim]} and E8M0 scales {@code [rows, headDim /
+     * scaleBlock]}, gathered into FLOAT32 or BFLOAT16 rows ({@code engram_hashed_gather_fp8}).
+     */
+    private record Fp8Table(DeviceArray codes, DeviceArray scales, int scaleBlock, int headDim) implements TableView {
+        public void checkLive() {
+            codes.address();
+            scales.address();
+        }
+
+        public DeviceArray deviceArray() {
+            return codes;
+        }
+
+        public DType dtype() {
+            requireDtype(OP, codes, DType.FP8_E4M3, "fp8 table codes");
+            requireDtype(OP, scales, DType.FP8_E8M0, "fp8 table scales");
+            return DType.FP8_E4M3;
+        }
+
+        public DType outDtype(DeviceArray out) {
+            dtype();
+            return requireFloatDtype(OP, out, "out (from an fp8 table)");
+        }
+
+        public void checkSize(long rows) {
+            if (scaleBlock < 1 || headDim % scaleBlock != 0) {
+                throw new IllegalArgumentException("hashed gather: scaleBlock must be >= 1 and divide headDim " + headDim
+                        + ", got " + scaleBlock);
+            }
+            requireCount(OP, codes, product(OP, rows, headDim), "fp8 table codes",
+                    "layer.totalRows() * headDim = " + rows + " * " + headDim);
+            requireCount(OP, scales, product(OP, rows, headDim / scaleBlock), "fp8 table scales",
+                    "layer.totalRows() * (headDim / scaleBlock) = " + rows + " * (" + headDim + " / " + scaleBlock + ")");
+        }
+
+        public MemorySegment address() {
+            return codes.address();
+        }
     }
 
     /** Every check in the documented order, then the launch. */
@@ -357,7 +444,7 @@ public final class HashedGather {
         }
 
         requireDevice(OP, -1, "the current device is", stream, "rawIds", rawIds, "lut", lut, "table", table.deviceArray(),
-                "out", out, "hashIdsOut", hashIdsOut);
+                "scales", table.scales(), "out", out, "hashIdsOut", hashIdsOut);
         NativeLibraryLoader.require();
         int nativeDtype = nativeDtype(dtype);
         long lutSize = lut == null ? 0 : lut.elementCount();
@@ -365,6 +452,14 @@ public final class HashedGather {
         MemorySegment hashAddress = hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address();
         try (Arena arena = Arena.ofConfined()) {
             NativeHashing h = new NativeHashing(layer, arena);
+            if (table instanceof Fp8Table f) {
+                int status = engram_h.engram_hashed_gather_fp8(rawIds.address(), batch, seqLen, lutAddress, lutSize,
+                        padIdCompressed, h.multipliers, layer.multipliers().length, h.moduli, h.offsets, headsPerNgram,
+                        f.codes.address(), f.scales.address(), layer.totalRows(), headDim, f.scaleBlock, nativeDtype,
+                        out.address(), hashAddress, stream.handle());
+                EngramNative.check("engram_hashed_gather_fp8", status);
+                return;
+            }
             int status = engram_h.engram_hashed_gather(rawIds.address(), batch, seqLen, lutAddress, lutSize,
                     padIdCompressed, h.multipliers, layer.multipliers().length, h.moduli, h.offsets, headsPerNgram,
                     table.address(), layer.totalRows(), headDim, nativeDtype, out.address(), hashAddress, stream.handle());
@@ -400,8 +495,7 @@ public final class HashedGather {
         if (headDim < 1) {
             throw new IllegalArgumentException("hashed gather: headDim must be >= 1, got " + headDim);
         }
-        DType dtype = table.dtype();
-        requireDtype(OP, out, dtype, "out (the table's dtype)");
+        DType dtype = table.outDtype(out);
         if (hashIdsOut != null) requireDtype(OP, hashIdsOut, DType.INT64, "hashIdsOut");
         long rows = layer.totalRows();
         table.checkSize(rows);
@@ -427,17 +521,26 @@ public final class HashedGather {
                                      DeviceArray lut, long padIdCompressed, NativeHashing hashing, int headsPerNgram,
                                      DeviceArray table, int headDim, DeviceArray out, DeviceArray hashIdsOut,
                                      CudaStream stream) {
+        Objects.requireNonNull(table, "table");
+        enqueuePacked(rawIds, batch, history, slots, lut, padIdCompressed, hashing, headsPerNgram,
+                deviceTable(table, headDim), headDim, out, hashIdsOut, stream);
+    }
+
+    /** {@link #enqueuePackedChecked} from a float or an fp8 table ({@code engram_hashed_gather_fp8_packed}). */
+    private static void enqueuePacked(DeviceArray rawIds, DeviceBatch batch, DeviceArray history, int slots,
+                                      DeviceArray lut, long padIdCompressed, NativeHashing hashing, int headsPerNgram,
+                                      TableView table, int headDim, DeviceArray out, DeviceArray hashIdsOut,
+                                      CudaStream stream) {
         Objects.requireNonNull(rawIds, "rawIds");
         Objects.requireNonNull(batch, "batch");
         Objects.requireNonNull(hashing, "hashing");
-        Objects.requireNonNull(table, "table");
         Objects.requireNonNull(out, "out");
         Objects.requireNonNull(stream, "stream");
         rawIds.address();
         PackedBatch packed = batch.batch();
         if (history != null) history.address();
         if (lut != null) lut.address();
-        table.address();
+        table.checkLive();
         out.address();
         if (hashIdsOut != null) hashIdsOut.address();
         stream.handle();
@@ -445,15 +548,26 @@ public final class HashedGather {
         long tokens = packed.tokens();
         LayerHashing layer = hashing.layer;
         DType dtype = checkShapes(rawIds, tokens, "batch.tokens()", Long.toString(tokens), lut, layer, headsPerNgram,
-                deviceTable(table, headDim), headDim, out, hashIdsOut);
+                table, headDim, out, hashIdsOut);
         int maxNgram = layer.multipliers().length;
         PackedChecks.requireState(OP, batch, history, "history", DType.INT64, slots, maxNgram - 1,
                 "(max_ngram_size - 1)");
         if (tokens == 0) return; // the C ABI would launch nothing
 
         requireDevice(OP, -1, "the current device is", stream, "rawIds", rawIds, "batch", batch.descriptors,
-                "history", history, "lut", lut, "table", table, "out", out, "hashIdsOut", hashIdsOut);
+                "history", history, "lut", lut, "table", table.deviceArray(), "scales", table.scales(), "out", out,
+                "hashIdsOut", hashIdsOut);
         NativeLibraryLoader.require();
+        if (table instanceof Fp8Table f) {
+            int status = engram_h.engram_hashed_gather_fp8_packed(rawIds.address(), tokens, batch.cuSeqlens(),
+                    batch.seqSlots(), batch.seqStarts(), packed.sequences(), PackedChecks.addressOrNull(history), slots,
+                    lut == null ? MemorySegment.NULL : lut.address(), lut == null ? 0 : lut.elementCount(),
+                    padIdCompressed, hashing.multipliers, maxNgram, hashing.moduli, hashing.offsets, headsPerNgram,
+                    f.codes.address(), f.scales.address(), layer.totalRows(), headDim, f.scaleBlock, nativeDtype(dtype),
+                    out.address(), hashIdsOut == null ? MemorySegment.NULL : hashIdsOut.address(), stream.handle());
+            EngramNative.check("engram_hashed_gather_fp8_packed", status);
+            return;
+        }
         int status = engram_h.engram_hashed_gather_packed(rawIds.address(), tokens, batch.cuSeqlens(), batch.seqSlots(),
                 batch.seqStarts(), packed.sequences(), PackedChecks.addressOrNull(history), slots,
                 lut == null ? MemorySegment.NULL : lut.address(), lut == null ? 0 : lut.elementCount(), padIdCompressed,

@@ -146,8 +146,8 @@ class GateAndShortConvArgumentsTest {
         gateInvalid("engram_gate: hc_mult must be in [1, 64], got 65", c -> c.hcMult = 65);
         gateInvalid("engram_gate: hidden must be in [1, 65536], got 0", c -> c.hidden_ = 0);
         gateInvalid("engram_gate: hidden must be in [1, 65536], got 65537", c -> c.hidden_ = 65537);
-        gateInvalid("engram_gate: unknown dtype 2 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)",
-                c -> c.dtype = 2);
+        gateInvalid("engram_gate: unknown dtype 3 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)",
+                c -> c.dtype = 3);
         gateInvalid("engram_gate: gate_eps must be finite and > 0", c -> c.eps = 0f);
         gateInvalid("engram_gate: gate_eps must be finite and > 0", c -> c.eps = -1e-6f);
         gateInvalid("engram_gate: gate_eps must be finite and > 0", c -> c.eps = Float.NaN);
@@ -246,7 +246,7 @@ class GateAndShortConvArgumentsTest {
         fusedInvalid(f + "kernel_size must be in [1, 16], got 0", c -> c.kernelSize = 0);
         fusedInvalid(f + "kernel_size must be in [1, 16], got 17", c -> c.kernelSize = 17);
         fusedInvalid(f + "dilation must be >= 1, got 0", c -> c.dilation = 0);
-        fusedInvalid(f + "unknown dtype 2 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)", c -> c.dtype = 2);
+        fusedInvalid(f + "unknown dtype 3 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)", c -> c.dtype = 3);
         fusedInvalid(f + "gate_eps must be finite and > 0", c -> c.gateEps = 0f);
         fusedInvalid(f + "gate_eps must be finite and > 0", c -> c.gateEps = Float.NaN);
         fusedInvalid(f + "conv_eps must be finite and > 0", c -> c.convEps = -1e-5f);

@@ -92,8 +92,11 @@ class HashedGatherArgumentsTest {
 
     @Test
     void unknownDtype() {
-        assertInvalid("engram_hashed_gather: unknown dtype 2 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)",
-                c -> c.dtype = 2);
+        assertInvalid("engram_hashed_gather: unknown dtype 3 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)",
+                c -> c.dtype = 3);
+        // ENGRAM_DTYPE_FP8_E4M3 is a table dtype of engram_hashed_gather_fp8 only: the message says where it goes.
+        assertInvalid("engram_hashed_gather: dtype 2 (ENGRAM_DTYPE_FP8_E4M3) is for fp8 tables (engram_hashed_gather_fp8); "
+                + "here ENGRAM_DTYPE_FLOAT32 = 0 or ENGRAM_DTYPE_BFLOAT16 = 1", c -> c.dtype = engram_h.ENGRAM_DTYPE_FP8_E4M3());
         assertInvalid("engram_hashed_gather: unknown dtype -1 (ENGRAM_DTYPE_FLOAT32 = 0, ENGRAM_DTYPE_BFLOAT16 = 1)",
                 c -> c.dtype = -1);
     }
