@@ -1,6 +1,5 @@
 package dev.engram.checkpoint;
 
-import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.DType;
 import dev.engram.gpu.EngramLayer;
 import dev.engram.gpu.LayerWeights;
@@ -8,8 +7,6 @@ import dev.engram.gpu.ParameterTensor;
 import dev.engram.io.EngramTensorNames;
 import dev.engram.io.SafetensorsDType;
 import dev.engram.io.TensorInfo;
-import dev.engram.table.Fp8;
-import dev.engram.table.Fp8Table;
 import dev.engram.table.ProgressListener;
 
 import java.lang.foreign.Arena;
@@ -18,7 +15,6 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
 import java.util.function.IntFunction;
-import java.util.stream.LongStream;
 
 /**
  * A checkpoint layer's parameters as the GPU layer takes them ({@link LayerWeights} for
@@ -30,19 +26,15 @@ import java.util.stream.LongStream;
  *       reads the mapping in chunks and converts to the storage dtype on the way;</li>
  *   <li>per-branch tensors ({@code key_projs.g}, the norms), which the layer takes stacked, and F16 tensors are
  *       copied once into native float32 memory from {@code arena} (exact; they are small);</li>
- *   <li><b>fp8 tables, for now:</b> the GPU layer does not gather from fp8 yet, so an F8_E4M3 table is
- *       dequantized at load into {@code arena}, in the layer's storage dtype, exactly as SEMANTICS.md §9 defines it
- *       (the float32 product {@code e4m3(q) · 2^(b − 127)}; for BFLOAT16 its round-to-nearest-even): the rows an fp8
- *       gather kernel will produce. This costs host memory of 2x (bf16) or 4x (fp32) the fp8 table, and the same
- *       on the device; it goes away once fp8 tables are wired into {@link EngramLayer}.</li>
+ *   <li>an F8_E4M3 table with its F8_E8M0 scales is {@link ParameterTensor#ofFp8Host}: the mapped codes and
+ *       scales as they are (1 byte a value plus 1 a block), uploaded unchanged; the layer's gather dequantizes
+ *       rows to its storage dtype exactly as SEMANTICS.md §9 defines it, so an fp8 table costs the same host and
+ *       device memory as in the file.</li>
  * </ul>
  * The mapping and {@code arena} must stay open until the layer is created; after that neither is needed.
  */
 public final class GpuLayerWeights {
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Rows dequantized per parallel task. */
-    private static final long ROWS_PER_TASK = 1 << 14;
 
     private GpuLayerWeights() {}
 
@@ -50,8 +42,9 @@ public final class GpuLayerWeights {
      * {@return the layer's weights for a GPU layer of {@code storage} dtype}, without progress reports
      *
      * @param layer   the checked checkpoint layer
-     * @param storage the GPU layer's storage dtype, FLOAT32 or BFLOAT16 (what an fp8 table is dequantized to)
-     * @param arena   allocates the stacked, converted and dequantized tensors
+     * @param storage the GPU layer's storage dtype, FLOAT32 or BFLOAT16 (an fp8 table stays
+     *                fp8; its rows are gathered into this dtype)
+     * @param arena   allocates the stacked and converted tensors
      * @throws IllegalArgumentException      for another storage dtype
      * @throws dev.engram.io.SafetensorsException naming the scale tensor when an fp8 scale byte is NaN (255)
      */
@@ -63,8 +56,9 @@ public final class GpuLayerWeights {
      * {@return the layer's weights for a GPU layer of {@code storage} dtype, the table's upload reporting progress}
      *
      * @param layer       the checked checkpoint layer
-     * @param storage     the GPU layer's storage dtype, FLOAT32 or BFLOAT16 (what an fp8 table is dequantized to)
-     * @param arena       allocates the stacked, converted and dequantized tensors
+     * @param storage     the GPU layer's storage dtype, FLOAT32 or BFLOAT16 (an fp8 table
+     *                    stays fp8; its rows are gathered into this dtype)
+     * @param arena       allocates the stacked and converted tensors
      * @param tableUpload receives the table upload's progress ({@link ParameterTensor#withUploadProgress}), or null
      * @throws IllegalArgumentException      for another storage dtype
      * @throws dev.engram.io.SafetensorsException naming the scale tensor when an fp8 scale byte is NaN (255)
@@ -76,7 +70,7 @@ public final class GpuLayerWeights {
             throw new IllegalArgumentException("the GPU layer stores FLOAT32 or BFLOAT16, got " + storage);
         }
         int g = layer.config().hcMult();
-        ParameterTensor table = table(layer, storage, arena);
+        ParameterTensor table = table(layer);
         if (tableUpload != null) table = table.withUploadProgress(tableUpload);
         return LayerWeights.builder()
                 .table(table)
@@ -91,61 +85,13 @@ public final class GpuLayerWeights {
                 .build();
     }
 
-    private static ParameterTensor table(CheckpointLayer layer, DType storage, Arena arena) {
+    private static ParameterTensor table(CheckpointLayer layer) {
         return switch (layer.tableDtype()) {
             case F32 -> ParameterTensor.ofHost(layer.data(EngramTensorNames.EMBEDDING_WEIGHT), DType.FLOAT32);
             case BF16 -> ParameterTensor.ofHost(layer.data(EngramTensorNames.EMBEDDING_WEIGHT), DType.BFLOAT16);
-            case F8_E4M3 -> ParameterTensor.ofHost(dequantize(layer.fp8Table(), storage, arena), storage);
+            case F8_E4M3 -> ParameterTensor.of(layer.fp8Table()); // raw bytes; scale bytes checked (no NaN)
             default -> throw new IllegalStateException("table dtype " + layer.tableDtype()); // refused by check()
         };
-    }
-
-    /**
-     * {@return an fp8 table dequantized into native memory, row-major little-endian {@code storage} elements}:
-     * float32 {@code e4m3(q) · 2^(b − 127)}, and for BFLOAT16 its round-to-nearest-even; in parallel on the common
-     * pool when every segment is shared (a confined arena's are filled on the calling thread)
-     *
-     * @param table   the fp8 table
-     * @param storage FLOAT32 or BFLOAT16
-     * @param arena   allocates the result ({@code rows · headDim · 4} or {@code · 2} bytes)
-     * @throws IllegalArgumentException for another dtype
-     */
-    public static MemorySegment dequantize(Fp8Table table, DType storage, Arena arena) {
-        Objects.requireNonNull(table, "table");
-        if (storage != DType.FLOAT32 && storage != DType.BFLOAT16) {
-            throw new IllegalArgumentException("fp8 tables dequantize to FLOAT32 or BFLOAT16, got " + storage);
-        }
-        long rows = table.rows();
-        int headDim = table.rowElements();
-        MemorySegment out = arena.allocate(Math.multiplyExact(rows * headDim, (long) storage.byteSize()), 16);
-        long tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-        LongStream range = LongStream.range(0, tasks);
-        // Worker threads only where every segment may be read from any thread (not a confined arena's).
-        Thread other = new Thread(() -> { });
-        boolean shared = out.isAccessibleBy(other) && table.values().isAccessibleBy(other)
-                && table.scales().isAccessibleBy(other);
-        (shared ? range.parallel() : range).forEach(task -> {
-            long from = task * ROWS_PER_TASK, to = Math.min(rows, from + ROWS_PER_TASK);
-            dequantizeRows(table, storage, out, from, to);
-        });
-        return out;
-    }
-
-    private static void dequantizeRows(Fp8Table t, DType storage, MemorySegment out, long from, long to) {
-        int headDim = t.rowElements(), block = t.block(), blocks = t.blocksPerRow();
-        MemorySegment values = t.values(), scales = t.scales();
-        boolean bf16 = storage == DType.BFLOAT16;
-        for (long r = from; r < to; r++) {
-            for (int k = 0; k < blocks; k++) {
-                float scale = Fp8.scaleFloat(scales.get(ValueLayout.JAVA_BYTE, r * blocks + k));
-                for (int d = k * block; d < (k + 1) * block; d++) {
-                    long i = r * headDim + d;
-                    float v = Fp8.e4m3ToFloat(values.get(ValueLayout.JAVA_BYTE, i)) * scale;
-                    if (bf16) out.setAtIndex(SHORT_LE, i, BFloat16.fromFloat(v));
-                    else out.setAtIndex(FLOAT_LE, i, v);
-                }
-            }
-        }
     }
 
     /** A tensor the layer takes whole: the mapped bytes (F32, BF16), or a float32 copy (F16). */

@@ -34,6 +34,9 @@ import java.util.Objects;
  * Storage is {@link DType#FLOAT32} or {@link DType#BFLOAT16} for everything (table, weights, activations);
  * arithmetic is fp32. Results match {@link dev.engram.reference.ReferenceEngramLayer} to fp32 rounding
  * (FLOAT32) or to bf16 storage rounding (BFLOAT16).
+ * The table may instead be fp8 ({@link ParameterTensor#ofFp8Host}): E4M3 codes with E8M0 block scales stay fp8 in
+ * device memory (1 byte a value plus a scale a block) and the gather dequantizes each row to the storage dtype
+ * exactly (SEMANTICS.md 9), so the layer's outputs equal those of the same layer built from the dequantized table.
  *
  * <p><b>Device.</b> A layer lives on the device that was current when it was created ({@link #device()}). Each
  * call makes that device current for its duration and restores the caller's; arrays and streams of another device
@@ -372,9 +375,9 @@ public final class EngramLayer implements AutoCloseable {
         try (DeviceScope scope = DeviceScope.enter(device)) {
             stream.waitEvent(lastForwardDone); // the scratch may still be in use by a forward on another stream
             if (events != null) events.record(0, stream);
-            HashedGather.launch().rawIds(rawIds).tokens(batch, seqLen).lut(params.lut)
+            params.gatherFrom(HashedGather.launch()).rawIds(rawIds).tokens(batch, seqLen).lut(params.lut)
                     .padIdCompressed(mapping.padIdCompressed()).layer(hashing).headsPerNgram(config.nHeadPerNgram())
-                    .table(params.table).headDim(config.headDim()).out(embedded).enqueue(stream);
+                    .headDim(config.headDim()).out(embedded).enqueue(stream);
             if (events != null) events.record(1, stream);
             dense(embedded, batch, seqLen, hidden, out, stream, events);
         }
@@ -753,8 +756,8 @@ public final class EngramLayer implements AutoCloseable {
             if (tokens > 0) {
                 embedded = workspace.embedded.slice(0, (long) tokens * config.engramHiddenSize());
                 HashedGather.enqueuePackedChecked(rawIds, batch, state.history, state.slots(), params.lut,
-                        mapping.padIdCompressed(), nativeHashing, config.nHeadPerNgram(), params.table, config.headDim(),
-                        embedded, null, stream);
+                        mapping.padIdCompressed(), nativeHashing, config.nHeadPerNgram(), params.table,
+                        params.tableScales, params.scaleBlock, config.headDim(), embedded, null, stream);
             }
             packedDense(batch, tokens, embedded, hidden, out, state, rawIds, stream);
         } finally {
@@ -872,7 +875,10 @@ public final class EngramLayer implements AutoCloseable {
         return hashing;
     }
 
-    /** {@return device bytes held by this layer: parameters plus scratch, the cuBLAS workspace it gives cuBLAS included} */
+    /**
+     * {@return device bytes held by this layer: parameters (an fp8 table's codes and scales as they are) plus scratch,
+     * the cuBLAS workspace it gives cuBLAS included}
+     */
     public long deviceBytes() {
         checkOpen();
         return params.byteSize() + workspace.byteSize();

@@ -521,9 +521,22 @@ public final class HashedGather {
                                      DeviceArray lut, long padIdCompressed, NativeHashing hashing, int headsPerNgram,
                                      DeviceArray table, int headDim, DeviceArray out, DeviceArray hashIdsOut,
                                      CudaStream stream) {
+        enqueuePackedChecked(rawIds, batch, history, slots, lut, padIdCompressed, hashing, headsPerNgram, table, null, 0,
+                headDim, out, hashIdsOut, stream);
+    }
+
+    /**
+     * The same from a float table ({@code scales} null) or an fp8 table: E4M3 codes in {@code table}, E8M0
+     * {@code scales} per {@code scaleBlock} values of a row.
+     */
+    static void enqueuePackedChecked(DeviceArray rawIds, DeviceBatch batch, DeviceArray history, int slots,
+                                     DeviceArray lut, long padIdCompressed, NativeHashing hashing, int headsPerNgram,
+                                     DeviceArray table, DeviceArray scales, int scaleBlock, int headDim, DeviceArray out,
+                                     DeviceArray hashIdsOut, CudaStream stream) {
         Objects.requireNonNull(table, "table");
-        enqueuePacked(rawIds, batch, history, slots, lut, padIdCompressed, hashing, headsPerNgram,
-                deviceTable(table, headDim), headDim, out, hashIdsOut, stream);
+        TableView view = scales == null ? deviceTable(table, headDim) : new Fp8Table(table, scales, scaleBlock, headDim);
+        enqueuePacked(rawIds, batch, history, slots, lut, padIdCompressed, hashing, headsPerNgram, view, headDim, out,
+                hashIdsOut, stream);
     }
 
     /** {@link #enqueuePackedChecked} from a float or an fp8 table ({@code engram_hashed_gather_fp8_packed}). */

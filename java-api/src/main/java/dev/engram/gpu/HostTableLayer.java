@@ -75,6 +75,10 @@ import java.util.stream.IntStream;
  *
  * <p>The table is borrowed: it must be pinned and mapped ({@link dev.engram.table.PinnedHostMemory}) for zero copy
  * and stay open while this layer lives. Not thread-safe. {@link #close()} waits for everything queued, then frees.
+ *
+ * <p><b>fp8 tables are not supported here</b> (yet): the {@link HostTable} is FLOAT32 or BFLOAT16 (it refuses another
+ * dtype), and {@link LayerWeights} with a table, fp8 or not, are refused; an fp8 table runs on the device, in an
+ * {@link EngramLayer}.
  */
 public final class HostTableLayer implements AutoCloseable {
     private static final String OP = "HostTableLayer";

@@ -19,11 +19,15 @@ import java.util.List;
  * The key and value projection weights are stacked into one {@code [(G+1)H, E]} matrix
  * ({@code [Wk_0; ..; Wk_{G-1}; Wv]}, each torch-Linear {@code [out, in]}), so one GEMM computes every
  * projection; the biases are added by the gate kernel. Device tensors of the layer's dtype and device are used
- * where they are (not owned, not freed); everything else is copied into buffers this object owns.
+ * where they are (not owned, not freed); everything else is copied into buffers this object owns. An fp8 table
+ * keeps its bytes: E4M3 codes in {@link #table} and E8M0 scales in {@link #tableScales}, uploaded unchanged (or
+ * used in place), dequantized by the gather to the layer's dtype.
  */
 final class LayerParameters implements AutoCloseable {
     final DeviceArray lut;                // INT64 [lut size]: the compression table
-    final DeviceArray table;              // [totalRows, Dh], or null when the table lives in host memory
+    final DeviceArray table;              // [totalRows, Dh] (fp8: E4M3 codes), or null when the table lives in host memory
+    final DeviceArray tableScales;        // fp8 table: E8M0 [totalRows, Dh / scaleBlock]; else null
+    final int scaleBlock;                 // fp8 table: values per scale; else 0
     final DeviceArray projectionWeight;   // [(G+1)H, E]
     final DeviceArray keyBias;            // [G*H]
     final DeviceArray valueBias;          // [H]
@@ -35,9 +39,12 @@ final class LayerParameters implements AutoCloseable {
     final CudaEvent ready;
     private final List<AutoCloseable> owned;
 
-    private LayerParameters(DeviceArray[] a, CudaEvent ready, List<AutoCloseable> owned) {
+    private LayerParameters(DeviceArray[] a, DeviceArray tableScales, int scaleBlock, CudaEvent ready,
+                            List<AutoCloseable> owned) {
         lut = a[0];
         table = a[1];
+        this.tableScales = tableScales;
+        this.scaleBlock = scaleBlock;
         projectionWeight = a[2];
         keyBias = a[3];
         valueBias = a[4];
@@ -63,7 +70,16 @@ final class LayerParameters implements AutoCloseable {
             DeviceBuffer lut = own(owned, DeviceBuffer.allocate(lutValues.length, DType.INT64));
             lut.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, lutValues), stream); // pageable: taken at once
             a[0] = lut;
-            a[1] = withTable ? placed(w.table(), dtype, upload, owned) : null;
+            ParameterTensor t = withTable ? w.table() : null;
+            DeviceArray scales = null;
+            if (t != null && t.isFp8()) {
+                a[1] = t.onDevice() ? t.device() : own(owned, DeviceBuffer.allocate(t.elementCount(), DType.FP8_E4M3));
+                scales = t.onDevice() ? t.deviceScales()
+                        : own(owned, DeviceBuffer.allocate(t.scaleCount(), DType.FP8_E8M0));
+                if (!t.onDevice()) upload.copyFp8(t, a[1], scales);
+            } else {
+                a[1] = t != null ? placed(t, dtype, upload, owned) : null;
+            }
             long g = c.hcMult(), h = c.hiddenSize(), e = c.engramHiddenSize();
             DeviceBuffer proj = own(owned, DeviceBuffer.allocate((g + 1) * h * e, dtype));
             upload.copy(w.keyWeight(), proj.slice(0, g * h * e));
@@ -77,7 +93,7 @@ final class LayerParameters implements AutoCloseable {
             a[8] = placed(w.convWeight(), dtype, upload, owned);
             CudaEvent ready = own(owned, CudaEvent.createWithoutTiming());
             ready.record(stream);
-            return new LayerParameters(a, ready, owned);
+            return new LayerParameters(a, scales, scales == null ? 0 : t.scaleBlock(), ready, owned);
         } catch (RuntimeException | Error ex) {
             // Copies already queued still write the buffers: let them finish (this stream only) before freeing.
             List<AutoCloseable> release = new ArrayList<>();
@@ -103,6 +119,11 @@ final class LayerParameters implements AutoCloseable {
     }
 
     private static void checkDeviceTensor(ParameterTensor t, String name, DType dtype, int device) {
+        if (t.isFp8()) { // an fp8 table keeps its dtype; its scales live where its codes do
+            onDevice(t, name, device);
+            if (t.onDevice()) checkPlace(t.deviceScales(), name + " scales", device);
+            return;
+        }
         if (onDevice(t, name, device).onDevice() && t.dtype() != dtype) {
             throw new IllegalArgumentException("LayerWeights: " + name + " is " + t.dtype() + " device memory, the layer"
                     + " stores " + dtype + " (pass it in the layer's dtype, or as host memory to be converted)");
@@ -119,15 +140,21 @@ final class LayerParameters implements AutoCloseable {
 
     /** Checks that a device tensor is on the layer's device; returns it. */
     private static ParameterTensor onDevice(ParameterTensor t, String name, int device) {
-        if (t.onDevice()) {
-            DeviceArray d = t.device();
-            d.address(); // a closed buffer or view is an IllegalStateException here, not a fault later
-            if (d.device() != DeviceArray.ANY_DEVICE && d.device() != device) {
-                throw new IllegalArgumentException("LayerWeights: " + name + " " + d + " is memory of device " + d.device()
-                        + ", the layer is on device " + device);
-            }
-        }
+        if (t.onDevice()) checkPlace(t.device(), name, device);
         return t;
+    }
+
+    private static void checkPlace(DeviceArray d, String name, int device) {
+        d.address(); // a closed buffer or view is an IllegalStateException here, not a fault later
+        if (d.device() != DeviceArray.ANY_DEVICE && d.device() != device) {
+            throw new IllegalArgumentException("LayerWeights: " + name + " " + d + " is memory of device " + d.device()
+                    + ", the layer is on device " + device);
+        }
+    }
+
+    /** Sets the table on a gather launch: the float table, or the fp8 codes with their scales. */
+    HashedGather.Launch gatherFrom(HashedGather.Launch launch) {
+        return tableScales == null ? launch.table(table) : launch.fp8Table(table, tableScales, scaleBlock);
     }
 
     private static <T extends AutoCloseable> T own(List<AutoCloseable> owned, T resource) {

@@ -28,7 +28,9 @@ import java.util.Objects;
  *         .keyWeight(ParameterTensor.of(keyWeight)).keyBias(ParameterTensor.of(keyBias))
  *         ... .build();
  * }</pre>
- * Element counts are checked against the config when a layer is created.
+ * Element counts are checked against the config when a layer is created. The table alone may be fp8
+ * ({@link ParameterTensor#ofFp8Host}, {@link ParameterTensor#ofFp8Device}): its block must divide the head dim and
+ * its scales be {@code [totalRows, Dh / block]}, also checked before anything is allocated.
  */
 public final class LayerWeights {
     private final ParameterTensor table;
@@ -143,8 +145,11 @@ public final class LayerWeights {
         List<String> problems = new ArrayList<>();
         if (tableWanted && table == null) problems.add("table is missing");
         if (!tableWanted && table != null) problems.add("table is set, but this layer keeps its table in host memory");
-        if (tableWanted && table != null) check(problems, "table", table, Math.multiplyExact(tableRows, (long) c.headDim()),
-                "[" + tableRows + ", " + c.headDim() + "]");
+        if (tableWanted && table != null) {
+            check(problems, "table", table, Math.multiplyExact(tableRows, (long) c.headDim()),
+                    "[" + tableRows + ", " + c.headDim() + "]");
+            if (table.isFp8()) checkFp8Scales(problems, table, tableRows, c.headDim());
+        }
         check(problems, "keyWeight", keyWeight, g * h * e, "[" + g + ", " + h + ", " + e + "]");
         check(problems, "keyBias", keyBias, g * h, "[" + g + ", " + h + "]");
         check(problems, "valueWeight", valueWeight, h * e, "[" + h + ", " + e + "]");
@@ -156,7 +161,25 @@ public final class LayerWeights {
         if (!problems.isEmpty()) throw new IllegalArgumentException("LayerWeights: " + String.join("; ", problems));
     }
 
+    /** An fp8 table's block divides the head dim and its scales are {@code [rows, headDim / block]}. */
+    private static void checkFp8Scales(List<String> problems, ParameterTensor t, long rows, int headDim) {
+        int block = t.scaleBlock();
+        if (headDim % block != 0) {
+            problems.add("fp8 table block " + block + " does not divide head dim " + headDim);
+            return;
+        }
+        long expected = Math.multiplyExact(rows, (long) (headDim / block));
+        if (t.scaleCount() != expected) {
+            problems.add("fp8 table has " + t.scaleCount() + " scales, expected " + expected + " for [" + rows + ", "
+                    + headDim / block + "] (block " + block + ")");
+        }
+    }
+
     private static void check(List<String> problems, String name, ParameterTensor t, long expected, String shape) {
+        if (t.isFp8() && !name.equals("table")) {
+            problems.add(name + " is an fp8 tensor: only the table may be fp8");
+            return;
+        }
         if (t.elementCount() != expected) {
             problems.add(name + " has " + t.elementCount() + " elements, expected " + expected + " for " + shape);
         }
@@ -173,7 +196,8 @@ public final class LayerWeights {
          * Sets the embedding table; optional: a layer without one keeps its rows in host memory
          * ({@link HostTableLayer}).
          *
-         * @param t {@code [totalRows, Dh]}, {@code multi_head_embedding.embedding.weight}
+         * @param t {@code [totalRows, Dh]}, {@code multi_head_embedding.embedding.weight}: float, or fp8 codes with
+         *          block scales
          * @return this builder
          */
         public Builder table(ParameterTensor t) {

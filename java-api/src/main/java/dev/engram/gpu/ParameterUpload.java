@@ -43,6 +43,7 @@ final class ParameterUpload implements AutoCloseable {
 
     /** Queues {@code src} into {@code dst} (same element count; dst FLOAT32 or BFLOAT16). */
     void copy(ParameterTensor src, DeviceArray dst) {
+        if (src.isFp8()) throw new IllegalArgumentException("an fp8 table is uploaded by copyFp8: " + src);
         if (src.elementCount() != dst.elementCount()) {
             throw new IllegalArgumentException("upload of " + src + " into " + dst + ": element counts differ");
         }
@@ -76,6 +77,34 @@ final class ParameterUpload implements AutoCloseable {
             progress.reached((done + n) * src.dtype().byteSize());
         }
         progress.finish();
+    }
+
+    /**
+     * Queues an fp8 host table's bytes unchanged: codes into {@code codes} (FP8_E4M3), scales into {@code scales}
+     * (FP8_E8M0), in chunks, one progress report over both.
+     */
+    void copyFp8(ParameterTensor src, DeviceArray codes, DeviceArray scales) {
+        if (!src.isFp8() || src.onDevice()) throw new IllegalArgumentException("not an fp8 host table: " + src);
+        MemorySegment c = src.host(), s = src.hostScales();
+        if (c.byteSize() != codes.byteSize() || s.byteSize() != scales.byteSize()) {
+            throw new IllegalArgumentException("upload of " + src + " into " + codes + " and " + scales + ": sizes differ");
+        }
+        Progress progress = new Progress(src.uploadProgress(), c.byteSize() + s.byteSize());
+        copyRaw(c, codes, progress, 0);
+        copyRaw(s, scales, progress, c.byteSize());
+        progress.finish();
+    }
+
+    /** One-byte elements copied unchanged, in chunks (staged when the source is on the Java heap). */
+    private void copyRaw(MemorySegment src, DeviceArray dst, Progress progress, long reportedBefore) {
+        long bytes = src.byteSize();
+        for (long done = 0; done < bytes; done += chunkBytes) {
+            long n = Math.min(chunkBytes, bytes - done);
+            MemorySegment chunk = src.asSlice(done, n);
+            if (!src.isNative()) chunk = staging().asSlice(0, n).copyFrom(chunk);
+            queue(dst, done, chunk);
+            progress.reached(reportedBefore + done + n);
+        }
     }
 
     /** A tensor's upload progress: (0, total) first, then at most every 100 ms, (total, total) last. */
