@@ -14,8 +14,6 @@ import dev.engram.io.SafetensorsWriter;
 import dev.engram.reference.DenseWeights;
 import dev.engram.reference.EmbeddingRows;
 import dev.engram.reference.RandomWeights;
-import dev.engram.table.Fp8;
-import dev.engram.table.Fp8Table;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,13 +24,12 @@ import java.nio.ByteOrder;
 import java.nio.file.Path;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The host side of {@link GpuLayerWeights} (no GPU needed): F32 and BF16 tensors are the mapping itself, per-branch
- * and F16 tensors float32 copies, and an fp8 table dequantized exactly as {@link Fp8} defines it, in float32 and bf16,
- * for every E4M3 code (NaNs included) times scale bytes from 0 to 254, filled in parallel or on the calling thread.
+ * and F16 tensors float32 copies, and an fp8 table the mapped codes and scales themselves (not dequantized: the
+ * layer's gather does that, see {@link Fp8TableLayerGpuTest}).
  */
 class CheckpointLayerWeightsTest {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -40,34 +37,6 @@ class CheckpointLayerWeightsTest {
 
     @TempDir
     Path tmp;
-
-    @Test
-    void everyE4m3CodeTimesManyScalesDequantizesAsFp8Defines() {
-        int rows = 255, dim = 256; // row r: every code, scale byte r (0..254)
-        try (Arena shared = Arena.ofShared()) {
-            MemorySegment values = shared.allocate((long) rows * dim), scales = shared.allocate(rows);
-            for (int r = 0; r < rows; r++) {
-                for (int d = 0; d < dim; d++) values.set(ValueLayout.JAVA_BYTE, (long) r * dim + d, (byte) d);
-                scales.set(ValueLayout.JAVA_BYTE, r, (byte) r);
-            }
-            Fp8Table t = Fp8Table.of(values, scales, rows, dim, dim);
-            for (Arena arena : new Arena[] {shared, Arena.ofConfined()}) {
-                MemorySegment f = GpuLayerWeights.dequantize(t, DType.FLOAT32, arena);
-                MemorySegment b = GpuLayerWeights.dequantize(t, DType.BFLOAT16, arena);
-                for (int r = 0; r < rows; r++) {
-                    for (int d = 0; d < dim; d++) {
-                        long i = (long) r * dim + d;
-                        float expected = Fp8.dequantizeFloat((byte) d, (byte) r);
-                        assertEquals(Float.floatToRawIntBits(expected), Float.floatToRawIntBits(f.get(F32, 4 * i)),
-                                "float32 of code " + d + " scale " + r);
-                        assertEquals(Fp8.dequantizeBf16((byte) d, (byte) r), b.get(S16, 2 * i), "bf16 of code " + d + " scale " + r);
-                    }
-                }
-                if (arena != shared) arena.close();
-            }
-            assertThrows(IllegalArgumentException.class, () -> GpuLayerWeights.dequantize(t, DType.INT64, shared));
-        }
-    }
 
     @Test
     void mappedTensorsAreUsedInPlaceOthersConvertedOnce() {
@@ -96,10 +65,15 @@ class CheckpointLayerWeightsTest {
                     MemorySegment mappedTable = l.data(EngramTensorNames.EMBEDDING_WEIGHT);
                     String what = table + " table, " + storage;
                     if (table.equals("F8_E4M3")) {
-                        assertEquals(storage, lw.table().dtype(), what);
-                        assertNotEquals(mappedTable.address(), lw.table().host().address(), what + ": dequantized copy");
-                        MemorySegment expected = GpuLayerWeights.dequantize(l.fp8Table(), storage, arena);
-                        assertEquals(-1, expected.mismatch(lw.table().host()), what);
+                        // passed through as fp8: the mapped codes and scales themselves, whatever the storage dtype
+                        MemorySegment mappedScales = l.data(EngramTensorNames.EMBEDDING_SCALE);
+                        assertEquals(DType.FP8_E4M3, lw.table().dtype(), what);
+                        assertTrue(lw.table().isFp8(), what);
+                        assertEquals(4, lw.table().scaleBlock(), what);
+                        assertEquals(mappedTable.address(), lw.table().host().address(), what + ": the mapped codes");
+                        assertEquals(mappedTable.byteSize(), lw.table().host().byteSize(), what);
+                        assertEquals(mappedScales.address(), lw.table().hostScales().address(), what + ": the mapped scales");
+                        assertEquals(mappedScales.byteSize(), lw.table().scaleCount(), what);
                     } else {
                         assertEquals(table.equals("F32") ? DType.FLOAT32 : DType.BFLOAT16, lw.table().dtype(), what);
                         assertEquals(mappedTable.address(), lw.table().host().address(), what + ": the mapping itself");
