@@ -68,8 +68,8 @@ final class ForwardCommand implements Command {
                                   a sharded checkpoint; the layer's tensors (the same names behind --prefix) are
                                   checked against the config (dtypes: dense F32, BF16 or F16; the table F32, BF16
                                   or F8_E4M3 with its F8_E8M0 scale tensor multi_head_embedding.embedding.scale)
-                                  and read in place from the mapped file. With --device gpu an fp8 table is
-                                  dequantized at load to the --dtype (2x or 4x its size in host and GPU memory)
+                                  and read in place from the mapped file. With --device gpu an fp8 table stays
+                                  fp8 on the GPU (its bytes as in the file); the gather dequantizes to --dtype
                 """ + CheckpointOptions.prefixHelp("--prefix") + """
                   --ids FILE      token ids [B, T], int64, exactly B*T*8 bytes: raw tokenizer ids with --lut;
                                   without it, ids already compressed (the config must then give

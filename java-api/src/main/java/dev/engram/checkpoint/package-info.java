@@ -3,7 +3,7 @@
  * finds one layer's tensors by their {@code state_dict} names behind a prefix and checks every dtype and shape
  * against the config, then gives the CPU reference's inputs (float32 dense weights, and the mapped table read in
  * place: F32, BF16 or fp8 with block scales); {@link dev.engram.checkpoint.GpuLayerWeights} gives the GPU layer's
- * (mapped slices uploaded in chunks; fp8 tables dequantized at load for now);
+ * (mapped slices uploaded in chunks; fp8 tables uploaded as their fp8 bytes);
  * {@link dev.engram.checkpoint.TableEncoding} and {@link dev.engram.checkpoint.LayerTensorWriter} write layers back,
  * the table in F32, BF16 or fp8.
  */

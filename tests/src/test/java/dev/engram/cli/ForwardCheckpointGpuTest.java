@@ -33,8 +33,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code forward --checkpoint --device gpu} on the golden layers. The layer uploads the same values either way, so
  * the files are equal byte for byte (on a GPU as under the CUDA simulator: same kernels, same inputs): an fp32 or
  * bf16 table against {@code --weights} (whose fp32 table the bf16 layer rounds to nearest even on upload, as
- * {@code convert --table bf16} does), and an fp8 table (dequantized at load, for now) against a checkpoint holding
- * its dequantized table in bf16 or fp32.
+ * {@code convert --table bf16} does), and an fp8 table (kept fp8 on the GPU, dequantized by the gather) against a
+ * checkpoint holding its dequantized table in bf16 or fp32. The fp8 table on the GPU also equals the CPU reference
+ * on the same checkpoint within EngramLayerGpuVsCpuTest's tolerances (fp32 2e-5, bf16 2e-2).
  */
 @RequiresGpu
 @ExtendWith(DeviceMemoryReturned.class)
@@ -88,6 +89,21 @@ class ForwardCheckpointGpuTest {
         }
     }
 
+    @ParameterizedTest(name = "--dtype {0}")
+    @CsvSource({"fp32, 2e-5", "bf16, 2e-2"})
+    void fp8TableOnTheGpuEqualsTheCpuReference(String dtype, double tol) {
+        Path fp8 = tmp.resolve("fp8.safetensors");
+        CheckpointFiles.convert(config, LAYER, fp8, "--table", "fp8", "--block", "2");
+        for (JsonNode c : ForwardGoldenFiles.cases()) {
+            Path g = tmp.resolve("g.f32.bin"), r = tmp.resolve("r.f32.bin");
+            CheckpointFiles.run(gpu(CheckpointFiles.forwardArgs(config, LAYER, c, fp8, g), dtype), g);
+            CheckpointFiles.run(CheckpointFiles.forwardArgs(config, LAYER, c, fp8, r), r); // the CPU reference
+            dev.engram.testing.Compare.assertAllClose(dev.engram.io.LittleEndianFiles.readFloat32AsDouble(g),
+                    dev.engram.io.LittleEndianFiles.readFloat32AsDouble(r), tol,
+                    c.get("name").asText() + ": fp8 table, GPU " + dtype + " vs the CPU reference");
+        }
+    }
+
     @Test
     void shardedAndChunkedOnTheGpu() {
         JsonNode l15 = ForwardGoldenFiles.layers().getLast();
@@ -118,14 +134,16 @@ class ForwardCheckpointGpuTest {
         var cfg = EngramConfigJson.read(config);
         NgramHashMapping mapping = NgramHashMapping.create(cfg, CompressionTable.load(ForwardGoldenFiles.lut()));
         List<long[]> calls = new ArrayList<>();
+        long total; // the fp8 codes and scales as in the file, not the table dequantized to bf16
         try (SafetensorsCheckpoint c = SafetensorsCheckpoint.open(ckpt); Arena arena = Arena.ofShared()) {
             CheckpointLayer layer = CheckpointLayer.open(c, LayerPrefix.of(CheckpointFiles.PREFIX), cfg, mapping.layer(1));
-            var weights = GpuLayerWeights.of(layer, DType.BFLOAT16, arena, (done, total) -> calls.add(new long[] {done, total}));
+            total = layer.fp8Table().values().byteSize() + layer.fp8Table().scales().byteSize();
+            var weights = GpuLayerWeights.of(layer, DType.BFLOAT16, arena, (done, all) -> calls.add(new long[] {done, all}));
             try (EngramLayer l = EngramLayer.create(mapping, 1, weights, EngramLayer.Options.of(16))) {
                 assertTrue(l.deviceBytes() > 0);
             }
         }
-        long total = mapping.layer(1).totalRows() * 8 * 2; // the table dequantized to bf16
+        assertTrue(total < mapping.layer(1).totalRows() * 8 * 2, "fewer bytes than the table in bf16: " + total);
         assertArrayEquals(new long[] {0, total}, calls.getFirst());
         assertArrayEquals(new long[] {total, total}, calls.getLast());
         assertEquals(2, calls.size(), "one chunk: first and last");
