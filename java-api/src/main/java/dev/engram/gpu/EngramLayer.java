@@ -2,7 +2,6 @@ package dev.engram.gpu;
 
 import dev.engram.EngramConfig;
 import dev.engram.PackedBatch;
-import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.Cublas;
 import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaEvent;
@@ -15,8 +14,6 @@ import dev.engram.hash.NgramHashMapping;
 import dev.engram.reference.EngramWeights;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Objects;
 
 /**
@@ -504,22 +501,9 @@ public final class EngramLayer implements AutoCloseable {
                     + workspace.maxTokens);
         }
         mapping.compress(rawIds); // throws for ids the device could not map
-        try (DeviceScope scope = DeviceScope.enter(device); Arena arena = Arena.ofConfined()) {
-            if (hostIo == null) hostIo = HostArrayIo.allocate(workspace.maxTokens, config, dtype);
-            HostArrayIo io = hostIo;
-            DeviceArray dIds = io.ids.slice(0, tokens);
-            DeviceArray dHidden = io.hidden.slice(0, activations);
-            DeviceArray dOut = io.out.slice(0, activations);
-            // Pageable native staging: an async copy from it returns once the driver holds the bytes.
-            dIds.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, rawIds), io.stream);
-            dHidden.copyFromAsync(dtype == DType.FLOAT32 ? arena.allocateFrom(ValueLayout.JAVA_FLOAT, hidden)
-                    : arena.allocateFrom(ValueLayout.JAVA_SHORT, BFloat16.fromFloats(hidden)), io.stream);
-            forward(dIds, batch, seqLen, dHidden, dOut, io.stream, null);
-            MemorySegment result = arena.allocate(dOut.byteSize(), 16);
-            dOut.copyToAsync(result, io.stream);
-            io.stream.synchronize(); // this layer's stream only
-            if (dtype == DType.FLOAT32) return result.toArray(ValueLayout.JAVA_FLOAT);
-            return BFloat16.toFloats(result.toArray(ValueLayout.JAVA_SHORT));
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            return hostIo().run(rawIds, hidden, activations, dtype,
+                    (ids, h, out, stream) -> forward(ids, batch, seqLen, h, out, stream, null));
         }
     }
 
@@ -683,21 +667,9 @@ public final class EngramLayer implements AutoCloseable {
                     + "layer's maxSequences " + maxSequences + " (Options.withMaxSequences)");
         }
         mapping.compress(rawIds); // throws for ids the device could not map
-        try (DeviceScope scope = DeviceScope.enter(device); Arena arena = Arena.ofConfined()) {
-            if (hostIo == null) hostIo = HostArrayIo.allocate(workspace.maxTokens, config, dtype);
-            HostArrayIo io = hostIo;
-            DeviceArray dIds = io.ids.slice(0, tokens);
-            DeviceArray dHidden = io.hidden.slice(0, activations);
-            DeviceArray dOut = io.out.slice(0, activations);
-            dIds.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, rawIds), io.stream);
-            dHidden.copyFromAsync(dtype == DType.FLOAT32 ? arena.allocateFrom(ValueLayout.JAVA_FLOAT, hidden)
-                    : arena.allocateFrom(ValueLayout.JAVA_SHORT, BFloat16.fromFloats(hidden)), io.stream);
-            forward(batch, dIds, dHidden, dOut, state, io.stream);
-            MemorySegment result = arena.allocate(Math.max(1, dOut.byteSize()), 16).asSlice(0, dOut.byteSize());
-            dOut.copyToAsync(result, io.stream);
-            io.stream.synchronize(); // this layer's stream only
-            if (dtype == DType.FLOAT32) return result.toArray(ValueLayout.JAVA_FLOAT);
-            return BFloat16.toFloats(result.toArray(ValueLayout.JAVA_SHORT));
+        try (DeviceScope scope = DeviceScope.enter(device)) {
+            return hostIo().run(rawIds, hidden, activations, dtype,
+                    (ids, h, out, stream) -> forward(batch, ids, h, out, state, stream));
         }
     }
 
@@ -837,6 +809,12 @@ public final class EngramLayer implements AutoCloseable {
                 lastForwardDone.record(stream); // also after a failed launch: queued work uses the scratch
             }
         }
+    }
+
+    /** The host-array forwards' device buffers and stream, made on first use (on this layer's device). */
+    private HostArrayIo hostIo() {
+        if (hostIo == null) hostIo = HostArrayIo.allocate(workspace.maxTokens, config, dtype);
+        return hostIo;
     }
 
     /** The compression table on the device (for gathers queued by {@link HostTableLayer}). */

@@ -1,9 +1,15 @@
 package dev.engram.gpu;
 
 import dev.engram.EngramConfig;
+import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
+import dev.engram.cuda.DeviceArray;
 import dev.engram.cuda.DeviceBuffer;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The device buffers and the stream of {@link EngramLayer}'s host-array forward, for {@code maxTokens} tokens,
@@ -37,6 +43,34 @@ final class HostArrayIo implements AutoCloseable {
             RuntimeException late = Closeables.closeAll(null, stream, out, hidden, ids);
             if (late != null) e.addSuppressed(late);
             throw e;
+        }
+    }
+
+    /** A forward queued on the device slices of one host-array call. */
+    @FunctionalInterface
+    interface DeviceForward {
+        void run(DeviceArray ids, DeviceArray hidden, DeviceArray out, CudaStream stream);
+    }
+
+    /**
+     * Uploads {@code rawIds} and {@code hidden} (rounded to bf16 for a BFLOAT16 layer) into the first {@code tokens}
+     * rows, queues {@code forward} on this stream, waits for this stream only, and returns the output widened to float.
+     */
+    float[] run(long[] rawIds, float[] hidden, long activations, DType dtype, DeviceForward forward) {
+        try (Arena arena = Arena.ofConfined()) {
+            DeviceArray dIds = ids.slice(0, rawIds.length);
+            DeviceArray dHidden = this.hidden.slice(0, activations);
+            DeviceArray dOut = out.slice(0, activations);
+            // Pageable native staging: an async copy from it returns once the driver holds the bytes.
+            dIds.copyFromAsync(arena.allocateFrom(ValueLayout.JAVA_LONG, rawIds), stream);
+            dHidden.copyFromAsync(dtype == DType.FLOAT32 ? arena.allocateFrom(ValueLayout.JAVA_FLOAT, hidden)
+                    : arena.allocateFrom(ValueLayout.JAVA_SHORT, BFloat16.fromFloats(hidden)), stream);
+            forward.run(dIds, dHidden, dOut, stream);
+            MemorySegment result = arena.allocate(Math.max(1, dOut.byteSize()), 16).asSlice(0, dOut.byteSize());
+            dOut.copyToAsync(result, stream);
+            stream.synchronize(); // this stream only
+            if (dtype == DType.FLOAT32) return result.toArray(ValueLayout.JAVA_FLOAT);
+            return BFloat16.toFloats(result.toArray(ValueLayout.JAVA_SHORT));
         }
     }
 
