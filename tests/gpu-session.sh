@@ -4,8 +4,8 @@
 # carries [".gpu"]:
 #
 #   tests/gpu-session.sh                      # plan `all`, ends within its budget (450 s; --simulated: 2400 s)
-#   tests/gpu-session.sh extra                # second call when time is left: the serving benchmarks, 90 GiB host
-#                                             # table, ncu, Java sanitizers
+#   tests/gpu-session.sh extra                # second call when time is left: the serving benchmarks, checkpoint
+#                                             # load and fp8 gather, 90 GiB host table, ncu, Java sanitizers
 #   tests/gpu-session.sh serving              # only the serving benchmarks (issue 12), JVM and PyTorch
 #   tests/gpu-session.sh --simulated          # the same plan here, without a GPU (CI runs this); builds its own
 #                                             # bundle (build/sim-bundle) and the simulator first
@@ -14,7 +14,7 @@
 # Plans:
 #   all    probe, correctness (the suite runs beside selftest + sanitize-selftest), bench, hosttable at 1 GiB,
 #          bench-compile, hosttable at 10 GiB: most important first, so a spent budget cuts the least important
-#   extra  bench-serving-jvm bench-serving-torch hosttable90 profile sanitize-java
+#   extra  bench-serving-jvm bench-serving-torch bench-checkpoint hosttable90 profile sanitize-java
 #   serving bench-serving-jvm bench-serving-torch
 # Steps:
 #   probe             the machine: GPU, driver, toolkit, where libcublas.so.13 is, whether compute-sanitizer works
@@ -33,6 +33,11 @@
 #   bench-serving-torch bench/baseline/torch_engram_serving.py, the same shapes: eager and CUDA graphs, then
 #                     torch.compile (compiling takes minutes); --simulated: its CPU mode on tiny shapes where this
 #                     machine's python3 (or $ENGRAM_PYTHON) has torch, else skipped
+#   bench-checkpoint  issue 13: CheckpointLoadBench (a 4 GiB table, bf16 then fp8: sequential read, open, mapped
+#                     touch, CPU-reference load, GpuLayerWeights + EngramLayer.create upload vs a pinned memcpy; warm
+#                     page cache) and Fp8GatherBench (4 GiB bf16 table: CPU gathers of bf16 vs fp8 rows, fp8
+#                     dequantization per row, HashedGather fp8Table vs table); --simulated: tiny sizes against the
+#                     simulator (seconds); skipped for a jar without them
 #   hosttable         HostTableBench at 1 and 10 GiB (bf16; both gather paths vs the pinned memcpy; prefetch overlap)
 #   hosttable90       the same at 90 GiB (larger than the GPU's memory)
 #   profile           Nsight Compute on short GpuForwardBench runs (bf16; 4x4096 and 64x16; unfused and fused)
@@ -72,12 +77,12 @@ steps=()
 for a in "${args[@]}"; do
   case "$a" in
     all) steps+=(probe correctness bench-jvm bench-torch hosttable-1 bench-compile hosttable-10) ;;
-    extra) steps+=(bench-serving-jvm bench-serving-torch hosttable90 profile sanitize-java) ;;
+    extra) steps+=(bench-serving-jvm bench-serving-torch bench-checkpoint hosttable90 profile sanitize-java) ;;
     serving) steps+=(bench-serving-jvm bench-serving-torch) ;;
     hosttable) steps+=(hosttable-1 hosttable-10) ;;
     bench) steps+=(bench-jvm bench-torch) ;;
     probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable-1|hosttable-10|hosttable90\
-      |profile|sanitize-java|bench-serving-jvm|bench-serving-torch\
+      |profile|sanitize-java|bench-serving-jvm|bench-serving-torch|bench-checkpoint\
       |conv-variants|cublas-header) steps+=("$a") ;;
     *) echo "gpu-session.sh: unknown plan or step '$a' (see --help)" >&2; exit 64 ;;
   esac
@@ -296,6 +301,32 @@ step_bench_serving_torch() {
   run_step bench-serving-torch-compile 300 "$py" "$script" --modes compile,compile-graph
 }
 
+step_bench_checkpoint() {
+  bench_has_class CheckpointLoadBench \
+    || { skip bench-checkpoint "the bundle's benchmarks.jar has no dev.engram.bench.CheckpointLoadBench (built before issue 13's benchmarks)"; return; }
+  local dir="${TMPDIR:-/tmp}/engram-bench-checkpoint-$$" table
+  mkdir -p "$dir"
+  if $simulated; then # the plumbing, GPU paths included (the simulator), on a few MiB
+    for table in bf16 fp8; do
+      # shellcheck disable=SC2046 # bench_java prints a command line
+      run_step "bench-checkpoint-load-$table" 120 $(bench_java CheckpointLoadBench 2g) --gib 0.001 --table "$table" \
+        --reps 1 --file "$dir/$table.safetensors"
+    done
+    # shellcheck disable=SC2046
+    run_step bench-checkpoint-fp8-gather 120 $(bench_java Fp8GatherBench 2g) --table-gib 0.001 --tokens 16 --reps 2 --threads 2
+  else
+    for table in bf16 fp8; do
+      # shellcheck disable=SC2046
+      run_step "bench-checkpoint-load-$table" 180 $(bench_java CheckpointLoadBench 16g) --gib 4 --table "$table" \
+        --reps 3 --file "$dir/$table.safetensors"
+    done
+    # shellcheck disable=SC2046
+    run_step bench-checkpoint-fp8-gather 180 $(bench_java Fp8GatherBench 16g) --table-gib 4 --tokens 32768 \
+      --threads "$(nproc)"
+  fi
+  rm -rf "$dir"
+}
+
 step_conv_variants() {
   $simulated && { skip conv-variants "simulated run: the variants are sm_90 builds, timed on a GPU"; return; }
   local v found=false
@@ -380,6 +411,7 @@ for step in "${steps[@]}"; do
     sanitize-java) step_sanitize_java ;;
     bench-serving-jvm) step_bench_serving_jvm ;;
     bench-serving-torch) step_bench_serving_torch ;;
+    bench-checkpoint) step_bench_checkpoint ;;
   esac
 done
 

@@ -259,6 +259,26 @@ def host_section(logs):
     return lines or ["No host-table benchmark results."]
 
 
+CHECKPOINT_BENCHES = ("checkpoint-load", "fp8-gather")
+
+
+def checkpoint_section(results):
+    """Issue 13's JSON lines: checkpoint load steps (ms, GB/s) and fp8 vs bf16 gathers (M rows/s, GB/s); skips say why."""
+    lines = []
+    for r in results:
+        what = f"- {r['bench']} {r['step']}" + (f" ({r['table']})" if "table" in r else f" (fp8 block {r.get('block')})")
+        if "skipped" in r:
+            lines.append(f"{what}: skipped: {r['skipped']}")
+        elif "Mrows_per_s" in r:
+            lines.append(f"{what}: {r['ms']:.3f} ms, {r['Mrows_per_s']:.1f} M rows/s, {r['GBps']:.2f} GB/s of table bytes")
+        elif "pinned_memcpy_GBps" in r:
+            lines.append(f"{what}: pinned H2D memcpy of the same bytes {r['pinned_memcpy_GBps']:.2f} GB/s")
+        else:
+            rate = f", {r['GBps']:.2f} GB/s" if r.get("GBps") is not None else ""
+            lines.append(f"{what}: {r['ms']:.2f} ms{rate}")
+    return lines or ["No checkpoint or fp8 gather results."]
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--logs", required=True)
@@ -282,7 +302,8 @@ def main():
             out.append(f"- failed: {cls} {method}")
     results = bench_lines(a.logs)
     forward = forward_section([r for r in results if "bench" not in r])
-    serving = serving_section([r for r in results if "bench" in r])
+    serving = serving_section([r for r in results if "bench" in r and r["bench"] not in CHECKPOINT_BENCHES])
+    checkpoint = checkpoint_section([r for r in results if r.get("bench") in CHECKPOINT_BENCHES])
     host = host_section(a.logs)
     if simulated:  # simulated times: no verdicts against the GPU targets
         forward = [line for line in forward if "target" not in line and not line.startswith("Against")]
@@ -291,6 +312,7 @@ def main():
     out += ["", "## Forward (CUDA events, medians)", ""] + forward
     out += ["", "## Host-memory tables", ""] + host
     out += ["", "## Serving shapes (issue 12)", ""] + serving
+    out += ["", "## Checkpoints and fp8 gathers (issue 13; warm page cache)", ""] + checkpoint
     print("\n".join(out))
 
 
