@@ -149,6 +149,7 @@ public final class CheckpointLoadBench {
         CudaDevice.get(0).makeCurrent();
         long deviceTableBytes = layout.rows() * config.headDim() * 2L; // BF16 storage
         double[] ms = new double[reps];
+        long[] deviceBytes = new long[1];
         for (int r = -1; r < reps; r++) {
             try (SafetensorsCheckpoint c = SafetensorsCheckpoint.open(file); Arena arena = Arena.ofShared()) {
                 CheckpointLayer l = CheckpointLayer.open(c, "", config, layout);
@@ -157,15 +158,19 @@ public final class CheckpointLoadBench {
                 try (EngramLayer layer = EngramLayer.create(mapping, SyntheticCheckpoint.LAYER_ID, weights,
                         EngramLayer.Options.of(64))) {
                     if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
+                    deviceBytes[0] = layer.deviceBytes();
                 }
             }
         }
         double memcpy = pinnedCopyGBps(deviceTableBytes, Math.max(3, reps));
-        Map<String, Object> json = emit("gpu-upload", kind, deviceTableBytes, ms, fresh,
-                "GpuLayerWeights.of + EngramLayer.create, BF16 storage; bytes = the device table");
+        emit("gpu-upload", kind, deviceTableBytes, ms, fresh,
+                "GpuLayerWeights.of + EngramLayer.create, BF16 storage; bytes = the device table (the dense"
+                        + " tensors, converted to BF16, and the scratch come on top)");
         System.out.printf(Locale.ROOT, "  pinned H2D cudaMemcpyAsync of the same %.3f GiB: %.2f GB/s%n",
                 deviceTableBytes / (double) (1L << 30), memcpy);
-        json.put("step", "gpu-upload-memcpy");
+        Map<String, Object> json = head("gpu-upload-memcpy", kind);
+        json.put("bytes", deviceTableBytes);
+        json.put("layer_device_bytes", deviceBytes[0]); // the whole layer: table, dense tensors, scratch
         json.put("pinned_memcpy_GBps", memcpy);
         System.out.println(JsonLine.of(json));
     }
@@ -234,7 +239,7 @@ public final class CheckpointLoadBench {
         return json;
     }
 
-    private static Map<String, Object> emit(String step, String kind, long bytes, double[] ms, boolean fresh, String what) {
+    private static void emit(String step, String kind, long bytes, double[] ms, boolean fresh, String what) {
         double med = median(ms);
         double gbps = bytes > 0 ? bytes / (med * 1e-3) / 1e9 : Double.NaN; // no rate for the header-only step
         System.out.printf(Locale.ROOT, "  %-10s median %.2f ms [min %.2f]%s: %s%n", step, med, min(ms), bytes > 0
@@ -246,6 +251,5 @@ public final class CheckpointLoadBench {
         json.put("GBps", gbps);
         json.put("page_cache", fresh ? "warm (just written)" : "warm (reused, not dropped)");
         System.out.println(JsonLine.of(json));
-        return json;
     }
 }
