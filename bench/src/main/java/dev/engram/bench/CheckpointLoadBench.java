@@ -65,6 +65,12 @@ import static dev.engram.bench.ServingBench.min;
 public final class CheckpointLoadBench {
     private CheckpointLoadBench() {}
 
+    /**
+     * Runs the benchmark.
+     *
+     * @param argv the options of the class comment
+     * @throws IOException when the checkpoint file cannot be written, sized or read
+     */
     public static void main(String[] argv) throws IOException {
         Map<String, String> a = BenchArgs.parse(argv, "CheckpointLoadBench [--gib G] [--table bf16|fp8] [--block B] [--reps R] [--file PATH] [--gpu auto|off]",
                 "gib", "table", "block", "reps", "file", "gpu");

@@ -57,6 +57,11 @@ public final class Fp8GatherBench {
 
     private Fp8GatherBench() {}
 
+    /**
+     * Runs the benchmark.
+     *
+     * @param argv the options of the class comment
+     */
     public static void main(String[] argv) {
         Map<String, String> a = BenchArgs.parse(argv, "Fp8GatherBench [--table-gib G] [--block B] [--tokens N] [--threads T]"
                 + " [--reps R] [--gpu auto|off]", "table-gib", "block", "tokens", "threads", "reps", "gpu");
