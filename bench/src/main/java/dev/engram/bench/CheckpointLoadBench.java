@@ -49,7 +49,8 @@ import static dev.engram.bench.ServingBench.min;
  *   <li>{@code cpu-load}: what the CPU reference needs, {@code denseWeights()} and {@code table()} (in place for
  *       BF16; an fp8 table reads every scale byte once), on a fresh open each time, ms;</li>
  *   <li>{@code gpu-upload} (with a GPU): {@code GpuLayerWeights.of} + {@code EngramLayer.create} (BF16 storage; an
- *       fp8 table is dequantized on the host first), in table bytes per second, beside a pinned H2D
+ *       fp8 table is uploaded as its codes and scales), in table bytes per second (the total the upload's progress
+ *       listener reports), beside a pinned H2D
  *       {@code cudaMemcpyAsync} of the same bytes; without one a skip line says why.</li>
  * </ol>
  * <b>The page cache is not dropped</b> (that needs root, and {@code posix_fadvise(POSIX_FADV_DONTNEED)} is not
@@ -153,14 +154,14 @@ public final class CheckpointLoadBench {
             return;
         }
         CudaDevice.get(0).makeCurrent();
-        long deviceTableBytes = layout.rows() * config.headDim() * 2L; // BF16 storage
+        long[] uploaded = new long[1]; // the table upload's total, as its progress listener reports it
         double[] ms = new double[reps];
         long[] deviceBytes = new long[1];
         for (int r = -1; r < reps; r++) {
             try (SafetensorsCheckpoint c = SafetensorsCheckpoint.open(file); Arena arena = Arena.ofShared()) {
                 CheckpointLayer l = CheckpointLayer.open(c, "", config, layout);
                 long t = System.nanoTime();
-                var weights = GpuLayerWeights.of(l, DType.BFLOAT16, arena);
+                var weights = GpuLayerWeights.of(l, DType.BFLOAT16, arena, (done, total) -> uploaded[0] = total);
                 try (EngramLayer layer = EngramLayer.create(mapping, SyntheticCheckpoint.LAYER_ID, weights,
                         EngramLayer.Options.of(64))) {
                     if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
@@ -168,9 +169,10 @@ public final class CheckpointLoadBench {
                 }
             }
         }
+        long deviceTableBytes = uploaded[0];
         double memcpy = pinnedCopyGBps(deviceTableBytes, Math.max(3, reps));
         emit("gpu-upload", kind, deviceTableBytes, ms, fresh,
-                "GpuLayerWeights.of + EngramLayer.create, BF16 storage; bytes = the device table (the dense"
+                "GpuLayerWeights.of + EngramLayer.create, BF16 storage; bytes = the table upload's (the dense"
                         + " tensors, converted to BF16, and the scratch come on top)");
         System.out.printf(Locale.ROOT, "  pinned H2D cudaMemcpyAsync of the same %.3f GiB: %.2f GB/s%n",
                 deviceTableBytes / (double) (1L << 30), memcpy);
