@@ -476,16 +476,10 @@ public final class ServingBench {
 
         /** Compares prefix outputs and decoded outputs with the whole-sequence ones; one JSON line. */
         private static int report(Rig r, String api, boolean graph, float[][] ref, float[] prefixOut, float[][] dec) {
-            double[] diffScale = compare(r.row(), ref, prefixOut, dec);
-            double diff = diffScale[0], scale = diffScale[1], tol = tolerance(r.o().dtype(), scale);
-            boolean ok = diff <= tol;
             Map<String, Object> json = head(r, "check", api, graph);
             json.put("lengths", CHECK_LENGTHS);
             json.put("prefix", CHECK_PREFIX);
-            json.put("max_abs_diff", diff);
-            json.put("max_abs_ref", scale);
-            json.put("tolerance", tol);
-            json.put("ok", ok);
+            boolean ok = putComparison(json, r.row(), ref, prefixOut, dec, r.o().dtype());
             System.out.println(JsonLine.of(json));
             return ok ? 0 : 1;
         }
@@ -510,6 +504,22 @@ public final class ServingBench {
                 }
             }
             return new double[] {diff, scale};
+        }
+
+        /**
+         * Compares as {@link #compare} and puts {@code max_abs_diff}, {@code max_abs_ref}, {@code tolerance} and
+         * {@code ok} into the check's JSON line; {@return whether the outputs are within the tolerance}
+         */
+        static boolean putComparison(Map<String, Object> json, int row, float[][] ref, float[] prefixOut, float[][] dec,
+                                     DType dtype) {
+            double[] diffScale = compare(row, ref, prefixOut, dec);
+            double diff = diffScale[0], scale = diffScale[1], tol = tolerance(dtype, scale);
+            boolean ok = diff <= tol;
+            json.put("max_abs_diff", diff);
+            json.put("max_abs_ref", scale);
+            json.put("tolerance", tol);
+            json.put("ok", ok);
+            return ok;
         }
 
         /** {@return the check's tolerance: that of the baseline's check, relative to the outputs' scale past 1} */
