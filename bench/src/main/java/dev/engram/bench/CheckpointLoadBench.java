@@ -7,11 +7,7 @@ import dev.engram.checkpoint.CheckpointLayer;
 import dev.engram.checkpoint.GpuLayerWeights;
 import dev.engram.checkpoint.TableLayout;
 import dev.engram.cuda.CudaDevice;
-import dev.engram.cuda.CudaEvent;
-import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
-import dev.engram.cuda.DeviceBuffer;
-import dev.engram.cuda.PinnedHostBuffer;
 import dev.engram.gpu.EngramLayer;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.EngramTensorNames;
@@ -33,8 +29,8 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 
-import static dev.engram.bench.ServingBench.median;
-import static dev.engram.bench.ServingBench.min;
+import static dev.engram.bench.Stats.median;
+import static dev.engram.bench.Stats.min;
 
 /**
  * Checkpoint loading (issue 13): a one-layer safetensors file with a table of about {@code --gib} GiB
@@ -170,7 +166,7 @@ public final class CheckpointLoadBench {
             }
         }
         long deviceTableBytes = uploaded[0];
-        double memcpy = pinnedCopyGBps(deviceTableBytes, Math.max(3, reps));
+        double memcpy = HostTableBench.pinnedCopyGBps(deviceTableBytes, Math.max(3, reps), 1);
         emit("gpu-upload", kind, deviceTableBytes, ms, fresh,
                 "GpuLayerWeights.of + EngramLayer.create, BF16 storage; bytes = the table upload's (the dense"
                         + " tensors, converted to BF16, and the scratch come on top)");
@@ -181,22 +177,6 @@ public final class CheckpointLoadBench {
         json.put("layer_device_bytes", deviceBytes[0]); // the whole layer: table, dense tensors, scratch
         json.put("pinned_memcpy_GBps", memcpy);
         System.out.println(JsonLine.of(json));
-    }
-
-    static double pinnedCopyGBps(long bytes, int reps) {
-        try (PinnedHostBuffer src = PinnedHostBuffer.allocate(bytes);
-             DeviceBuffer dst = DeviceBuffer.allocate(bytes / 4, DType.INT32);
-             CudaStream s = CudaStream.create(); CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
-            double[] ms = new double[reps];
-            for (int r = -1; r < reps; r++) {
-                start.record(s);
-                dst.copyFromAsync(src.segment(), s);
-                end.record(s);
-                end.synchronize();
-                if (r >= 0) ms[r] = CudaEvent.elapsedMillis(start, end);
-            }
-            return bytes / (median(ms) * 1e-3) / 1e9;
-        }
     }
 
     /** Whether {@code file} exists and holds a layer of this config's shapes (else it is rewritten). */

@@ -24,8 +24,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
-import static dev.engram.bench.ServingBench.median;
-import static dev.engram.bench.ServingBench.min;
+import static dev.engram.bench.Stats.median;
+import static dev.engram.bench.Stats.min;
 
 /**
  * fp8 against bf16 gathers (issue 13): one layer of the reference default config (16 heads of head_dim 64) whose

@@ -17,12 +17,14 @@ import dev.engram.reference.EngramWeights;
 import dev.engram.reference.RandomWeights;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+
+import static dev.engram.bench.Stats.median;
+import static dev.engram.bench.Stats.min;
 
 /**
  * The GPU benchmark of one {@link EngramLayer} forward at the reference default config (the config of
@@ -265,17 +267,6 @@ public final class GpuForwardBench {
         double gbps = bytes / (ms * 1e-3) / 1e9;
         return String.format(Locale.ROOT, "moves >= %.0f MB: %.0f GB/s = %.0f%% of the D2D copy (floor %.4f ms)",
                 bytes / 1e6, gbps, 100 * gbps / copyGBps, bytes / (copyGBps * 1e9) * 1e3);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
-
-    private static double min(double[] v) {
-        return Arrays.stream(v).min().orElse(Double.NaN);
     }
 
     private static Map<String, String> parse(String[] argv) {

@@ -29,6 +29,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static dev.engram.bench.Stats.median;
+import static dev.engram.bench.Stats.min;
+import static dev.engram.bench.Stats.max;
+
 /**
  * Host-memory tables on the GPU machine (issue 4): a table of {@code --table-gib} GiB in pinned host memory
  * (huge-page mmap + {@code cudaHostRegister}), the reference default config's head layout (16 heads x 64),
@@ -217,12 +221,17 @@ public final class HostTableBench {
         }
     }
 
-    private static double pinnedCopyGBps(long bytes, int reps) {
+    static double pinnedCopyGBps(long bytes, int reps) {
+        return pinnedCopyGBps(bytes, reps, 3);
+    }
+
+    /** {@return the median rate of a pinned host-to-device copy of {@code bytes}, after {@code warmups} untimed ones} */
+    static double pinnedCopyGBps(long bytes, int reps, int warmups) {
         try (PinnedHostBuffer src = PinnedHostBuffer.allocate(bytes);
              DeviceBuffer dst = DeviceBuffer.allocate(bytes / 4, DType.INT32);
              CudaStream s = CudaStream.create(); CudaEvent start = CudaEvent.create(); CudaEvent end = CudaEvent.create()) {
             double[] ms = new double[reps];
-            for (int r = -3; r < reps; r++) {
+            for (int r = -warmups; r < reps; r++) {
                 start.record(s);
                 dst.copyFromAsync(src.segment(), s);
                 end.record(s);
@@ -238,20 +247,6 @@ public final class HostTableBench {
         long[][] ids = new long[sets][tokens];
         for (long[] set : ids) for (int i = 0; i < tokens; i++) set[i] = r.nextLong(vocab);
         return ids;
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static double min(double[] v) {
-        return Arrays.stream(v).min().orElse(Double.NaN);
-    }
-
-    private static double max(double[] v) {
-        return Arrays.stream(v).max().orElse(Double.NaN);
     }
 
     private static Map<String, String> parse(String[] argv) {

@@ -25,6 +25,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+import static dev.engram.bench.Stats.median;
+import static dev.engram.bench.Stats.min;
+
 /**
  * Issue 12's serving benchmark of one {@link EngramLayer} at the reference default config (V' = 99000, random
  * weights), the shapes of {@code bench/baseline/torch_engram_serving.py}, whose numbers it is compared with in the
@@ -610,16 +613,5 @@ public final class ServingBench {
 
     static String dtypeName(DType dtype) {
         return dtype == DType.BFLOAT16 ? "bf16" : "fp32";
-    }
-
-    static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-    }
-
-    static double min(double[] v) {
-        return Arrays.stream(v).min().orElse(Double.NaN);
     }
 }
