@@ -41,6 +41,7 @@
 #   hosttable         HostTableBench at 1 and 10 GiB (bf16; both gather paths vs the pinned memcpy; prefetch overlap)
 #   hosttable90       the same at 90 GiB (larger than the GPU's memory)
 #   profile           Nsight Compute on short GpuForwardBench runs (bf16; 4x4096 and 64x16; unfused and fused)
+#   profile-serving   Nsight Compute on a short ServingBench run (bf16; a 64-sequence decode step, the packed prefill)
 #   conv-variants     GpuForwardBench bf16 with each libengram.so of bundle/variants/ (register caps of the conv
 #                     kernels, tests/make-bundle.sh) against the bundle's own
 #   cublas-header     keeps the machine's cublas_api.h prototypes of the bound functions (logs/cublas-prototypes.txt)
@@ -82,7 +83,7 @@ for a in "${args[@]}"; do
     hosttable) steps+=(hosttable-1 hosttable-10) ;;
     bench) steps+=(bench-jvm bench-torch) ;;
     probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable-1|hosttable-10|hosttable90\
-      |profile|sanitize-java|bench-serving-jvm|bench-serving-torch|bench-checkpoint\
+      |profile|profile-serving|sanitize-java|bench-serving-jvm|bench-serving-torch|bench-checkpoint\
       |conv-variants|cublas-header) steps+=("$a") ;;
     *) echo "gpu-session.sh: unknown plan or step '$a' (see --help)" >&2; exit 64 ;;
   esac
@@ -205,12 +206,14 @@ step_sanitize_selftest() {
   $simulated && { skip sanitize-selftest "simulated run: compute-sanitizer needs a GPU"; return; }
   [[ -x "$sanitizer" ]] || { skip sanitize-selftest "no compute-sanitizer at $sanitizer"; return; }
   local t tool pids=()
-  # The four runs at once: the sanitizers are slow, and they check correctness, not time.
+  # The runs at once: the sanitizers are slow, and they check correctness, not time.
+  # API errors are not reported: the self-tests make CUDA calls fail on purpose (a pending error that an empty
+  # launch must not consume) and check every status themselves; memory and race errors still fail the step.
   for tool in memcheck racecheck; do
     for t in "$bundle"/selftest/engram_*selftest; do
       [[ -x "$t" ]] || continue
       run_step "$tool-$(basename "$t")" 200 env LD_LIBRARY_PATH="$bundle/selftest:$LD_LIBRARY_PATH" \
-        "$sanitizer" --tool "$tool" --error-exitcode 99 "$t" &
+        "$sanitizer" --tool "$tool" --report-api-errors no --error-exitcode 99 "$t" &
       pids+=($!)
     done
   done
@@ -383,6 +386,20 @@ step_profile() {
   done
 }
 
+step_profile_serving() {
+  $simulated && { skip profile-serving "simulated run: Nsight Compute needs a GPU"; return; }
+  local ncu
+  ncu="$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -n 1)"
+  ncu="${ncu:-${CUDA_HOME:-/usr/local/cuda}/bin/ncu}"
+  [[ -x "$ncu" ]] || { skip profile-serving "no ncu found"; return; }
+  # The serving shapes' kernels: a 64-sequence decode step (no graph: ncu sees each launch) and the packed prefill.
+  # shellcheck disable=SC2046
+  run_step ncu-serving-bf16 240 "$ncu" --clock-control none --target-processes all --csv --page details \
+    --kernel-name regex:'hashed_gather|gate_kernel|short_conv|state_commit|gemm|nvjet|xmma|cutlass|sm90' \
+    --section SpeedOfLight --section Occupancy --section LaunchStats --section MemoryWorkloadAnalysis \
+    $(bench_java ServingBench 24g) --sequences 64 --graph off --table device --prefill 512:100:1024 \
+    --steps 2 --blocks 1 --warmup 1 --warmup-ms 0 --reps 1 --prefill-warmup 0 --id-sets 2
+}
 step_sanitize_java() {
   $simulated && { skip sanitize-java "simulated run: compute-sanitizer needs a GPU"; return; }
   # API errors are not reported: some tests make a CUDA call fail on purpose; each real one fails its test.
@@ -408,6 +425,7 @@ for step in "${steps[@]}"; do
     hosttable-10) if $simulated; then skip bench-host-10gib "simulated run: tiny sizes only"; else step_hosttable 10; fi ;;
     hosttable90) if $simulated; then skip bench-host-90gib "simulated run: 90 GiB is a GPU machine's size"; else step_hosttable 90; fi ;;
     profile) step_profile ;;
+    profile-serving) step_profile_serving ;;
     sanitize-java) step_sanitize_java ;;
     bench-serving-jvm) step_bench_serving_jvm ;;
     bench-serving-torch) step_bench_serving_torch ;;
