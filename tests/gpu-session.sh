@@ -340,7 +340,7 @@ step_conv_variants() {
     run_step "bench-jvm-bf16-$(basename "$(dirname "$v")")" 120 $(bench_java GpuForwardBench 24g -Dengram.library.path="$v") \
       --dtype bf16 --shapes 4x4096,64x16 --modes unfused,fused
   done
-  $found || skip conv-variants "no variants in $bundle/variants (tests/make-bundle.sh builds them with CUDA)"
+  $found || skip conv-variants "no variants in $bundle/variants (ENGRAM_CONV_VARIANTS=\"5 6 8\" tests/make-bundle.sh builds them)"
 }
 
 step_cublas_header() {

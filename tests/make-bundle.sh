@@ -14,12 +14,14 @@
 #   bench/benchmarks.jar                        JMH benchmarks + dev.engram.bench.GpuForwardBench (self-contained)
 #   selftest/                                   the C++ kernel self-tests and the libengram.so they link (CUDA builds)
 #   variants/conv-mbN/libengram.so              sm_90 builds with -DENGRAM_CONV_MIN_BLOCKS=N, for N in
-#                                               $ENGRAM_CONV_VARIANTS (default "5 6 8"; "" for none): register caps
+#                                               $ENGRAM_CONV_VARIANTS (default none; e.g. "5 6 8"): register caps
 #                                               of the conv kernels that gpu-session.sh's conv-variants step times
+#                                               (timed in run 2 of bench/RESULTS.md; off by default: 5 MiB)
 #   jre.tar.gz                                  a jlink'ed runtime (unpacked by run-without-maven.sh); its modules
 #                                               can be changed with ENGRAM_JLINK_MODULES (jdk.zipfs is needed:
 #                                               the JUnit launcher scans the test jar through the zip file system)
-# Only about 64 MiB may travel to the GPU machine; the script prints the size and warns above that.
+# Only 64 MiB may travel to the GPU machine, the bundle together with the repository's tracked files; the script
+# prints both sizes and warns above that.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -96,7 +98,7 @@ if [[ "$expect_cuda" == true ]]; then
      "$root/bindings/target/classes/native/linux-x86_64/libengram.so" "$bundle/selftest/"
 fi
 
-variants="${ENGRAM_CONV_VARIANTS-5 6 8}"
+variants="${ENGRAM_CONV_VARIANTS-}"
 if [[ "$expect_cuda" == true && -n "$variants" ]]; then
   for n in $variants; do
     echo "make-bundle.sh: libengram.so variant with -DENGRAM_CONV_MIN_BLOCKS=$n (sm_90)"
@@ -118,7 +120,11 @@ rm -rf "$bundle/jre"
 size_bytes="$(du -sb "$bundle" | cut -f1)"
 echo "make-bundle.sh: $bundle is $((size_bytes / 1024 / 1024)) MiB:"
 (cd "$bundle" && du -sh lib golden jre.tar.gz ./*.jar | sed 's/^/  /')
-if ((size_bytes > limit_bytes)); then
-  echo "make-bundle.sh: warning: the bundle exceeds 64 MiB and may not travel to the GPU machine" >&2
+# The device tool sends the working tree (tracked files) with the bundle: both count towards its limit.
+tree_bytes="$(cd "$root" && git ls-files -z 2>/dev/null | du -cb --files0-from=- 2>/dev/null | tail -n 1 | cut -f1)"
+tree_bytes="${tree_bytes:-0}"
+echo "make-bundle.sh: with the repository's tracked files ($((tree_bytes / 1024 / 1024)) MiB) $(((size_bytes + tree_bytes) / 1024 / 1024)) MiB travel"
+if ((size_bytes + tree_bytes > limit_bytes)); then
+  echo "make-bundle.sh: warning: bundle + tracked files exceed 64 MiB and may not travel to the GPU machine" >&2
 fi
 echo "make-bundle.sh: run it with tests/run-without-maven.sh${1:+ --bundle $1} (or everything for a GPU machine: tests/gpu-session.sh)"
