@@ -73,6 +73,10 @@ MUTANTS = [
      "            if (uploadQueued) uploaded.synchronize(); // the previous copy may still read the staging\n", "",
      ["dev.engram.gpu.PackedForwardGpuTest#pipelinedStepsThroughOneReSetDeviceBatchEqualTheWholeSequences"],
      "DeviceBatch.set rewrites its pinned staging while the previous upload may still read it"),
+    ("upload-slot-refilled-early", GPU + "PinnedStagingRing.java",
+     "            copied[slot].synchronize();\n", "",
+     ["dev.engram.gpu.PinnedStagingUploadGpuTest#sameDtypeFromNativeAndHeapMemoryArrivesWhole"],
+     "the upload's pinned ring refills a slot while the copy of its previous chunk may still read it"),
 ]
 
 

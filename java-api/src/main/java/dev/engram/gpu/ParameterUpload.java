@@ -11,15 +11,24 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Queues parameter copies on one stream: host tensors (converted to the destination's dtype through a bounded
- * native staging buffer, so a multi-gigabyte table needs no second full-size copy) and device tensors
- * (device-to-device). No device-wide synchronization and no wait: a {@code cudaMemcpyAsync} from pageable memory
- * returns once the driver has taken the bytes into its own staging, so the staging buffer can be refilled at once,
- * and the caller records an event on the stream for the kernels to wait on.
+ * Queues parameter copies on one stream: host tensors (converted to the destination's dtype through bounded staging
+ * buffers, so a multi-gigabyte table needs no second full-size copy) and device tensors (device-to-device). No
+ * device-wide synchronization: the caller records an event on the stream for the kernels to wait on.
+ *
+ * <p>Two ways for host tensors. Small ones (under {@link #STAGED_MIN_BYTES} on the device) go as before: a
+ * {@code cudaMemcpyAsync} from pageable memory returns once the driver has taken the bytes, so one staging buffer is
+ * refilled at once. Large ones (a table) go through a {@link PinnedStagingRing}: several threads fill pinned chunks
+ * while the previous chunk's DMA runs, because a pageable copy of a mapped checkpoint runs at the rate one thread
+ * faults the mapping in (7.5 GB/s on the H200 machine against 55 GB/s pinned, bench/RESULTS.md run 4).
+ * {@link #close()} then waits for the last chunks' copies before freeing their pinned memory.
  */
 final class ParameterUpload implements AutoCloseable {
     /** Bytes per staging chunk (and per copy of a native source that needs no conversion). */
     static final long CHUNK_BYTES = 32L << 20;
+    /** Device bytes from which a host tensor goes through the pinned ring with parallel fills. */
+    static final long STAGED_MIN_BYTES = 64L << 20;
+    /** Threads filling one pinned chunk: the mapping's page faults and the conversions scale with them. */
+    static final int FILL_THREADS = Math.min(8, Runtime.getRuntime().availableProcessors());
     /** Least time between two intermediate progress reports (as {@link dev.engram.table.ProgressListener} says). */
     private static final long REPORT_NANOS = 100_000_000L;
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -27,8 +36,11 @@ final class ParameterUpload implements AutoCloseable {
 
     private final CudaStream stream;
     private final long chunkBytes;
+    private final long stagedMinBytes;
+    private final int fillThreads;
     private final Arena arena = Arena.ofConfined();
     private MemorySegment staging;
+    private PinnedStagingRing ring;
 
     ParameterUpload(CudaStream stream) {
         this(stream, CHUNK_BYTES);
@@ -36,9 +48,17 @@ final class ParameterUpload implements AutoCloseable {
 
     /** With another chunk size (tests use a small one to go through many chunks). */
     ParameterUpload(CudaStream stream, long chunkBytes) {
+        this(stream, chunkBytes, STAGED_MIN_BYTES, FILL_THREADS);
+    }
+
+    /** With another chunk size, pinned-ring threshold and fill thread count (tests take the ring for small tensors). */
+    ParameterUpload(CudaStream stream, long chunkBytes, long stagedMinBytes, int fillThreads) {
         if (chunkBytes < 4 || chunkBytes % 4 != 0) throw new IllegalArgumentException("chunk of " + chunkBytes + " bytes");
+        if (fillThreads < 1) throw new IllegalArgumentException("fill threads must be >= 1, got " + fillThreads);
         this.stream = stream;
         this.chunkBytes = chunkBytes;
+        this.stagedMinBytes = stagedMinBytes;
+        this.fillThreads = fillThreads;
     }
 
     /** Queues {@code src} into {@code dst} (same element count; dst FLOAT32 or BFLOAT16). */
@@ -58,6 +78,16 @@ final class ParameterUpload implements AutoCloseable {
         MemorySegment host = src.host();
         long elements = src.elementCount();
         Progress progress = new Progress(src.uploadProgress(), host.byteSize());
+        if (dst.byteSize() >= stagedMinBytes) {
+            DType from = src.dtype(), to = dst.dtype();
+            PinnedStagingRing.Fill fill = from == to
+                    ? (into, first, n) -> MemorySegment.copy(host, first * from.byteSize(), into, 0, n * from.byteSize())
+                    : (into, first, n) -> convert(host, from, first, n, into, to);
+            ring().copy(dst, 0, elements, fill, PinnedStagingRing.readableByOtherThreads(host),
+                    done -> progress.reached(done * from.byteSize()));
+            progress.finish();
+            return;
+        }
         if (src.dtype() == dst.dtype() && host.isNative()) { // straight from the caller's memory, in chunks
             long bytes = host.byteSize();
             for (long done = 0; done < bytes; done += chunkBytes) {
@@ -98,6 +128,11 @@ final class ParameterUpload implements AutoCloseable {
     /** One-byte elements copied unchanged, in chunks (staged when the source is on the Java heap). */
     private void copyRaw(MemorySegment src, DeviceArray dst, Progress progress, long reportedBefore) {
         long bytes = src.byteSize();
+        if (bytes >= stagedMinBytes) {
+            ring().copy(dst, 0, bytes, (into, first, n) -> MemorySegment.copy(src, first, into, 0, n),
+                    PinnedStagingRing.readableByOtherThreads(src), done -> progress.reached(reportedBefore + done));
+            return;
+        }
         for (long done = 0; done < bytes; done += chunkBytes) {
             long n = Math.min(chunkBytes, bytes - done);
             MemorySegment chunk = src.asSlice(done, n);
@@ -154,14 +189,26 @@ final class ParameterUpload implements AutoCloseable {
         }
     }
 
+    private PinnedStagingRing ring() {
+        if (ring == null) ring = new PinnedStagingRing(stream, chunkBytes, fillThreads);
+        return ring;
+    }
+
     private MemorySegment staging() {
         if (staging == null) staging = arena.allocate(chunkBytes, 16);
         return staging;
     }
 
-    /** Frees the staging memory (the driver has its own copy of everything queued). */
+    /**
+     * Frees the staging memory: the pageable buffer at once (the driver has its own copy of everything queued from
+     * it), the pinned ring after its last copies (a wait on their events).
+     */
     @Override
     public void close() {
-        arena.close();
+        try {
+            if (ring != null) ring.close();
+        } finally {
+            arena.close();
+        }
     }
 }
