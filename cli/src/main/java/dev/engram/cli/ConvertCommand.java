@@ -129,7 +129,7 @@ final class ConvertCommand implements Command {
         Map<Integer, long[]> moduli = PrimeModuli.compute(config);
         SafetensorsWriter writer = new SafetensorsWriter().metadata("format", "pt");
         List<String> report = new ArrayList<>();
-        try (Arena arena = Arena.ofConfined();
+        try (Arena arena = Arena.ofShared(); // the table is encoded on every core
              SafetensorsCheckpoint source = checkpoint == null ? null : SafetensorsCheckpoint.open(checkpoint)) {
             for (int layer : layers) {
                 DenseWeights dense;
@@ -161,11 +161,12 @@ final class ConvertCommand implements Command {
     }
 
     private static TableEncoding encode(EmbeddingRows rows, String table, int block, Arena arena, int layer) {
+        int threads = Runtime.getRuntime().availableProcessors(); // same bytes and errors on any count
         try {
             return switch (table) {
-                case "fp32" -> TableEncoding.float32(rows, arena);
-                case "bf16" -> TableEncoding.bfloat16(rows, arena);
-                default -> TableEncoding.fp8(rows, block, arena);
+                case "fp32" -> TableEncoding.float32(rows, arena, threads);
+                case "bf16" -> TableEncoding.bfloat16(rows, arena, threads);
+                default -> TableEncoding.fp8(rows, block, arena, threads);
             };
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("layer " + layer + ": " + e.getMessage(), e);

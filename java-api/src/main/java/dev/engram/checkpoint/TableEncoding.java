@@ -19,8 +19,10 @@ import java.util.OptionalInt;
  * (each value rounded to nearest float32), BF16 (float32, then round-to-nearest-even to bf16) or fp8 E4M3 with
  * E8M0 block scales (SEMANTICS.md §9: per block the smallest power-of-two scale with {@code amax / s <= 448},
  * values rounded to nearest even, via {@link Fp8#quantizeBlock}). The source is any {@link EmbeddingRows} (a float
- * array, a mapped F32/BF16/fp8 checkpoint table), read row by row; the result lives in native memory of the given
- * arena, little-endian, row-major, with {@code long} indexing, so tables beyond 2^31 elements work.
+ * array, a mapped F32/BF16/fp8 checkpoint table), read row by row, on one thread or several (the forms with
+ * {@code threads}: the source must then be readable from other threads, as a mapped checkpoint and a Java array
+ * are); the result lives in native memory of the given arena, little-endian, row-major, with {@code long}
+ * indexing, so tables beyond 2^31 elements work. The bytes and the error figures do not depend on the thread count.
  *
  * <p>The error is of the decoded table (what a reader of the written bytes gets, exactly) against the source's
  * values, in double: the largest absolute difference and the norm-wise relative error
@@ -58,7 +60,18 @@ public final class TableEncoding {
      * @param arena allocates {@code rows · headDim · 4} bytes
      */
     public static TableEncoding float32(EmbeddingRows src, Arena arena) {
-        return floats(src, SafetensorsDType.F32, arena);
+        return float32(src, arena, 1);
+    }
+
+    /**
+     * {@return the table in F32, encoded on {@code threads} threads} (as {@link #float32(EmbeddingRows, Arena)})
+     *
+     * @param src     the source table, readable from other threads when {@code threads > 1}
+     * @param arena   allocates {@code rows · headDim · 4} bytes (must be shared when {@code threads > 1})
+     * @param threads {@code >= 1}
+     */
+    public static TableEncoding float32(EmbeddingRows src, Arena arena, int threads) {
+        return floats(src, SafetensorsDType.F32, arena, threads);
     }
 
     /**
@@ -68,7 +81,18 @@ public final class TableEncoding {
      * @param arena allocates {@code rows · headDim · 2} bytes
      */
     public static TableEncoding bfloat16(EmbeddingRows src, Arena arena) {
-        return floats(src, SafetensorsDType.BF16, arena);
+        return bfloat16(src, arena, 1);
+    }
+
+    /**
+     * {@return the table in BF16, encoded on {@code threads} threads} (as {@link #bfloat16(EmbeddingRows, Arena)})
+     *
+     * @param src     the source table, readable from other threads when {@code threads > 1}
+     * @param arena   allocates {@code rows · headDim · 2} bytes (must be shared when {@code threads > 1})
+     * @param threads {@code >= 1}
+     */
+    public static TableEncoding bfloat16(EmbeddingRows src, Arena arena, int threads) {
+        return floats(src, SafetensorsDType.BF16, arena, threads);
     }
 
     /**
@@ -81,6 +105,20 @@ public final class TableEncoding {
      *                                  infinite, or too large for any E8M0 scale (its row and block named)
      */
     public static TableEncoding fp8(EmbeddingRows src, int block, Arena arena) {
+        return fp8(src, block, arena, 1);
+    }
+
+    /**
+     * {@return the table in fp8 E4M3, encoded on {@code threads} threads} (as {@link #fp8(EmbeddingRows, int, Arena)};
+     * a bad value is reported as one thread would report it: the first in row order)
+     *
+     * @param src     the source table, readable from other threads when {@code threads > 1}
+     * @param block   values per scale, {@code >= 1}, dividing the head dim
+     * @param arena   allocates the value and scale bytes (must be shared when {@code threads > 1})
+     * @param threads {@code >= 1}
+     * @throws IllegalArgumentException as {@link #fp8(EmbeddingRows, int, Arena)}
+     */
+    public static TableEncoding fp8(EmbeddingRows src, int block, Arena arena, int threads) {
         Objects.requireNonNull(src, "src");
         Objects.requireNonNull(arena, "arena");
         long rows = src.rows();
@@ -91,57 +129,74 @@ public final class TableEncoding {
         int blocks = headDim / block;
         MemorySegment values = arena.allocate(Math.multiplyExact(rows, (long) headDim), 16);
         MemorySegment scales = arena.allocate(rows * blocks, 16);
-        double[] row = new double[headDim];
-        float[] f = new float[headDim];
-        byte[] q = new byte[headDim];
-        double[] decoded = new double[headDim];
-        ErrorSums error = new ErrorSums();
-        for (long r = 0; r < rows; r++) {
-            src.readRow(r, row, 0);
-            for (int d = 0; d < headDim; d++) f[d] = (float) row[d];
-            for (int k = 0; k < blocks; k++) {
-                byte b;
-                try {
-                    b = Fp8.quantizeBlock(f, k * block, block, q, k * block);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("table row " + r + ", block " + k + ": " + e.getMessage(), e);
+        requireSharedFor(threads, values);
+        ErrorSums error = ErrorSums.merged(OrderedRowChunks.run(rows, threads, "engram-encode", (from, to) -> {
+            double[] row = new double[headDim];
+            float[] f = new float[headDim];
+            byte[] q = new byte[headDim];
+            double[] decoded = new double[headDim];
+            ErrorSums sums = new ErrorSums();
+            for (long r = from; r < to; r++) {
+                src.readRow(r, row, 0);
+                for (int d = 0; d < headDim; d++) f[d] = (float) row[d];
+                for (int k = 0; k < blocks; k++) {
+                    byte b;
+                    try {
+                        b = Fp8.quantizeBlock(f, k * block, block, q, k * block);
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException("table row " + r + ", block " + k + ": " + e.getMessage(), e);
+                    }
+                    scales.set(ValueLayout.JAVA_BYTE, r * blocks + k, b);
+                    for (int d = k * block; d < (k + 1) * block; d++) decoded[d] = Fp8.dequantize(q[d], b);
                 }
-                scales.set(ValueLayout.JAVA_BYTE, r * blocks + k, b);
-                for (int d = k * block; d < (k + 1) * block; d++) decoded[d] = Fp8.dequantize(q[d], b);
+                MemorySegment.copy(q, 0, values, ValueLayout.JAVA_BYTE, r * headDim, headDim);
+                sums.add(row, decoded);
             }
-            MemorySegment.copy(q, 0, values, ValueLayout.JAVA_BYTE, r * headDim, headDim);
-            error.add(row, decoded);
-        }
+            return sums;
+        }));
         return new TableEncoding(SafetensorsDType.F8_E4M3, rows, headDim, block, values, scales, error);
     }
 
-    private static TableEncoding floats(EmbeddingRows src, SafetensorsDType dtype, Arena arena) {
+    private static TableEncoding floats(EmbeddingRows src, SafetensorsDType dtype, Arena arena, int threads) {
         Objects.requireNonNull(src, "src");
         Objects.requireNonNull(arena, "arena");
         long rows = src.rows();
         int headDim = src.rowElements();
         long elements = Math.multiplyExact(rows, (long) headDim);
         MemorySegment values = arena.allocate(Math.multiplyExact(elements, (long) dtype.byteSize()), 16);
-        double[] row = new double[headDim];
-        double[] decoded = new double[headDim];
-        ErrorSums error = new ErrorSums();
-        for (long r = 0; r < rows; r++) {
-            src.readRow(r, row, 0);
-            for (int d = 0; d < headDim; d++) {
-                float v = (float) row[d];
-                long i = r * headDim + d;
-                if (dtype == SafetensorsDType.F32) {
-                    values.setAtIndex(FLOAT_LE, i, v);
-                    decoded[d] = v;
-                } else {
-                    short b = BFloat16.fromFloat(v);
-                    values.setAtIndex(SHORT_LE, i, b);
-                    decoded[d] = BFloat16.toFloat(b);
+        requireSharedFor(threads, values);
+        ErrorSums error = ErrorSums.merged(OrderedRowChunks.run(rows, threads, "engram-encode", (from, to) -> {
+            double[] row = new double[headDim];
+            double[] decoded = new double[headDim];
+            ErrorSums sums = new ErrorSums();
+            for (long r = from; r < to; r++) {
+                src.readRow(r, row, 0);
+                for (int d = 0; d < headDim; d++) {
+                    float v = (float) row[d];
+                    long i = r * headDim + d;
+                    if (dtype == SafetensorsDType.F32) {
+                        values.setAtIndex(FLOAT_LE, i, v);
+                        decoded[d] = v;
+                    } else {
+                        short b = BFloat16.fromFloat(v);
+                        values.setAtIndex(SHORT_LE, i, b);
+                        decoded[d] = BFloat16.toFloat(b);
+                    }
                 }
+                sums.add(row, decoded);
             }
-            error.add(row, decoded);
-        }
+            return sums;
+        }));
         return new TableEncoding(dtype, rows, headDim, 0, values, null, error);
+    }
+
+    /** Several threads write the output: a confined arena's memory would fail in them, so say it here. */
+    private static void requireSharedFor(int threads, MemorySegment output) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        if (threads > 1 && !output.isAccessibleBy(new Thread(() -> { }))) { // an unstarted thread: identity only
+            throw new IllegalArgumentException("encoding on " + threads + " threads needs an arena other threads can"
+                    + " write (Arena.ofShared() or global), not a confined one");
+        }
     }
 
     /** {@return the dtype written: F32, BF16 or F8_E4M3} */
@@ -203,11 +258,21 @@ public final class TableEncoding {
                 scales == null ? "" : " block " + block, maxAbsError, normwiseRelativeError);
     }
 
-    /** Running error sums, in double. */
+    /** Running error sums, in double: per chunk of rows, then merged in row order. */
     private static final class ErrorSums {
         double maxAbs;
         double diffSquares;
         double sourceSquares;
+
+        static ErrorSums merged(java.util.List<ErrorSums> chunks) {
+            ErrorSums all = new ErrorSums();
+            for (ErrorSums c : chunks) {
+                all.maxAbs = Math.max(all.maxAbs, c.maxAbs);
+                all.diffSquares += c.diffSquares;
+                all.sourceSquares += c.sourceSquares;
+            }
+            return all;
+        }
 
         void add(double[] source, double[] decoded) {
             for (int d = 0; d < source.length; d++) {

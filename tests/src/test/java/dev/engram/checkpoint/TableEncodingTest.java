@@ -88,6 +88,47 @@ class TableEncodingTest {
         }
     }
 
+    @Test
+    void threadsGiveTheSameBytesAndErrorsAndTheFirstBadRow() {
+        int rows = (int) (OrderedRowChunks.CHUNK_ROWS * 5 + 123), dim = 8; // 6 chunks, the last partial
+        SplittableRandom r = new SplittableRandom(4);
+        float[] src = new float[rows * dim];
+        for (int i = 0; i < src.length; i++) src[i] = (float) (r.nextGaussian() * Math.scalb(1.0, r.nextInt(-8, 8)));
+        EmbeddingRows in = EmbeddingRows.of(src, dim);
+        try (Arena arena = Arena.ofShared()) {
+            TableEncoding[] one = {TableEncoding.float32(in, arena, 1), TableEncoding.bfloat16(in, arena, 1),
+                    TableEncoding.fp8(in, 4, arena, 1)};
+            for (int threads : new int[] {2, 3, 7}) {
+                TableEncoding[] many = {TableEncoding.float32(in, arena, threads), TableEncoding.bfloat16(in, arena, threads),
+                        TableEncoding.fp8(in, 4, arena, threads)};
+                for (int k = 0; k < one.length; k++) {
+                    String what = many[k] + " on " + threads + " threads";
+                    assertEquals(-1, one[k].values().mismatch(many[k].values()), what);
+                    if (k == 2) assertEquals(-1, one[k].scales().orElseThrow().mismatch(many[k].scales().orElseThrow()), what);
+                    assertEquals(one[k].maxAbsError(), many[k].maxAbsError(), what);
+                    assertEquals(one[k].normwiseRelativeError(), many[k].normwiseRelativeError(), what); // exactly
+                }
+            }
+            assertEquals(-1, one[2].values().mismatch(Fp8Table.quantize(src, dim, 4, arena).values()));
+
+            // Bad values in chunks 1 and 4: chunk 1's row is reported, on any thread count.
+            int early = (int) OrderedRowChunks.CHUNK_ROWS + 17, late = (int) OrderedRowChunks.CHUNK_ROWS * 4 + 3;
+            src[late * dim + 2] = Float.POSITIVE_INFINITY;
+            src[early * dim + 5] = Float.NaN;
+            for (int threads : new int[] {1, 4}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                        () -> TableEncoding.fp8(in, 4, arena, threads));
+                assertTrue(e.getMessage().startsWith("table row " + early + ", block 1: value NaN"), e.getMessage());
+            }
+        }
+        try (Arena confined = Arena.ofConfined()) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> TableEncoding.bfloat16(in, confined, 2));
+            assertTrue(e.getMessage().contains("confined"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> TableEncoding.float32(in, confined, 0));
+        }
+    }
+
     /** The encoding's error equals the one computed here from the decoded floats. */
     private static void assertError(TableEncoding e, float[] decoded, float[] src) {
         double max = 0, diff = 0, norm = 0;
