@@ -65,6 +65,8 @@ SIM_EXPORT cudaError_t cudaDeviceGetAttribute(int* value, enum cudaDeviceAttr at
         case cudaDevAttrMultiProcessorCount: *value = 1; return cudaSuccess;
         case cudaDevAttrComputeCapabilityMajor: *value = 9; return cudaSuccess;
         case cudaDevAttrComputeCapabilityMinor: *value = 0; return cudaSuccess;
+        /* yes: read-only mappings register (cudaHostRegisterReadOnly); a real device may say no */
+        case cudaDevAttrHostRegisterReadOnlySupported: *value = 1; return cudaSuccess;
         default:
             fprintf(stderr, "SIM: cudaDeviceGetAttribute(%d) is not simulated\n", (int)attr);
             return sim_set_error(cudaErrorInvalidValue);

@@ -208,6 +208,15 @@ public class cuda_runtime_h {
     public static int cudaDevAttrComputeCapabilityMinor() {
         return cudaDevAttrComputeCapabilityMinor;
     }
+    private static final int cudaDevAttrHostRegisterReadOnlySupported = (int)113L;
+    /**
+     * {@snippet lang=c :
+     * enum cudaDeviceAttr.cudaDevAttrHostRegisterReadOnlySupported = 113
+     * }
+     */
+    public static int cudaDevAttrHostRegisterReadOnlySupported() {
+        return cudaDevAttrHostRegisterReadOnlySupported;
+    }
     private static final int cudaHostRegisterDefault = (int)0L;
     /**
      * {@snippet lang=c :
@@ -234,6 +243,15 @@ public class cuda_runtime_h {
      */
     public static int cudaHostRegisterMapped() {
         return cudaHostRegisterMapped;
+    }
+    private static final int cudaHostRegisterReadOnly = (int)8L;
+    /**
+     * {@snippet lang=c :
+     * #define cudaHostRegisterReadOnly 8
+     * }
+     */
+    public static int cudaHostRegisterReadOnly() {
+        return cudaHostRegisterReadOnly;
     }
     private static final int cudaStreamDefault = (int)0L;
     /**

@@ -69,11 +69,29 @@ public final class GpuLayerWeights {
         if (storage != DType.FLOAT32 && storage != DType.BFLOAT16) {
             throw new IllegalArgumentException("the GPU layer stores FLOAT32 or BFLOAT16, got " + storage);
         }
-        int g = layer.config().hcMult();
         ParameterTensor table = table(layer);
         if (tableUpload != null) table = table.withUploadProgress(tableUpload);
+        return dense(layer, arena).table(table).build();
+    }
+
+    /**
+     * {@return the layer's parameters other than the table}, for a {@link dev.engram.gpu.HostTableLayer} whose rows
+     * stay in host memory ({@link CheckpointHostTable}); the tensors are those of {@link #of}, converted to the
+     * layer's storage dtype on its upload
+     *
+     * @param layer the checked checkpoint layer
+     * @param arena allocates the stacked and converted tensors; needed until the layer is created
+     * @throws IllegalStateException when the checkpoint is closed
+     */
+    public static LayerWeights withoutTable(CheckpointLayer layer, Arena arena) {
+        Objects.requireNonNull(layer, "layer");
+        Objects.requireNonNull(arena, "arena");
+        return dense(layer, arena).build();
+    }
+
+    private static LayerWeights.Builder dense(CheckpointLayer layer, Arena arena) {
+        int g = layer.config().hcMult();
         return LayerWeights.builder()
-                .table(table)
                 .keyWeight(stacked(layer, g, EngramTensorNames::keyProjWeight, arena))
                 .keyBias(stacked(layer, g, EngramTensorNames::keyProjBias, arena))
                 .valueWeight(whole(layer, EngramTensorNames.VALUE_PROJ_WEIGHT, arena))
@@ -81,8 +99,7 @@ public final class GpuLayerWeights {
                 .keyNormWeight(stacked(layer, g, EngramTensorNames::norm1Weight, arena))
                 .queryNormWeight(stacked(layer, g, EngramTensorNames::norm2Weight, arena))
                 .convNormWeight(stacked(layer, g, EngramTensorNames::shortConvNormWeight, arena))
-                .convWeight(whole(layer, EngramTensorNames.SHORT_CONV_WEIGHT, arena))
-                .build();
+                .convWeight(whole(layer, EngramTensorNames.SHORT_CONV_WEIGHT, arena));
     }
 
     private static ParameterTensor table(CheckpointLayer layer) {

@@ -127,6 +127,25 @@ class CudaRuntimeBindingTest {
         assertEquals(boundFunctions(), listed);
     }
 
+    /** The constants too (enumConstantsMatchTheToolkitHeaders checks their values), e.g. cudaHostRegisterReadOnly. */
+    @Test
+    void theIncludeListNamesExactlyTheBoundConstants() throws IOException {
+        Path includes = Path.of(System.getProperty("engram.header", "native/include/engram.h")).toAbsolutePath()
+                .normalize().getParent().getParent().getParent().resolve("bindings/jextract/cuda_runtime_includes.txt");
+        assumeTrue(Files.isRegularFile(includes), "no " + includes);
+        Set<String> listed = Files.readAllLines(includes).stream().map(String::trim)
+                .filter(l -> l.startsWith("--include-constant ")).map(l -> l.substring("--include-constant ".length()).trim())
+                .collect(Collectors.toCollection(TreeSet::new));
+        Set<String> functions = boundFunctions();
+        Set<String> bound = Arrays.stream(cuda_runtime_h.class.getMethods())
+                .filter(m -> Modifier.isStatic(m.getModifiers()) && m.getParameterCount() == 0 && m.getReturnType() == int.class
+                        && m.getName().startsWith("cuda") && !functions.contains(m.getName()))
+                .map(Method::getName).collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(listed, bound);
+        assertTrue(bound.contains("cudaHostRegisterReadOnly") && bound.contains("cudaDevAttrHostRegisterReadOnlySupported"),
+                "the read-only registration of a checkpoint's mapped table needs both");
+    }
+
     @Test
     void cudaPointerAttributesMatchesDriverTypesH() throws IOException {
         Path driverTypes = header.resolveSibling("driver_types.h");

@@ -1,0 +1,98 @@
+package dev.engram.table;
+
+import dev.engram.cuda.BFloat16;
+import dev.engram.cuda.DType;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Objects;
+
+/**
+ * Fills a {@link HostTable} from rows that are already in memory, such as a table tensor of a memory-mapped
+ * checkpoint: little-endian, row-major {@code [rows, rowElements]} of FLOAT32 or BFLOAT16, at any alignment (the
+ * safetensors format does not promise aligned offsets). Runs in chunks on several threads (so a cold mapping's page
+ * faults and read-ahead overlap) and reports progress. The table's dtype decides the conversion: same dtype, a byte
+ * copy; FLOAT32 into BFLOAT16, rounded to nearest even ({@link BFloat16#fromFloat}, as the device upload and
+ * {@code TableEncoding} round); BFLOAT16 into FLOAT32, widened exactly. Needs a little-endian platform (tables hold
+ * native byte order).
+ */
+public final class TableCopy {
+    /** Elements converted per step of a chunk: a bulk read into a float array, then a bulk write. */
+    private static final int BLOCK = 1 << 14;
+    private static final ValueLayout.OfFloat FLOAT_LE =
+            ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort SHORT_LE =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private TableCopy() {}
+
+    /**
+     * Copies {@code src} into {@code dst}, converting to {@code dst.dtype()}.
+     *
+     * @param src      the rows, {@code dst.rows() * dst.rowElements()} elements of {@code srcDtype}, little-endian
+     * @param srcDtype {@link DType#FLOAT32} or {@link DType#BFLOAT16}
+     * @param dst      the table; every byte of it is written
+     * @param threads  copy threads, {@code >= 1}
+     * @param progress called on this thread with the table bytes written ({@link ProgressListener#NONE} for none)
+     * @throws IllegalArgumentException when {@code src} is not exactly the table's elements in {@code srcDtype}, for
+     *                                  another dtype, or {@code threads < 1}
+     * @throws IllegalStateException    when {@code src}'s memory or the table is closed (before or during the copy)
+     * @throws UnsupportedOperationException on a big-endian platform
+     */
+    public static void copy(MemorySegment src, DType srcDtype, HostTable dst, int threads, ProgressListener progress) {
+        copy(src, srcDtype, dst, threads, progress, ParallelChunks.DEFAULT_CHUNK_BYTES);
+    }
+
+    /** As {@link #copy(MemorySegment, DType, HostTable, int, ProgressListener)} with a chosen chunk size (tests). */
+    static void copy(MemorySegment src, DType srcDtype, HostTable dst, int threads, ProgressListener progress,
+                     long chunkBytes) {
+        Objects.requireNonNull(src, "src");
+        Objects.requireNonNull(srcDtype, "srcDtype");
+        Objects.requireNonNull(dst, "dst");
+        Objects.requireNonNull(progress, "progress");
+        ParallelChunks.checkThreads(threads);
+        if (srcDtype != DType.FLOAT32 && srcDtype != DType.BFLOAT16) {
+            throw new IllegalArgumentException("table source dtype must be FLOAT32 or BFLOAT16, got " + srcDtype);
+        }
+        if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            throw new UnsupportedOperationException("the source is little-endian and tables native-order; this platform"
+                    + " is " + ByteOrder.nativeOrder());
+        }
+        MemorySegment out = dst.segment();
+        long n = dst.rowElements();
+        long expected = Math.multiplyExact(dst.rows(), srcDtype.bytesFor(dst.rowElements()));
+        if (src.byteSize() != expected) {
+            throw new IllegalArgumentException("source holds " + src.byteSize() + " bytes, " + dst + " needs " + expected
+                    + " bytes of " + srcDtype);
+        }
+        DType to = dst.dtype();
+        ParallelChunks.run(dst.rows(), dst.rowBytes(), chunkBytes, threads, "engram-table-copy", progress, (from, until) -> {
+            long first = from * n, count = (until - from) * n;
+            if (srcDtype == to) {
+                MemorySegment.copy(src, srcDtype.bytesFor(first), out, to.bytesFor(first), to.bytesFor(count));
+            } else {
+                convert(src, srcDtype, out, first, count);
+            }
+        });
+    }
+
+    /** Elements {@code [first, first + count)}: FLOAT32 → BFLOAT16 rounded, BFLOAT16 → FLOAT32 widened. */
+    private static void convert(MemorySegment src, DType from, MemorySegment out, long first, long count) {
+        float[] f = new float[(int) Math.min(BLOCK, count)];
+        short[] s = new short[f.length];
+        for (long done = 0; done < count; done += f.length) {
+            int k = (int) Math.min(f.length, count - done);
+            long at = first + done;
+            if (from == DType.FLOAT32) {
+                MemorySegment.copy(src, FLOAT_LE, at * 4, f, 0, k);
+                for (int i = 0; i < k; i++) s[i] = BFloat16.fromFloat(f[i]);
+                MemorySegment.copy(s, 0, out, ValueLayout.JAVA_SHORT, at * 2, k);
+            } else {
+                MemorySegment.copy(src, SHORT_LE, at * 2, s, 0, k);
+                for (int i = 0; i < k; i++) f[i] = BFloat16.toFloat(s[i]);
+                MemorySegment.copy(f, 0, out, ValueLayout.JAVA_FLOAT, at * 4, k);
+            }
+        }
+    }
+}
