@@ -20,4 +20,16 @@ interface Command {
      * @throws UsageException when the options cannot be run as given
      */
     int run(String[] args, PrintStream out);
+
+    /**
+     * Runs the command with somewhere to report progress; by default ignores {@code err} (a command reports errors
+     * by throwing, and {@link Main} prints them).
+     *
+     * @param err where progress lines may go (stderr), never results
+     * @return the exit code (0 on success)
+     * @throws UsageException when the options cannot be run as given
+     */
+    default int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out);
+    }
 }

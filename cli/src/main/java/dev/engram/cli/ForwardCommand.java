@@ -4,15 +4,18 @@ import dev.engram.Engram;
 import dev.engram.EngramConfig;
 import dev.engram.EngramConfigJson;
 import dev.engram.GpuStatus;
+import dev.engram.checkpoint.CheckpointHostTable;
 import dev.engram.cuda.DType;
 import dev.engram.gpu.EngramLayer;
 import dev.engram.gpu.EngramState;
 import dev.engram.gpu.LayerWeights;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.LayerPrefix;
+import dev.engram.io.SafetensorsDType;
 import dev.engram.io.LittleEndianFiles;
 import dev.engram.reference.ReferenceEngramLayer;
 import dev.engram.reference.ReferenceState;
+import dev.engram.table.ProgressListener;
 
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -28,7 +31,8 @@ import java.util.Set;
  */
 final class ForwardCommand implements Command {
     private static final Set<String> VALUES = Set.of("config", "layer", "weights", "checkpoint", "prefix", "ids",
-            "hidden", "batch", "seq", "lut", "out", "device", "dtype", "chunks");
+            "hidden", "batch", "seq", "lut", "out", "device", "dtype", "chunks", "table-placement");
+    private static final Set<String> FLAGS = Set.of("progress");
 
     @Override
     public String name() {
@@ -49,6 +53,7 @@ final class ForwardCommand implements Command {
                                       [--lut LUT.i32.bin|LUT.i64.bin]
                                       --out OUT.f64.bin|OUT.f32.bin [--device cpu|gpu] [--dtype fp32|bf16]
                                       [--chunks N1,N2,...]
+                                      [--table-placement device|host-copy|host-register] [--progress]
 
                 Runs one Engram layer: the output [B, T, G, H] (G = hc_mult, H = hidden_size) of the official
                 Engram.forward, without the residual, for token ids [B, T] and hidden states [B, T, G, H].
@@ -83,6 +88,20 @@ final class ForwardCommand implements Command {
                   --device D      cpu (default): the double-precision CPU reference;
                                   gpu: the GPU layer (EngramLayer), an error when no GPU is usable
                   --dtype T       with --device gpu only: fp32 (default) or bf16 storage on the GPU
+                  --table-placement P
+                                  with --checkpoint --device gpu only: where the table lives.
+                                  device (default): uploaded to the GPU (EngramLayer);
+                                  host-copy: copied once (in parallel) into pinned, huge-page host memory, the
+                                  layer a HostTableLayer that fetches the rows each step needs (zero copy for a
+                                  few tokens, a CPU gather above); the table may be larger than the GPU's memory;
+                                  host-register: the same layer on the file's own pages, pinned in place
+                                  (cudaHostRegister read-only): no copy, but --dtype must be the table's dtype in
+                                  the file. The output file is the same bytes for all three. Which host placement
+                                  is faster is not measured on a GPU yet (CheckpointLoadBench). An fp8 table
+                                  stays on the device (host placements refuse it)
+                  --progress      print the table's upload or copy progress on stderr (a line when it starts, at
+                                  most one every 2 s, one when it ends); the default is to print it only when
+                                  the console is a terminal. Only --checkpoint with --device gpu loads a table
                   --chunks LIST   feed every sequence in consecutive chunks of these sizes, cycling through the
                                   list (the last chunk cut at T): each step packs the rows' current chunks into
                                   one call (row b in state slot b, starting on the first chunk), the n-gram
@@ -93,16 +112,23 @@ final class ForwardCommand implements Command {
                                   (prefill 16, then decode token by token)
 
                 exit codes: 0 ok; 1 runtime error (a missing or malformed file, a file of the wrong size, a bad
-                config, an id outside the table, a checkpoint tensor that is missing or does not fit the config);
+                config, an id outside the table, a checkpoint tensor that is missing or does not fit the config,
+                an fp8 table with a host placement, host-register with a --dtype other than the table's);
                 2 usage error (an unknown, missing or bad option, both or neither of --weights and --checkpoint,
                 --prefix without --checkpoint or without {layer}, a layer not in layer_ids, --dtype without
-                --device gpu, --device gpu where no GPU is usable, a bad --chunks list)
+                --device gpu, --device gpu where no GPU is usable, a bad --chunks list, --table-placement without
+                --checkpoint and --device gpu)
                 """;
     }
 
     @Override
     public int run(String[] argv, PrintStream out) {
-        Args args = Args.parse(name(), argv, VALUES, Set.of());
+        return run(argv, out, System.err);
+    }
+
+    @Override
+    public int run(String[] argv, PrintStream out, PrintStream err) {
+        Args args = Args.parse(name(), argv, VALUES, FLAGS);
         // Every usage error first, then the files' sizes, then the reading and computing.
         Path configFile = args.requiredPath("config");
         int layerId = args.requiredInt("layer", 0);
@@ -127,6 +153,8 @@ final class ForwardCommand implements Command {
         }
         DType dtype = dtype(args.value("dtype"), device);
         ChunkSizes chunks = args.has("chunks") ? ChunkSizes.parse(args.value("chunks")) : null;
+        CheckpointHostTable.Placement hostTable = hostPlacement(args.value("table-placement"), checkpoint, device);
+        boolean progress = args.flag("progress") || ProgressLines.interactive();
         if (device.equals("gpu")) {
             GpuStatus gpu = Engram.gpuStatus();
             if (!gpu.available()) throw new UsageException("--device gpu, but " + gpu.describe());
@@ -150,6 +178,7 @@ final class ForwardCommand implements Command {
         try (ForwardWeights weights = weightsDir != null
                 ? ForwardWeights.directory(weightsDir, config, mapping.layer(layerId))
                 : ForwardWeights.checkpoint(checkpoint, prefix, config, mapping.layer(layerId))) {
+            if (hostTable != null) checkHostTable((ForwardWeights.Checkpoint) weights, hostTable, dtype);
             long[] ids = LittleEndianFiles.readInt64(idsFile, (long) batch * seqLen);
             double[] hidden = LittleEndianFiles.readFloat32AsDouble(hiddenFile, activations);
             mapping.compress(ids); // an id outside the table fails here, before any layer is built
@@ -158,15 +187,61 @@ final class ForwardCommand implements Command {
             if (device.equals("cpu")) {
                 output.write(outFile, cpuForward(mapping, layerId, weights, ids, hidden, batch, seqLen, chunks));
                 ran = "the double-precision CPU reference" + (chunks == null ? "" : ", in chunks of " + chunks);
-            } else {
-                output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen, chunks));
+            } else if (hostTable == null) {
+                ProgressListener upload = ProgressLines.of(progress && checkpoint != null, err, "table upload to the device");
+                output.write(outFile, gpuForward(mapping, layerId, weights, dtype, ids, hidden, batch, seqLen, chunks,
+                        upload));
                 ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16")
+                        + (chunks == null ? "" : ", in chunks of " + chunks);
+            } else {
+                ProgressListener place = ProgressLines.of(progress, err, hostTable == CheckpointHostTable.Placement.COPY
+                        ? "table copy into pinned host memory" : "table registration in place");
+                output.write(outFile, HostTableForward.run(mapping, ((ForwardWeights.Checkpoint) weights).layer(),
+                        hostTable, dtype, ids, hidden, batch, seqLen, chunks, place));
+                ran = "the GPU layer, " + (dtype == DType.FLOAT32 ? "fp32" : "bf16") + ", its table in host memory ("
+                        + (hostTable == CheckpointHostTable.Placement.COPY ? "host-copy" : "host-register") + ")"
                         + (chunks == null ? "" : ", in chunks of " + chunks);
             }
             out.printf(Locale.ROOT, "wrote %s: layer %d output [%d, %d, %d, %d] %s, from %s%s%n",
                     outFile, layerId, batch, seqLen, g, h, output.label, ran, weights.describe());
         }
         return Main.OK;
+    }
+
+    /**
+     * {@code --table-placement}: null for {@code device} (the default), else the host placement; only a checkpoint's
+     * table on the GPU has a choice.
+     */
+    private static CheckpointHostTable.Placement hostPlacement(String name, Path checkpoint, String device) {
+        if (name == null) return null;
+        if (checkpoint == null || !device.equals("gpu")) {
+            throw new UsageException("--table-placement applies to --checkpoint with --device gpu only");
+        }
+        return switch (name) {
+            case "device" -> null;
+            case "host-copy" -> CheckpointHostTable.Placement.COPY;
+            case "host-register" -> CheckpointHostTable.Placement.REGISTER;
+            default -> throw new UsageException("--table-placement must be device, host-copy or host-register, got '"
+                    + name + "'");
+        };
+    }
+
+    /** What a host placement cannot take, said in the command's terms before anything is loaded. */
+    private static void checkHostTable(ForwardWeights.Checkpoint weights, CheckpointHostTable.Placement placement,
+                                       DType dtype) {
+        SafetensorsDType table = weights.layer().tableDtype();
+        if (table == SafetensorsDType.F8_E4M3) {
+            throw new IllegalArgumentException("--table-placement " + (placement == CheckpointHostTable.Placement.COPY
+                    ? "host-copy" : "host-register") + ": the table is fp8 (F8_E4M3 with block scales); fp8 host tables"
+                    + " are not supported yet: use --table-placement device");
+        }
+        DType file = table == SafetensorsDType.F32 ? DType.FLOAT32 : DType.BFLOAT16;
+        if (placement == CheckpointHostTable.Placement.REGISTER && file != dtype) {
+            throw new IllegalArgumentException("--table-placement host-register reads the table in place, as its "
+                    + table + " in the file, but --dtype " + (dtype == DType.FLOAT32 ? "fp32" : "bf16") + " stores "
+                    + dtype + ": use --dtype " + (file == DType.FLOAT32 ? "fp32" : "bf16")
+                    + " or --table-placement host-copy (which converts)");
+        }
     }
 
     /** {@code --dtype}: only the GPU layer has a storage type; the reference always computes in double. */
@@ -204,11 +279,12 @@ final class ForwardCommand implements Command {
      * the whole run's to the dtype's rounding (cuBLAS may pick another GEMM algorithm for another row count).
      */
     private static double[] gpuForward(NgramHashMapping mapping, int layerId, ForwardWeights weights, DType dtype,
-                                       long[] ids, double[] hidden, int batch, int seqLen, ChunkSizes chunks) {
+                                       long[] ids, double[] hidden, int batch, int seqLen, ChunkSizes chunks,
+                                       ProgressListener tableUpload) {
         int maxTokens = chunks == null ? batch * seqLen : batch * Math.min(seqLen, chunks.max());
         EngramLayer created;
         try (Arena arena = Arena.ofShared()) { // converted host tensors: free once the layer has uploaded them
-            LayerWeights w = weights.gpu(dtype, arena);
+            LayerWeights w = weights.gpu(dtype, arena, tableUpload);
             created = EngramLayer.create(mapping, layerId, w, EngramLayer.Options.of(maxTokens).withDtype(dtype));
         }
         try (EngramLayer layer = created) {

@@ -12,6 +12,7 @@ import dev.engram.io.SafetensorsCheckpoint;
 import dev.engram.reference.EngramWeights;
 import dev.engram.reference.ReferenceEngramLayer;
 import dev.engram.reference.StateDictFiles;
+import dev.engram.table.ProgressListener;
 
 import java.lang.foreign.Arena;
 import java.nio.file.Path;
@@ -25,8 +26,11 @@ sealed interface ForwardWeights extends AutoCloseable {
     /** The reference layer on these weights. */
     ReferenceEngramLayer reference(NgramHashMapping mapping, int layerId);
 
-    /** The GPU layer's weights for {@code storage}; what they allocate lives in {@code arena}. */
-    LayerWeights gpu(DType storage, Arena arena);
+    /**
+     * The GPU layer's weights for {@code storage}; what they allocate lives in {@code arena}; a checkpoint's table
+     * upload reports to {@code tableUpload} (the directory's arrays report nothing).
+     */
+    LayerWeights gpu(DType storage, Arena arena, ProgressListener tableUpload);
 
     /** Where the weights came from, for the summary line ("" for the directory: the command line says it). */
     String describe();
@@ -58,7 +62,7 @@ sealed interface ForwardWeights extends AutoCloseable {
         }
 
         @Override
-        public LayerWeights gpu(DType storage, Arena arena) {
+        public LayerWeights gpu(DType storage, Arena arena, ProgressListener tableUpload) {
             return LayerWeights.of(weights);
         }
 
@@ -79,8 +83,8 @@ sealed interface ForwardWeights extends AutoCloseable {
         }
 
         @Override
-        public LayerWeights gpu(DType storage, Arena arena) {
-            return GpuLayerWeights.of(layer, storage, arena);
+        public LayerWeights gpu(DType storage, Arena arena, ProgressListener tableUpload) {
+            return GpuLayerWeights.of(layer, storage, arena, tableUpload);
         }
 
         @Override

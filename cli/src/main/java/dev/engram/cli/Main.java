@@ -66,7 +66,7 @@ public final class Main {
                 out.print(command.help());
                 return OK;
             }
-            int code = command.run(rest.toArray(String[]::new), out);
+            int code = command.run(rest.toArray(String[]::new), out, err);
             out.flush();
             return code;
         } catch (UsageException e) {
