@@ -34,8 +34,9 @@
 #                     torch.compile (compiling takes minutes); --simulated: its CPU mode on tiny shapes where this
 #                     machine's python3 (or $ENGRAM_PYTHON) has torch, else skipped
 #   bench-checkpoint  issue 13: CheckpointLoadBench (a 4 GiB table, bf16 then fp8: sequential read, open, mapped
-#                     touch, CPU-reference load, GpuLayerWeights + EngramLayer.create upload vs a pinned memcpy; warm
-#                     page cache) and Fp8GatherBench (4 GiB bf16 table: CPU gathers of bf16 vs fp8 rows, fp8
+#                     touch, CPU-reference load, GpuLayerWeights + EngramLayer.create upload vs a pinned memcpy; bf16:
+#                     the host-table placements COPY vs REGISTER, load ms and 4x4096-token prefetches on the CPU and
+#                     ZERO_COPY paths; warm page cache) and Fp8GatherBench (4 GiB bf16 table: CPU gathers of bf16 vs fp8 rows, fp8
 #                     dequantization per row, HashedGather fp8Table vs table); --simulated: tiny sizes against the
 #                     simulator (seconds); skipped for a jar without them
 #   hosttable         HostTableBench at 1 and 10 GiB (bf16; both gather paths vs the pinned memcpy; prefetch overlap)
@@ -313,15 +314,15 @@ step_bench_checkpoint() {
     for table in bf16 fp8; do
       # shellcheck disable=SC2046 # bench_java prints a command line
       run_step "bench-checkpoint-load-$table" 120 $(bench_java CheckpointLoadBench 2g) --gib 0.001 --table "$table" \
-        --reps 1 --file "$dir/$table.safetensors"
+        --reps 1 --file "$dir/$table.safetensors" --lookup-batch 2 --lookup-seq 16 --threads 2
     done
     # shellcheck disable=SC2046
     run_step bench-checkpoint-fp8-gather 120 $(bench_java Fp8GatherBench 2g) --table-gib 0.001 --tokens 16 --reps 2 --threads 2
   else
     for table in bf16 fp8; do
       # shellcheck disable=SC2046
-      run_step "bench-checkpoint-load-$table" 180 $(bench_java CheckpointLoadBench 16g) --gib 4 --table "$table" \
-        --reps 3 --file "$dir/$table.safetensors"
+      run_step "bench-checkpoint-load-$table" 240 $(bench_java CheckpointLoadBench 16g) --gib 4 --table "$table" \
+        --reps 3 --file "$dir/$table.safetensors" --lookup-batch 4 --lookup-seq 4096
     done
     # shellcheck disable=SC2046
     run_step bench-checkpoint-fp8-gather 180 $(bench_java Fp8GatherBench 16g) --table-gib 4 --tokens 32768 \

@@ -271,6 +271,9 @@ def checkpoint_section(results):
             lines.append(f"{what}: skipped: {r['skipped']}")
         elif "Mrows_per_s" in r:
             lines.append(f"{what}: {r['ms']:.3f} ms, {r['Mrows_per_s']:.1f} M rows/s, {r['GBps']:.2f} GB/s of table bytes")
+        elif "placement" in r:  # CheckpointLoadBench host-lookup: a host-table placement and gather path
+            lines.append(f"{what}: {r['placement']} {r['path']}, {r['tokens']} tokens: {r['ms']:.3f} ms,"
+                         f" {r['rows_per_s'] / 1e6:.1f} M rows/s, {r['payload_GBps']:.2f} GB/s of rows")
         elif "pinned_memcpy_GBps" in r:
             lines.append(f"{what}: pinned H2D memcpy of the same bytes {r['pinned_memcpy_GBps']:.2f} GB/s")
         else:

@@ -47,7 +47,12 @@ import static dev.engram.bench.Stats.min;
  *   <li>{@code gpu-upload} (with a GPU): {@code GpuLayerWeights.of} + {@code EngramLayer.create} (BF16 storage; an
  *       fp8 table is uploaded as its codes and scales), in table bytes per second (the total the upload's progress
  *       listener reports), beside a pinned H2D
- *       {@code cudaMemcpyAsync} of the same bytes; without one a skip line says why.</li>
+ *       {@code cudaMemcpyAsync} of the same bytes; without one a skip line says why;</li>
+ *   <li>{@code host-copy}, {@code host-register}, {@code host-lookup} ({@link HostTablePlacements}, with
+ *       {@code --host on}, the default; BF16 tables): the two ways to keep the table in host memory for a
+ *       {@code HostTableLayer} ({@code CheckpointHostTable.Placement}), their load times and the prefetch rate of
+ *       {@code --lookup-batch x --lookup-seq} tokens on each (CPU and ZERO_COPY paths); without a GPU the copy into
+ *       unpinned huge pages and the CPU gather alone.</li>
  * </ol>
  * <b>The page cache is not dropped</b> (that needs root, and {@code posix_fadvise(POSIX_FADV_DONTNEED)} is not
  * reachable from Java without a native binding the library lacks), so these are warm-cache rates: the file was just
@@ -57,6 +62,7 @@ import static dev.engram.bench.Stats.min;
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -Xmx4g -cp bench/target/benchmarks.jar dev.engram.bench.CheckpointLoadBench \
  *      [--gib 0.25] [--table bf16|fp8] [--block 32] [--reps 5] [--file PATH] [--gpu auto|off]
+ *      [--host on|off] [--lookup-batch 4] [--lookup-seq 4096] [--threads N]
  * </pre>
  */
 public final class CheckpointLoadBench {
@@ -69,8 +75,9 @@ public final class CheckpointLoadBench {
      * @throws IOException when the checkpoint file cannot be written, sized or read
      */
     public static void main(String[] argv) throws IOException {
-        Map<String, String> a = BenchArgs.parse(argv, "CheckpointLoadBench [--gib G] [--table bf16|fp8] [--block B] [--reps R] [--file PATH] [--gpu auto|off]",
-                "gib", "table", "block", "reps", "file", "gpu");
+        Map<String, String> a = BenchArgs.parse(argv, "CheckpointLoadBench [--gib G] [--table bf16|fp8] [--block B] [--reps R]"
+                        + " [--file PATH] [--gpu auto|off] [--host on|off] [--lookup-batch B] [--lookup-seq T] [--threads N]",
+                "gib", "table", "block", "reps", "file", "gpu", "host", "lookup-batch", "lookup-seq", "threads");
         double gib = Double.parseDouble(a.getOrDefault("gib", "0.25"));
         boolean fp8 = a.getOrDefault("table", "bf16").equals("fp8");
         int block = fp8 ? Integer.parseInt(a.getOrDefault("block", "32")) : 0;
@@ -136,6 +143,15 @@ public final class CheckpointLoadBench {
                 + (fp8 ? " (fp8: every scale byte checked)" : " (BF16 rows read in place)"));
 
         gpuUpload(a.getOrDefault("gpu", "auto"), file, config, mapping, layout, kind, reps, fresh);
+
+        if (!a.getOrDefault("host", "on").equals("off")) {
+            boolean gpu = !a.getOrDefault("gpu", "auto").equals("off") && Engram.gpuStatus().available();
+            int threads = Integer.parseInt(a.getOrDefault("threads",
+                    String.valueOf(Runtime.getRuntime().availableProcessors())));
+            new HostTablePlacements(file, config, mapping, layout, kind, reps, fresh,
+                    Integer.parseInt(a.getOrDefault("lookup-batch", "4")), Integer.parseInt(a.getOrDefault("lookup-seq", "4096")),
+                    threads).run(gpu, fp8);
+        }
     }
 
     private static void gpuUpload(String gpu, Path file, EngramConfig config, NgramHashMapping mapping, TableLayout layout,
@@ -219,7 +235,7 @@ public final class CheckpointLoadBench {
         return (System.nanoTime() - t) / 1e6;
     }
 
-    private static Map<String, Object> head(String step, String kind) {
+    static Map<String, Object> head(String step, String kind) {
         Map<String, Object> json = new LinkedHashMap<>();
         json.put("bench", "checkpoint-load");
         json.put("step", step);
@@ -227,7 +243,7 @@ public final class CheckpointLoadBench {
         return json;
     }
 
-    private static void emit(String step, String kind, long bytes, double[] ms, boolean fresh, String what) {
+    static void emit(String step, String kind, long bytes, double[] ms, boolean fresh, String what) {
         double med = median(ms);
         double gbps = bytes > 0 ? bytes / (med * 1e-3) / 1e9 : Double.NaN; // no rate for the header-only step
         System.out.printf(Locale.ROOT, "  %-10s median %.2f ms [min %.2f]%s: %s%n", step, med, min(ms), bytes > 0
