@@ -52,9 +52,11 @@ public final class CheckpointHostTable {
      * <p>Which to prefer is <b>not measured on a GPU yet</b>: {@code bench/.../CheckpointLoadBench} times both (load
      * time, and the host-table prefetch rate on the CPU and ZERO_COPY paths) for the same file, and its numbers
      * should decide. The default is {@link #COPY}: pinned, huge-page memory is the path the host-table benchmarks
-     * measured (a pinned host-to-device copy ran at 53 GB/s on the H200), and huge pages spare the CPU gather the
-     * TLB misses of 4 KiB page-cache pages. {@link #REGISTER} costs no second copy of the table in RAM and no copy
-     * time, which matters when the table is a large share of the machine's memory.
+     * measured (a pinned host-to-device copy ran at 53 GB/s on the H200), and huge pages may spare the CPU gather
+     * TLB misses (page-cache pages are 4 KiB unless the kernel backs the file with large folios; on the 2-core
+     * development VM neither placement's gather was consistently faster, bench/RESULTS.md). {@link #REGISTER} costs
+     * no second copy of the table in RAM and no copy time, which matters when the table is a large share of the
+     * machine's memory.
      */
     public enum Placement {
         /**
