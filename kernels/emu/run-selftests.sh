@@ -12,7 +12,7 @@
 #   EMU_BUILD_DIR  build directory (default: a fresh one under $TMPDIR, removed afterwards)
 #   EMU_TIMEOUT    seconds per self-test (default 900)
 #   EMU_TESTS      the self-tests to run (default: hashed_gather_selftest gate_conv_selftest packed_selftest
-#                  fp8_gather_selftest)
+#                  fp8_gather_selftest fp8_dequantize_selftest)
 #   CXX            compiler (default g++)
 set -euo pipefail
 
@@ -48,7 +48,7 @@ flags=(-std=c++20 -O1 -g -pthread -Wall -Wextra -Wno-unknown-pragmas -fno-strict
 echo "build: $build ($("$cxx" --version | head -1))"
 
 # The self-tests (kernels/test/NAME.cu); EMU_TESTS picks some, e.g. EMU_TESTS=packed_selftest.
-tests="${EMU_TESTS:-hashed_gather_selftest gate_conv_selftest packed_selftest fp8_gather_selftest}"
+tests="${EMU_TESTS:-hashed_gather_selftest gate_conv_selftest packed_selftest fp8_gather_selftest fp8_dequantize_selftest}"
 
 t0=$SECONDS
 pids=()
@@ -57,7 +57,7 @@ compile() { # source (as C++), object
   pids+=($!)
 }
 objs=()
-for k in hashed_gather hashed_gather_fp8 gate short_conv gate_short_conv short_conv_packed state_commit; do
+for k in hashed_gather hashed_gather_fp8 fp8_dequantize gate short_conv gate_short_conv short_conv_packed state_commit; do
   python3 "$emu/transform.py" "$root/kernels/$k.cu" "$build/$k.emu.cpp"
   compile "$build/$k.emu.cpp" "$build/$k.o"
   objs+=("$build/$k.o")
@@ -66,7 +66,7 @@ compile "$emu/emu_runtime.cpp" "$build/emu_runtime.o"
 objs+=("$build/emu_runtime.o")
 # The host C++ of libengram's CUDA build (CMakeLists.txt), without the no-CUDA stubs.
 for f in engram_status engram_hash_host engram_host_gather engram_hashed_gather_args engram_gate_conv_args \
-         engram_packed_args engram_fp8_gather_args; do
+         engram_packed_args engram_fp8_gather_args engram_fp8_dequantize_args; do
   compile "$root/native/src/$f.cpp" "$build/$f.o"
   objs+=("$build/$f.o")
 done

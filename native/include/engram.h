@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped on every incompatible change; the Java side compares it at load time. */
-#define ENGRAM_ABI_VERSION 5
+#define ENGRAM_ABI_VERSION 6
 
 typedef int32_t engram_status_t;
 
@@ -421,6 +421,29 @@ engram_status_t engram_hashed_gather_fp8_packed(const int64_t* d_raw_ids, int64_
                                                 const uint8_t* d_scales, int64_t table_rows, int32_t head_dim,
                                                 int32_t scale_block, int32_t out_dtype, void* d_out,
                                                 int64_t* d_hash_ids_out, void* stream);
+
+/*
+ * ---- Dequantizing gathered fp8 rows (host tables), ABI 6 ----
+ *
+ * The fp8 host-table path gathers the code rows and scale rows of its hash ids on the CPU, copies those bytes
+ * to the device and dequantizes them there. One launch on `stream`, for every row r < rows and column c:
+ *   d_out[r, c] = e4m3(d_codes[r, c]) * 2^(d_scales[r, c / scale_block] - 127)
+ * dequantized exactly as engram_hashed_gather_fp8 does ("fp8 tables" above: float32, or bf16 rounded to nearest
+ * even; NaN codes and scale byte 255 give the canonical NaN; no flush-to-zero), so a row dequantized here has the
+ * bits of the same table row gathered by engram_hashed_gather_fp8.
+ *   d_codes      [rows, head_dim] E4M3 codes, row-major, device memory (any alignment).
+ *   d_scales     [rows, head_dim / scale_block] E8M0 bytes, row-major, device memory (any alignment).
+ *   rows         >= 0; rows == 0: success without a launch.
+ *   head_dim     1 .. 65536.  scale_block: >= 1, dividing head_dim.
+ *   out_dtype    ENGRAM_DTYPE_FLOAT32 or ENGRAM_DTYPE_BFLOAT16; d_out [rows, head_dim] of it, aligned to it.
+ * 16-byte loads (16 codes) when head_dim and scale_block are multiples of 16 and d_codes and d_out are 16-byte
+ * aligned, else code by code (same result). INVALID_ARGUMENT (nothing launched) for a NULL pointer, rows < 0, a
+ * head_dim out of range, a scale_block < 1 or not dividing head_dim, another out_dtype, a misaligned d_out, or
+ * sizes in bytes that overflow int64.
+ */
+engram_status_t engram_fp8_dequantize_rows(const uint8_t* d_codes, const uint8_t* d_scales, int64_t rows,
+                                           int32_t head_dim, int32_t scale_block, int32_t out_dtype, void* d_out,
+                                           void* stream);
 
 #ifdef __cplusplus
 }

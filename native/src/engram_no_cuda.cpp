@@ -1,5 +1,6 @@
 // The CUDA entry points of a library built without nvcc: they say so instead of failing to link.
 #include "engram_error.h"
+#include "fp8_dequantize.h"
 #include "gate_conv.h"
 #include "hashed_gather.h"
 #include "hashed_gather_fp8.h"
@@ -145,6 +146,16 @@ ENGRAM_API engram_status_t engram_hashed_gather_fp8_packed(
         d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size,
         pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales,
         table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, &p, &f);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
+}
+
+ENGRAM_API engram_status_t engram_fp8_dequantize_rows(const uint8_t* d_codes, const uint8_t* d_scales, int64_t rows,
+                                                      int32_t head_dim, int32_t scale_block, int32_t out_dtype,
+                                                      void* d_out, void*) {
+    engram::Fp8DequantizeParams p;
+    engram_status_t st =
+        engram::check_fp8_dequantize_args(d_codes, d_scales, rows, head_dim, scale_block, out_dtype, d_out, &p);
     if (st != ENGRAM_STATUS_SUCCESS) return st;
     return engram::fail(ENGRAM_STATUS_NOT_BUILT_WITH_CUDA, "libengram was built without CUDA (nvcc not found at build time)");
 }
