@@ -73,7 +73,7 @@ link_rt=(-L"$tmp" -l:libcudart.so.13 -Wl,-rpath,'$ORIGIN' -Wl,--no-undefined)
 pids+=($!)
 "$cxx" -std=c++17 "${common[@]}" "${engram_inc[@]}" -DENGRAM_VERSION_STRING="\"$version\"" -shared \
   -Wl,-soname,libengram.so "$src"/{engram_entry,kernels}.cpp \
-  "$root"/native/src/{engram_status,engram_hash_host,engram_host_gather,engram_hashed_gather_args,engram_gate_conv_args,engram_packed_args,engram_fp8_gather_args}.cpp \
+  "$root"/native/src/{engram_status,engram_hash_host,engram_host_gather,engram_hashed_gather_args,engram_gate_conv_args,engram_packed_args,engram_fp8_gather_args,engram_fp8_dequantize_args}.cpp \
   -x c++ "$root/kernels/cuda_runtime_info.cu" -x none -o "$tmp/libengram.so" "${link_rt[@]}" -lm &
 pids+=($!)
 for p in "${pids[@]}"; do wait "$p" || { echo "cuda-sim build: compiling failed (messages above)" >&2; exit 1; }; done

@@ -40,6 +40,8 @@ typedef engram_status_t (*gather_fp8_packed_fn)(const int64_t*, int64_t, const i
                                                 int64_t, int64_t, const int64_t*, int32_t, const int64_t*,
                                                 const int64_t*, int32_t, const uint8_t*, const uint8_t*, int64_t,
                                                 int32_t, int32_t, int32_t, void*, int64_t*, void*);
+typedef engram_status_t (*dequantize_fn)(const uint8_t*, const uint8_t*, int64_t, int32_t, int32_t, int32_t, void*,
+                                         void*);
 typedef const char* (*text_fn)(void);
 
 static text_fn last_error;
@@ -199,5 +201,25 @@ int main(int argc, char** argv) {
     show("fp8 packed gather out_dtype 5", fpgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 5, Q, NULL, NULL));
     show("fp8 packed gather max_ngram 17", fpgather(ids, 4, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 17, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
     show("fp8 packed gather no tokens", fpgather(ids, 0, cu, sl, su, 2, hist, 4, NULL, 0, 0, mult, 3, mod, off, 1, T8, S8, 48, 32, 16, 0, Q, NULL, NULL));
+
+    /* ABI 6: dequantizing gathered fp8 rows. A library built before it lacks it: one line. */
+    dequantize_fn deq = (dequantize_fn)dlsym(lib, "engram_fp8_dequantize_rows");
+    if (!deq) {
+        printf("dequantize entry point absent\n");
+        return 0;
+    }
+    show("dequantize null codes", deq(NULL, S8, 3, 32, 16, 0, Q, NULL));
+    show("dequantize null scales", deq(T8, NULL, 3, 32, 16, 0, Q, NULL));
+    show("dequantize null out", deq(T8, S8, 3, 32, 16, 0, NULL, NULL));
+    show("dequantize rows -1", deq(T8, S8, -1, 32, 16, 0, Q, NULL));
+    show("dequantize head_dim 0", deq(T8, S8, 3, 0, 16, 0, Q, NULL));
+    show("dequantize head_dim 65537", deq(T8, S8, 3, 65537, 1, 0, Q, NULL));
+    show("dequantize scale_block 0", deq(T8, S8, 3, 32, 0, 0, Q, NULL));
+    show("dequantize scale_block 12", deq(T8, S8, 3, 32, 12, 0, Q, NULL));
+    show("dequantize out_dtype fp8", deq(T8, S8, 3, 32, 16, 2, Q, NULL));
+    show("dequantize misaligned out", deq(T8, S8, 3, 32, 16, 0, (void*)odd, NULL));
+    show("dequantize odd codes, scales: out next", deq(odd8, odd8, 3, 32, 16, 0, (void*)odd, NULL));
+    show("dequantize bytes overflowing int64", deq(T8, S8, INT64_MAX / 16, 32, 16, 0, Q, NULL));
+    show("dequantize no rows (no tokens)", deq(T8, S8, 0, 32, 16, 0, Q, NULL));
     return 0;
 }

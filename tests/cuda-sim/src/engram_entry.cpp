@@ -370,3 +370,28 @@ ENGRAM_API engram_status_t engram_hashed_gather_fp8_packed(
     return launched("engram_hashed_gather_fp8_packed", sim_enqueue(stream, "engram_hashed_gather_fp8_packed",
                                                                    sim::run_hashed_gather_fp8_packed, a, r, 10, cost));
 }
+
+// ---- Dequantizing gathered fp8 rows (engram.h, ABI 6) ----
+// The real wrapper's flow with its check (check_fp8_dequantize_args); codes, scales and out declared whole.
+
+ENGRAM_API engram_status_t engram_fp8_dequantize_rows(const uint8_t* d_codes, const uint8_t* d_scales, int64_t rows,
+                                                      int32_t head_dim, int32_t scale_block, int32_t out_dtype,
+                                                      void* d_out, void* stream) {
+    engram::Fp8DequantizeParams p;
+    engram_status_t st =
+        engram::check_fp8_dequantize_args(d_codes, d_scales, rows, head_dim, scale_block, out_dtype, d_out, &p);
+    if (st != ENGRAM_STATUS_SUCCESS) return st;
+    if (p.rows == 0) return engram::ok();
+
+    sim::Fp8DequantizeArgs* a = copy_args(sim::Fp8DequantizeArgs{d_codes, d_scales, d_out, p});
+    if (!a) return out_of_memory("engram_fp8_dequantize_rows");
+    const size_t out_bytes = static_cast<size_t>(rows) * head_dim * p.elem_bytes;
+    const sim_range r[] = {
+        {d_codes, bytes(rows, head_dim), 0},
+        {d_scales, bytes(rows, p.f.per_row), 0},
+        {d_out, out_bytes, 1},
+    };
+    return launched("engram_fp8_dequantize_rows", sim_enqueue(stream, "engram_fp8_dequantize_rows",
+                                                              sim::run_fp8_dequantize_rows, a, r, 3,
+                                                              cost_ns(bytes(rows, head_dim) + out_bytes)));
+}

@@ -13,6 +13,7 @@
 //   fp8 gather (kernels/hashed_gather_fp8.cu): the gather's hash ids and NaN rows; a row's values are
 //     e4m3(q) * 2^(b - 127) from the code's fields (std::ldexp in float32: exact), NaN codes and scales the
 //     canonical 0x7fc00000 / 0x7fc0, bf16 rounded to nearest even.
+//   fp8 dequantize (kernels/fp8_dequantize.cu): each value as the fp8 gather dequantizes a table value.
 //   packed (engram.h, "Packed batches"): the same per output, a token's sequence found by binary search
 //     over cu_seqlens; the gather's shifts before the chunk start read the slot's history, the conv's rows
 //     t < 0 the slot's window of pre-norm u rows (their inverse RMS computed like a chunk row's); the
@@ -334,6 +335,24 @@ void dequantize_row(const uint8_t* codes, const Fp8Table& fp8, int64_t row, cons
     }
 }
 
+// Rows [begin, end) of engram_fp8_dequantize_rows, value by value as dequantize_row does a table row's.
+void dequantize_rows(void* ctx, int64_t begin, int64_t end) {
+    const Fp8DequantizeArgs& a = *static_cast<const Fp8DequantizeArgs*>(ctx);
+    const int64_t d = a.p.head_dim;
+    char* out = static_cast<char*>(a.out);
+    for (int64_t i = begin * d; i < end * d; ++i) {
+        const uint32_t bits = dequantized_bits(a.codes[i], a.scales[i / a.p.f.block]);  // block divides head_dim
+        if (a.p.elem_bytes == 4) {
+            std::memcpy(out + 4 * i, &bits, 4);
+        } else {
+            float x;
+            std::memcpy(&x, &bits, 4);
+            const uint16_t h = bits == 0x7fc00000u ? uint16_t{0x7fc0} : Bf16::narrow(x);
+            std::memcpy(out + 2 * i, &h, 2);
+        }
+    }
+}
+
 // The hash ids and gathered rows of token i from its n-gram's compressed ids tok[k] (k = 0: the token
 // itself) and whether each id was outside the compression table.
 void emit_token(const void* table, const Fp8Table* fp8, void* out, int64_t* hash_ids,
@@ -611,6 +630,11 @@ void run_hashed_gather_fp8(void* arg) {
 void run_hashed_gather_fp8_packed(void* arg) {
     PackedFp8GatherArgs* a = static_cast<PackedFp8GatherArgs*>(arg);
     sim_parallel_for(a->g.p.gather.tokens, 256, gather_packed_fp8_tokens, a);
+}
+
+void run_fp8_dequantize_rows(void* arg) {
+    Fp8DequantizeArgs* a = static_cast<Fp8DequantizeArgs*>(arg);
+    sim_parallel_for(a->p.rows, 64, dequantize_rows, a);
 }
 
 }  // namespace sim

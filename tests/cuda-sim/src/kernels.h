@@ -10,6 +10,7 @@
 
 #include "gate_conv.h"
 #include "hashed_gather.h"
+#include "fp8_dequantize.h"
 #include "hashed_gather_fp8.h"
 #include "packed.h"
 
@@ -90,6 +91,14 @@ struct PackedFp8GatherArgs {
     Fp8Table fp8;
 };
 
+// engram_fp8_dequantize_rows (ABI 6): rows of E4M3 codes and their E8M0 scales, contiguous.
+struct Fp8DequantizeArgs {
+    const uint8_t* codes;   // [p.rows, p.head_dim]
+    const uint8_t* scales;  // [p.rows, p.f.per_row]
+    void* out;              // [p.rows, p.head_dim] of p.dtype
+    engram::Fp8DequantizeParams p;
+};
+
 struct StateCommitArgs {
     const int64_t* raw_ids;
     PackedDescriptors d;
@@ -110,5 +119,6 @@ void run_short_conv_packed(void* arg);
 void run_state_commit(void* arg);
 void run_hashed_gather_fp8(void* arg);
 void run_hashed_gather_fp8_packed(void* arg);
+void run_fp8_dequantize_rows(void* arg);
 
 }  // namespace sim
