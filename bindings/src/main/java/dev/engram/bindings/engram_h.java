@@ -79,10 +79,10 @@ public class engram_h {
     public static final AddressLayout C_POINTER = ValueLayout.ADDRESS
             .withTargetLayout(MemoryLayout.sequenceLayout(java.lang.Long.MAX_VALUE, JAVA_BYTE));
     public static final ValueLayout.OfLong C_LONG = ValueLayout.JAVA_LONG;
-    private static final int ENGRAM_ABI_VERSION = (int)5L;
+    private static final int ENGRAM_ABI_VERSION = (int)6L;
     /**
      * {@snippet lang=c :
-     * #define ENGRAM_ABI_VERSION 5
+     * #define ENGRAM_ABI_VERSION 6
      * }
      */
     public static int ENGRAM_ABI_VERSION() {
@@ -1423,6 +1423,70 @@ public class engram_h {
                 traceDowncall("engram_hashed_gather_fp8_packed", d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, stream);
             }
             return (int)mh$.invokeExact(d_raw_ids, tokens, d_cu_seqlens, d_seq_slots, d_seq_starts, num_seqs, d_history, num_slots, d_lut, lut_size, pad_id_compressed, multipliers, max_ngram_size, moduli, row_offsets, heads_per_ngram, d_table, d_scales, table_rows, head_dim, scale_block, out_dtype, d_out, d_hash_ids_out, stream);
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class engram_fp8_dequantize_rows {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER,
+            engram_h.C_LONG,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_INT,
+            engram_h.C_POINTER,
+            engram_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = engram_h.findOrThrow("engram_fp8_dequantize_rows");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * engram_status_t engram_fp8_dequantize_rows(const uint8_t *d_codes, const uint8_t *d_scales, int64_t rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, void *stream)
+     * }
+     */
+    public static FunctionDescriptor engram_fp8_dequantize_rows$descriptor() {
+        return engram_fp8_dequantize_rows.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * engram_status_t engram_fp8_dequantize_rows(const uint8_t *d_codes, const uint8_t *d_scales, int64_t rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, void *stream)
+     * }
+     */
+    public static MethodHandle engram_fp8_dequantize_rows$handle() {
+        return engram_fp8_dequantize_rows.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * engram_status_t engram_fp8_dequantize_rows(const uint8_t *d_codes, const uint8_t *d_scales, int64_t rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, void *stream)
+     * }
+     */
+    public static MemorySegment engram_fp8_dequantize_rows$address() {
+        return engram_fp8_dequantize_rows.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * engram_status_t engram_fp8_dequantize_rows(const uint8_t *d_codes, const uint8_t *d_scales, int64_t rows, int32_t head_dim, int32_t scale_block, int32_t out_dtype, void *d_out, void *stream)
+     * }
+     */
+    public static int engram_fp8_dequantize_rows(MemorySegment d_codes, MemorySegment d_scales, long rows, int head_dim, int scale_block, int out_dtype, MemorySegment d_out, MemorySegment stream) {
+        var mh$ = engram_fp8_dequantize_rows.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("engram_fp8_dequantize_rows", d_codes, d_scales, rows, head_dim, scale_block, out_dtype, d_out, stream);
+            }
+            return (int)mh$.invokeExact(d_codes, d_scales, rows, head_dim, scale_block, out_dtype, d_out, stream);
         } catch (Throwable ex$) {
            throw new AssertionError("should not reach here", ex$);
         }

@@ -348,6 +348,21 @@ public final class HashedGather {
         }, table.rowElements(), out, hashIdsOut, stream);
     }
 
+    /**
+     * {@link #enqueueChecked} from an fp8 table: E4M3 {@code codes} {@code [layer.totalRows(), headDim]} and E8M0
+     * {@code scales} {@code [layer.totalRows(), headDim / scaleBlock]} (device memory, or mapped host memory as
+     * device views), dequantized into {@code out}'s dtype, FLOAT32 or BFLOAT16 ({@code engram_hashed_gather_fp8}).
+     */
+    static void enqueueFp8Checked(DeviceArray rawIds, int batch, int seqLen, DeviceArray lut, long padIdCompressed,
+                                  LayerHashing layer, int headsPerNgram, DeviceArray codes, DeviceArray scales,
+                                  int scaleBlock, int headDim, DeviceArray out, DeviceArray hashIdsOut,
+                                  CudaStream stream) {
+        Objects.requireNonNull(codes, "codes");
+        Objects.requireNonNull(scales, "scales");
+        checkAndLaunch(rawIds, batch, seqLen, lut, padIdCompressed, layer, headsPerNgram,
+                new Fp8Table(codes, scales, scaleBlock, headDim), headDim, out, hashIdsOut, stream);
+    }
+
     /** What the shared checks need of a table, device or host, float or fp8. */
     private interface TableView {
         void checkLive();

@@ -1,5 +1,6 @@
 package dev.engram.gpu;
 
+import dev.engram.table.Fp8HostTable;
 import dev.engram.table.HostTable;
 
 /**
@@ -70,6 +71,16 @@ public enum HostGatherPath {
      * @param table the layer's rows in host memory; only its size in bytes matters
      */
     public static HostGatherPath defaultFor(HostTable table) {
+        return table.byteSize() <= ZERO_COPY_MAX_TABLE_BYTES ? ZERO_COPY : CPU;
+    }
+
+    /**
+     * {@return the default path for an fp8 table: by its size in bytes (codes and scales), as
+     * {@link #defaultFor(HostTable)}}
+     *
+     * @param table the layer's fp8 rows in host memory; only its size in bytes matters
+     */
+    public static HostGatherPath defaultFor(Fp8HostTable table) {
         return table.byteSize() <= ZERO_COPY_MAX_TABLE_BYTES ? ZERO_COPY : CPU;
     }
 }

@@ -16,6 +16,7 @@ import dev.engram.hash.NgramHashMapping;
 import dev.engram.hash.NgramHasher;
 import dev.engram.reference.DenseWeights;
 import dev.engram.table.CpuRowGather;
+import dev.engram.table.Fp8HostTable;
 import dev.engram.table.HostTable;
 
 import java.lang.foreign.Arena;
@@ -76,9 +77,13 @@ import java.util.stream.IntStream;
  * <p>The table is borrowed: it must be pinned and mapped ({@link dev.engram.table.PinnedHostMemory}) for zero copy
  * and stay open while this layer lives. Not thread-safe. {@link #close()} waits for everything queued, then frees.
  *
- * <p><b>fp8 tables are not supported here</b> (yet): the {@link HostTable} is FLOAT32 or BFLOAT16 (it refuses another
- * dtype), and {@link LayerWeights} with a table, fp8 or not, are refused; an fp8 table runs on the device, in an
- * {@link EngramLayer}.
+ * <p><b>fp8 tables</b> (SEMANTICS.md 9): {@link #create(NgramHashMapping, int, LayerWeights, Fp8HostTable, DType,
+ * Options)} takes an {@link Fp8HostTable} (E4M3 codes and E8M0 block scales in host memory) and a compute dtype,
+ * FLOAT32 or BFLOAT16. Fp8 bytes travel and the GPU dequantizes: the {@code CPU} path gathers each chunk's code rows
+ * and scale rows (the same ids) into pinned staging, copies both and dequantizes them into the slot's rows
+ * ({@link Fp8Dequantize}) on the side stream; {@code ZERO_COPY} runs the fp8 hashed gather on the mapped codes and
+ * scales. Every path, rectangular and packed, gives the bits of an {@link EngramLayer} with the same fp8 table on the
+ * device. {@link LayerWeights} with a table, fp8 or not, are refused: the table is the host one.
  */
 public final class HostTableLayer implements AutoCloseable {
     private static final String OP = "HostTableLayer";
@@ -92,7 +97,9 @@ public final class HostTableLayer implements AutoCloseable {
     private final LayerHashing hashing;
     private final long[] multipliers, moduli; // LayerHashing's accessors copy; the CPU path hashes every prefetch
     private final long[] hashIds;             // CPU path: the current prefetch's hash ids, reused
-    private final HostTable table;
+    private final HostTable table;            // a float table, or null
+    private final Fp8HostTable fp8Table;      // an fp8 table, or null
+    private final Fp8HostStaging fp8;         // with fp8Table: its staging and mapped views
     private final HostGatherPath path;
     private final int zeroCopyMaxTokens;      // prefetches of at most this many tokens go zero-copy; -1: none
     private final int maxSequences;
@@ -197,13 +204,15 @@ public final class HostTableLayer implements AutoCloseable {
         }
     }
 
-    private HostTableLayer(NgramHashMapping mapping, int layerId, HostTable table, Options options, boolean zeroCopy,
-                           EngramLayer dense) {
+    /** One of {@code table} and {@code fp8Table} is null; the rows are gathered in {@code dense}'s dtype. */
+    private HostTableLayer(NgramHashMapping mapping, int layerId, HostTable table, Fp8HostTable fp8Table, Options options,
+                           boolean zeroCopy, EngramLayer dense) {
         this.mapping = mapping;
         this.hashing = mapping.layer(layerId);
         this.multipliers = hashing.multipliers();
         this.moduli = hashing.moduli();
         this.table = table;
+        this.fp8Table = fp8Table;
         this.path = options.path();
         this.dense = dense;
         this.maxSequences = options.sequenceLimit();
@@ -217,14 +226,16 @@ public final class HostTableLayer implements AutoCloseable {
             nativeHashing = zeroCopy ? new NativeHashing(hashing, Arena.ofAuto()) : null;
             gather = cpu ? track(new CpuRowGather(options.gatherThreads())) : null;
             side = track(CudaStream.create());
-            mappedTable = zeroCopy ? track(DeviceArray.wrap(MemorySegment.ofAddress(table.segment().address()),
-                    table.rows() * table.rowElements(), table.dtype())) : null;
+            mappedTable = zeroCopy && table != null ? track(DeviceArray.wrap(MemorySegment.ofAddress(
+                    table.segment().address()), table.rows() * table.rowElements(), table.dtype())) : null;
+            fp8 = fp8Table == null ? null : new Fp8HostStaging(fp8Table, SLOTS,
+                    Math.multiplyExact((long) maxTokens, hashing.heads()), cpu, zeroCopy, resources);
             EngramConfig c = mapping.config();
             long rowElements = (long) maxTokens * c.engramHiddenSize();
             long idElements = zeroCopy ? zeroCopyMaxTokens + (long) maxSequences * (c.maxNgramSize() - 1) : 0;
             for (int s = 0; s < SLOTS; s++) {
-                deviceRows[s] = track(DeviceBuffer.allocate(rowElements, table.dtype()));
-                if (cpu) hostRows[s] = track(PinnedHostBuffer.allocate(rowElements, table.dtype()));
+                deviceRows[s] = track(DeviceBuffer.allocate(rowElements, dense.dtype()));
+                if (cpu && table != null) hostRows[s] = track(PinnedHostBuffer.allocate(rowElements, table.dtype()));
                 if (zeroCopy) {
                     hostIds[s] = track(PinnedHostBuffer.allocate(idElements, DType.INT64));
                     deviceIds[s] = track(DeviceBuffer.allocate(idElements, DType.INT64));
@@ -314,24 +325,78 @@ public final class HostTableLayer implements AutoCloseable {
         boolean zeroCopy = switch (options.path()) {
             case CPU -> false;
             case ZERO_COPY -> {
-                String problem = zeroCopyProblem(table);
+                String problem = zeroCopyProblem(table.segment(), table);
                 if (problem != null) throw new IllegalArgumentException(problem);
                 yield true;
             }
-            case AUTO -> options.zeroCopyMaxTokens() > 0 && zeroCopyProblem(table) == null;
+            case AUTO -> options.zeroCopyMaxTokens() > 0 && zeroCopyProblem(table.segment(), table) == null;
         };
         EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
                 EngramLayer.Options.of(options.maxTokens()).withDtype(table.dtype())
                         .withMaxSequences(options.sequenceLimit()));
-        return new HostTableLayer(mapping, layerId, table, options, zeroCopy, denseLayer); // closes it on failure
+        return new HostTableLayer(mapping, layerId, table, null, options, zeroCopy, denseLayer); // closes it on failure
+    }
+
+    /**
+     * Builds the layer over an fp8 host table (SEMANTICS.md 9), on the current device: E4M3 codes and E8M0 block
+     * scales stay in host memory; on the {@code CPU} path the gather moves their bytes (code rows and scale rows of the
+     * hashed ids) over PCIe and the GPU dequantizes them into {@code dtype} ({@link Fp8Dequantize}); on the
+     * {@code ZERO_COPY} path the fp8 hashed gather reads the mapped codes and scales in place and dequantizes as it
+     * gathers. Both give the bits of an {@link EngramLayer} with the same fp8 table on the device, which are those of
+     * the exactly dequantized table. {@link HostGatherPath#ZERO_COPY} refuses a table that is not pinned and mapped;
+     * {@link HostGatherPath#AUTO} then takes the CPU path for every prefetch.
+     *
+     * @param mapping the model's hashing
+     * @param layerId which layer
+     * @param dense   the layer's parameters other than the table
+     * @param table   the layer's fp8 rows, {@code [totalRows, headDim]} codes with their scales (any block dividing
+     *                {@code headDim}), e.g. {@link Fp8HostTable#copyOf(dev.engram.table.Fp8Table,
+     *                dev.engram.table.HostMemory)} into {@link dev.engram.table.PinnedHostMemory}
+     * @param dtype   the compute dtype the rows are dequantized to and the dense part runs in: {@link DType#FLOAT32}
+     *                or {@link DType#BFLOAT16}
+     * @param options path and limits
+     * @return the layer
+     * @throws IllegalArgumentException for a table of the wrong shape, another dtype, a table zero copy cannot read, or
+     *                                  as {@link EngramLayer#create}; before any device memory is allocated
+     * @throws IllegalStateException    for a closed table
+     */
+    public static HostTableLayer create(NgramHashMapping mapping, int layerId, LayerWeights dense, Fp8HostTable table,
+                                        DType dtype, Options options) {
+        Objects.requireNonNull(mapping, "mapping");
+        Objects.requireNonNull(table, "table");
+        Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(options, "options");
+        LayerHashing hashing = mapping.layer(layerId);
+        MemorySegment codes = table.codes(); // open
+        if (dtype != DType.FLOAT32 && dtype != DType.BFLOAT16) {
+            throw new IllegalArgumentException("the compute dtype of an fp8 host table's layer must be FLOAT32 or"
+                    + " BFLOAT16, got " + dtype);
+        }
+        if (table.rows() != hashing.totalRows() || table.headDim() != mapping.config().headDim()) {
+            throw new IllegalArgumentException("fp8 host table is [" + table.rows() + ", " + table.headDim() + "] (block "
+                    + table.block() + "), layer " + layerId + " needs [" + hashing.totalRows() + ", "
+                    + mapping.config().headDim() + "]");
+        }
+        boolean zeroCopy = switch (options.path()) {
+            case CPU -> false;
+            case ZERO_COPY -> {
+                String problem = zeroCopyProblem(codes, table);
+                if (problem != null) throw new IllegalArgumentException(problem);
+                yield true;
+            }
+            case AUTO -> options.zeroCopyMaxTokens() > 0 && zeroCopyProblem(codes, table) == null;
+        };
+        EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
+                EngramLayer.Options.of(options.maxTokens()).withDtype(dtype).withMaxSequences(options.sequenceLimit()));
+        return new HostTableLayer(mapping, layerId, null, table, options, zeroCopy, denseLayer); // closes it on failure
     }
 
     /**
      * Why the zero-copy kernel cannot read {@code table}, or null when it can: it is given the host address, so the
      * table must be mapped there in the device's space.
      */
-    private static String zeroCopyProblem(HostTable table) {
-        MemorySegment host = MemorySegment.ofAddress(table.segment().address());
+    private static String zeroCopyProblem(MemorySegment memory, Object table) {
+        MemorySegment host = MemorySegment.ofAddress(memory.address());
         Cuda.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
@@ -390,7 +455,7 @@ public final class HostTableLayer implements AutoCloseable {
     public Prefetch prefetch(long[] rawIds, int batch, int seqLen) {
         checkOpen();
         Objects.requireNonNull(rawIds, "rawIds");
-        table.segment();
+        checkTableOpen();
         if (batch < 1 || seqLen < 1) {
             throw new IllegalArgumentException("prefetch: batch and seqLen must be >= 1, got " + batch + " x " + seqLen);
         }
@@ -434,7 +499,7 @@ public final class HostTableLayer implements AutoCloseable {
         checkOpen();
         Objects.requireNonNull(batch, "batch");
         Objects.requireNonNull(rawIds, "rawIds");
-        table.segment();
+        checkTableOpen();
         checkState("prefetch", state);
         int n = batch.tokens();
         if (n > dense.maxTokens()) {
@@ -502,14 +567,19 @@ public final class HostTableLayer implements AutoCloseable {
         try (DeviceScope scope = DeviceScope.enter(dense.device())) {
             if (route == HostGatherPath.CPU) {
                 int e = mapping.config().engramHiddenSize();
-                long tokenBytes = table.dtype().bytesFor(e);
                 side.waitEvent(consumed[slot]);
                 if (packed != null) setDescriptors(slot, packed);
                 for (int first = 0; first < n; first += CHUNK_TOKENS) {
                     int count = Math.min(CHUNK_TOKENS, n - first);
+                    DeviceArray chunkRows = rows.slice((long) first * e, (long) count * e);
+                    if (fp8 != null) { // codes and scales copied, dequantized on the side stream
+                        fp8.gatherChunk(slot, gather, hashing, hashIds, first, count, chunkRows, side);
+                        continue;
+                    }
+                    long tokenBytes = table.dtype().bytesFor(e);
                     MemorySegment chunk = hostRows[slot].segment().asSlice(first * tokenBytes, count * tokenBytes);
                     gather.gather(table, hashing, hashIds, first, count, chunk);
-                    rows.slice((long) first * e, (long) count * e).copyFromAsync(chunk, side); // overlaps the next gather
+                    chunkRows.copyFromAsync(chunk, side); // overlaps the next gather
                 }
             } else if (packed == null) {
                 MemorySegment ids = hostIds[slot].segment().asSlice(0, (long) n * Long.BYTES);
@@ -517,8 +587,13 @@ public final class HostTableLayer implements AutoCloseable {
                 DeviceArray dIds = deviceIds[slot].slice(0, n);
                 side.waitEvent(consumed[slot]);
                 dIds.copyFromAsync(ids, side);
-                HashedGather.enqueueFromHost(dIds, batch, seqLen, dense.lut(), mapping.padIdCompressed(), hashing,
-                        mapping.config().nHeadPerNgram(), table, rows, null, side);
+                if (fp8 != null) {
+                    fp8.zeroCopyGather(dIds, batch, seqLen, dense.lut(), mapping.padIdCompressed(), hashing,
+                            mapping.config().nHeadPerNgram(), rows, side);
+                } else {
+                    HashedGather.enqueueFromHost(dIds, batch, seqLen, dense.lut(), mapping.padIdCompressed(), hashing,
+                            mapping.config().nHeadPerNgram(), table, rows, null, side);
+                }
             } else {
                 side.waitEvent(consumed[slot]); // the previous forward of the slot reads its rows and descriptors
                 setDescriptors(slot, packed);
@@ -550,9 +625,11 @@ public final class HostTableLayer implements AutoCloseable {
             identity[slot].set(byIndex, side);
             identityHeld[slot] = byIndex;
         }
+        DeviceArray codes = fp8 != null ? fp8.mappedCodes : mappedTable;
         HashedGather.enqueuePackedChecked(deviceIds[slot].slice(0, n), identity[slot],
                 deviceIds[slot].slice(n, historyEntries), sequences, dense.lut(), mapping.padIdCompressed(),
-                nativeHashing, mapping.config().nHeadPerNgram(), mappedTable, mapping.config().headDim(), rows, null, side);
+                nativeHashing, mapping.config().nHeadPerNgram(), codes, fp8 != null ? fp8.mappedScales : null,
+                fp8 != null ? fp8.block() : 0, mapping.config().headDim(), rows, null, side);
     }
 
     /** Uploads {@code packed}'s descriptors into the slot's {@link DeviceBatch} on the side stream, unless it holds them. */
@@ -718,9 +795,17 @@ public final class HostTableLayer implements AutoCloseable {
         return path;
     }
 
-    /** {@return the storage dtype (the table's)} */
+    /**
+     * {@return the dtype of the rows and activations: a float table's dtype, or the dtype an fp8 table is dequantized
+     * to}
+     */
     public DType dtype() {
-        return table.dtype();
+        return dense.dtype();
+    }
+
+    /** {@return whether the table is an fp8 one ({@link Fp8HostTable}), dequantized on the GPU} */
+    public boolean isFp8() {
+        return fp8Table != null;
     }
 
     /** {@return the layer id} */
@@ -773,6 +858,12 @@ public final class HostTableLayer implements AutoCloseable {
     private <T extends AutoCloseable> T track(T resource) {
         resources.add(resource);
         return resource;
+    }
+
+    /** The table is open (an {@link IllegalStateException} otherwise). */
+    private void checkTableOpen() {
+        if (table != null) table.segment();
+        else fp8Table.codes();
     }
 
     private void checkOpen() {

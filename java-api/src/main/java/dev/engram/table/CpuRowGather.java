@@ -17,6 +17,9 @@ import java.util.Objects;
  * which is the reference's {@code e[B*T, E]} ({@code E = heads * rowElements}) in the table's dtype. The
  * destination is typically a pinned staging buffer that one asynchronous copy then moves to the device.
  *
+ * <p>An fp8 table ({@link Fp8HostTable}) is gathered as two tables of byte rows with the same ids: its code rows
+ * ({@code headDim} bytes) and its scale rows ({@code headDim / block} bytes), for the GPU to dequantize.
+ *
  * <p>Every hash id is checked against its head's modulus in a first pass, so a bad id throws
  * {@link IllegalArgumentException} before any byte of {@code dst} is written. The table must have exactly
  * {@code layer.totalRows()} rows, so a checked id never reads outside it.
@@ -215,6 +218,84 @@ public final class CpuRowGather implements AutoCloseable {
         return hash;
     }
 
+    /**
+     * {@return the code bytes an fp8 gather of {@code tokens} tokens writes: {@code tokens * heads * headDim}}
+     * @param table  the layer's fp8 table
+     * @param layer  the layer
+     * @param tokens token count, {@code >= 0}
+     */
+    public static long codeBytes(Fp8HostTable table, LayerHashing layer, long tokens) {
+        if (tokens < 0) throw new IllegalArgumentException("tokens must be >= 0, got " + tokens);
+        return Math.multiplyExact(Math.multiplyExact(tokens, (long) layer.heads()), table.codeRowBytes());
+    }
+
+    /**
+     * {@return the scale bytes an fp8 gather of {@code tokens} tokens writes: {@code tokens * heads * (headDim / block)}}
+     * @param table  the layer's fp8 table
+     * @param layer  the layer
+     * @param tokens token count, {@code >= 0}
+     */
+    public static long scaleBytes(Fp8HostTable table, LayerHashing layer, long tokens) {
+        if (tokens < 0) throw new IllegalArgumentException("tokens must be >= 0, got " + tokens);
+        return Math.multiplyExact(Math.multiplyExact(tokens, (long) layer.heads()), table.scaleRowBytes());
+    }
+
+    /**
+     * Gathers the code rows and the scale rows of all tokens of {@code hashIds} from an fp8 table: two gathers of the
+     * same ids, {@code codesDst[t, h*headDim ..)} and {@code scalesDst[t, h*(headDim/block) ..)} from table row
+     * {@code layer.offsets()[h] + hash[t, h]}; the GPU dequantizes them ({@code dev.engram.gpu.Fp8Dequantize}).
+     *
+     * @param table     the layer's fp8 table ({@code layer.totalRows()} rows)
+     * @param layer     the layer's moduli and row offsets
+     * @param hashIds   {@code [tokens, heads]} hash ids, as {@link NgramHashMapping#hash} returns them
+     * @param codesDst  receives {@code [tokens, heads * headDim]} E4M3 codes, from byte 0; at least {@link #codeBytes}
+     * @param scalesDst receives {@code [tokens, heads * (headDim / block)]} E8M0 scales, from byte 0; at least
+     *                  {@link #scaleBytes}; not overlapping {@code codesDst}
+     * @throws IllegalArgumentException for a bad hash id (nothing written), a table of the wrong size, a length that
+     *                                  is not a whole number of tokens, or a too small, read-only or overlapping
+     *                                  destination
+     * @throws IllegalStateException    when this gather or the table is closed
+     */
+    public void gather(Fp8HostTable table, LayerHashing layer, long[] hashIds, MemorySegment codesDst,
+                       MemorySegment scalesDst) {
+        Objects.requireNonNull(hashIds, "hashIds");
+        Objects.requireNonNull(layer, "layer");
+        if (hashIds.length % layer.heads() != 0) {
+            throw new IllegalArgumentException("hash ids have " + hashIds.length + " elements, not a multiple of the "
+                    + layer.heads() + " heads of layer " + layer.layerId());
+        }
+        gather(table, layer, hashIds, 0, hashIds.length / layer.heads(), codesDst, scalesDst);
+    }
+
+    /**
+     * Gathers the code and scale rows of tokens {@code [firstToken, firstToken + tokenCount)} of {@code hashIds}
+     * into {@code codesDst} and {@code scalesDst} from byte 0 (for pipelining a large batch in chunks).
+     *
+     * @param table      the layer's fp8 table ({@code layer.totalRows()} rows)
+     * @param layer      the layer's moduli and row offsets
+     * @param hashIds    {@code [tokens, heads]} hash ids
+     * @param firstToken first token to gather
+     * @param tokenCount tokens to gather, {@code >= 0}
+     * @param codesDst   receives {@code [tokenCount, heads * headDim]} codes; at least {@link #codeBytes} bytes
+     * @param scalesDst  receives {@code [tokenCount, heads * (headDim / block)]} scales; at least {@link #scaleBytes}
+     * @throws IllegalArgumentException as {@link #gather(Fp8HostTable, LayerHashing, long[], MemorySegment,
+     *                                  MemorySegment)}, or for a token range outside {@code hashIds}
+     * @throws IllegalStateException    when this gather or the table is closed
+     */
+    public synchronized void gather(Fp8HostTable table, LayerHashing layer, long[] hashIds, int firstToken,
+                                    int tokenCount, MemorySegment codesDst, MemorySegment scalesDst) {
+        Objects.requireNonNull(hashIds, "hashIds");
+        Objects.requireNonNull(layer, "layer");
+        long heads = layer.heads();
+        if (firstToken < 0 || tokenCount < 0 || (firstToken + (long) tokenCount) * heads > hashIds.length) {
+            throw new IllegalArgumentException("tokens [" + firstToken + ", " + (firstToken + (long) tokenCount)
+                    + ") are outside hash ids of " + hashIds.length / heads + " tokens x " + heads + " heads");
+        }
+        hashArray = hashIds;
+        hashArrayBase = firstToken * heads;
+        executeFp8(table, layer, tokenCount, codesDst, scalesDst);
+    }
+
     /** Stops the pool's threads; later calls do nothing. */
     @Override
     public synchronized void close() {
@@ -231,29 +312,79 @@ public final class CpuRowGather implements AutoCloseable {
             if (closed) throw new IllegalStateException("CpuRowGather is closed");
             Objects.requireNonNull(table, "table");
             Objects.requireNonNull(out, "dst");
-            if (table.rows() != layer.totalRows()) {
-                throw new IllegalArgumentException("table " + table + " has " + table.rows() + " rows, layer "
-                        + layer.layerId() + " has " + layer.totalRows());
-            }
+            requireRows(table, table.rows(), layer);
             long bytes = outputBytes(table, layer, tokenCount);
-            if (out.isReadOnly()) throw new IllegalArgumentException("dst is read-only");
-            requireShared(out, "dst");
+            requireDestination(out, "dst", bytes, tokenCount, layer, table.rowBytes());
             if (hashSegment != null) requireShared(hashSegment, "hash id segment");
-            if (out.byteSize() < bytes) {
-                throw new IllegalArgumentException("dst holds " + out.byteSize() + " bytes, " + tokenCount + " tokens x "
-                        + layer.heads() + " heads x " + table.rowBytes() + " bytes per row need " + bytes);
-            }
-            selectLayer(layer);
-            currentLayer = layer;
-            src = table.segment();
-            tableRows = table.rows();
-            dst = out;
-            copyNatively = nativeCopies != null && NativeRowCopy.canCopy(src, out);
-            tokens = tokenCount;
-            rowBytes = table.rowBytes();
-            heads = layer.heads();
-            parts = bytes < INLINE_BYTES ? 1 : workers.parts();
+            run(layer, table.segment(), table.rows(), table.rowBytes(), tokenCount, out, bytes, true);
+        } finally {
+            src = dst = hashSegment = null; // do not keep the caller's memory reachable
+            hashArray = null;
+            currentLayer = null;
+        }
+    }
 
+    /** The same for an fp8 table: both destinations checked, the ids validated once, then codes and scales copied. */
+    private void executeFp8(Fp8HostTable table, LayerHashing layer, long tokenCount, MemorySegment codesOut,
+                            MemorySegment scalesOut) {
+        try {
+            if (closed) throw new IllegalStateException("CpuRowGather is closed");
+            Objects.requireNonNull(table, "table");
+            Objects.requireNonNull(codesOut, "codesDst");
+            Objects.requireNonNull(scalesOut, "scalesDst");
+            requireRows(table, table.rows(), layer);
+            long codeBytes = codeBytes(table, layer, tokenCount), scaleBytes = scaleBytes(table, layer, tokenCount);
+            requireDestination(codesOut, "codesDst", codeBytes, tokenCount, layer, table.codeRowBytes());
+            requireDestination(scalesOut, "scalesDst", scaleBytes, tokenCount, layer, table.scaleRowBytes());
+            if (codeBytes > 0 && scaleBytes > 0 && codesOut.asSlice(0, codeBytes)
+                    .asOverlappingSlice(scalesOut.asSlice(0, scaleBytes)).isPresent()) {
+                throw new IllegalArgumentException("codesDst and scalesDst overlap");
+            }
+            MemorySegment codes = table.codes(), scales = table.scales(); // open
+            run(layer, codes, table.rows(), table.codeRowBytes(), tokenCount, codesOut, codeBytes, true);
+            run(layer, scales, table.rows(), table.scaleRowBytes(), tokenCount, scalesOut, scaleBytes, false);
+        } finally {
+            src = dst = hashSegment = null;
+            hashArray = null;
+            currentLayer = null;
+        }
+    }
+
+    private static void requireRows(Object table, long rows, LayerHashing layer) {
+        if (rows != layer.totalRows()) {
+            throw new IllegalArgumentException("table " + table + " has " + rows + " rows, layer " + layer.layerId()
+                    + " has " + layer.totalRows());
+        }
+    }
+
+    private void requireDestination(MemorySegment out, String name, long bytes, long tokenCount, LayerHashing layer,
+                                    long rowBytes) {
+        if (out.isReadOnly()) throw new IllegalArgumentException(name + " is read-only");
+        requireShared(out, name);
+        if (out.byteSize() < bytes) {
+            throw new IllegalArgumentException(name + " holds " + out.byteSize() + " bytes, " + tokenCount + " tokens x "
+                    + layer.heads() + " heads x " + rowBytes + " bytes per row need " + bytes);
+        }
+    }
+
+    /**
+     * Copies the rows of the current ids from {@code table} ({@code rows} rows of {@code rowBytes}) into {@code out},
+     * after validating every id when {@code validate} (else they were validated for this call already).
+     */
+    private void run(LayerHashing layer, MemorySegment table, long rows, long rowBytes, long tokenCount,
+                     MemorySegment out, long bytes, boolean validate) {
+        selectLayer(layer);
+        currentLayer = layer;
+        src = table;
+        tableRows = rows;
+        dst = out;
+        copyNatively = nativeCopies != null && NativeRowCopy.canCopy(src, out);
+        tokens = tokenCount;
+        this.rowBytes = rowBytes;
+        heads = layer.heads();
+        parts = bytes < INLINE_BYTES ? 1 : workers.parts();
+
+        if (validate) {
             validating = true;
             runParts();
             long bad = -1;
@@ -264,13 +395,9 @@ public final class CpuRowGather implements AutoCloseable {
                 }
             }
             if (bad >= 0) throw badId(layer, bad);
-            validating = false;
-            runParts();
-        } finally {
-            src = dst = hashSegment = null; // do not keep the caller's memory reachable
-            hashArray = null;
-            currentLayer = null;
         }
+        validating = false;
+        runParts();
     }
 
     private void requireShared(MemorySegment s, String what) {

@@ -35,7 +35,7 @@ class NativeLibraryTest {
     @Test
     void abiVersionMatchesTheBindings() {
         assertEquals(engram_h.ENGRAM_ABI_VERSION(), EngramNative.abiVersion());
-        assertEquals(5, engram_h.ENGRAM_ABI_VERSION(), "engram.h's ENGRAM_ABI_VERSION as bound in Java");
+        assertEquals(6, engram_h.ENGRAM_ABI_VERSION(), "engram.h's ENGRAM_ABI_VERSION as bound in Java");
     }
 
     @Test
