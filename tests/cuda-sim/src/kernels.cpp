@@ -306,14 +306,29 @@ void gather_fp8_tokens(void* ctx, int64_t begin, int64_t end) {
     gather_token_range(a.g, &a.fp8, begin, end);
 }
 
-// The E4M3 code q times 2^(b - 127) for the E8M0 byte b, as float32 bits (SEMANTICS.md 9): from q's fields,
-// scaled by std::ldexp (exact in float32, subnormals included; +-inf past FLT_MAX); NaN codes (S.1111.111)
-// and NaN scales (b = 255) give the canonical quiet NaN.
+// The value of every E4M3 code from its fields (exact in float32; NaN codes unused), built once.
+struct E4m3Values {
+    float v[256];
+    E4m3Values() {
+        for (int q = 0; q < 256; ++q) {
+            const int e = (q >> 3) & 15, m = q & 7;
+            const float mag = e == 0 ? std::ldexp(static_cast<float>(m), -9) : std::ldexp(static_cast<float>(8 + m), e - 10);
+            v[q] = (q & 0x80) ? -mag : mag;
+        }
+    }
+};
+const E4m3Values kE4m3;
+
+// The E4M3 code q times 2^(b - 127) for the E8M0 byte b, as float32 bits (SEMANTICS.md 9): the code's value times
+// the power of two, one float32 product, which is exact (4 significant bits, no result below 2^-136, float32's
+// subnormals reach 2^-149; +-inf past FLT_MAX, as rounding the exact value gives). NaN codes (S.1111.111) and NaN
+// scales (b = 255) give the canonical quiet NaN. (std::ldexp per value gave the same bits, 10x slower.)
 uint32_t dequantized_bits(uint8_t q, uint8_t b) {
-    const int e = (q >> 3) & 15, m = q & 7;
-    if ((e == 15 && m == 7) || b == 255) return 0x7fc00000u;
-    const float mag = e == 0 ? std::ldexp(static_cast<float>(m), -9) : std::ldexp(static_cast<float>(8 + m), e - 10);
-    const float x = std::ldexp((q & 0x80) ? -mag : mag, b - 127);
+    if ((q & 0x7f) == 0x7f || b == 255) return 0x7fc00000u;
+    const uint32_t scale_bits = b != 0 ? static_cast<uint32_t>(b) << 23 : 0x00400000u;  // 2^(b-127); b = 0: 2^-127
+    float scale;
+    std::memcpy(&scale, &scale_bits, 4);
+    const float x = kE4m3.v[q] * scale;
     uint32_t u;
     std::memcpy(&u, &x, 4);
     return u;
