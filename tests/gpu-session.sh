@@ -14,7 +14,7 @@
 # Plans:
 #   all    probe, correctness (the suite runs beside selftest + sanitize-selftest), bench, hosttable at 1 GiB,
 #          bench-compile, hosttable at 10 GiB: most important first, so a spent budget cuts the least important
-#   extra  bench-serving-jvm bench-serving-torch bench-checkpoint hosttable90 profile sanitize-java
+#   extra  bench-serving-jvm bench-serving-torch bench-checkpoint hosttable-fp8 hosttable90 profile sanitize-java
 #   serving bench-serving-jvm bench-serving-torch
 # Steps:
 #   probe             the machine: GPU, driver, toolkit, where libcublas.so.13 is, whether compute-sanitizer works
@@ -39,7 +39,10 @@
 #                     ZERO_COPY paths; warm page cache) and Fp8GatherBench (4 GiB bf16 table: CPU gathers of bf16 vs fp8 rows, fp8
 #                     dequantization per row, HashedGather fp8Table vs table); --simulated: tiny sizes against the
 #                     simulator (seconds); skipped for a jar without them
-#   hosttable         HostTableBench at 1 and 10 GiB (bf16; both gather paths vs the pinned memcpy; prefetch overlap)
+#   hosttable         HostTableBench at 1 and 10 GiB (bf16; both gather paths vs the pinned memcpy; prefetch overlap),
+#                     then hosttable-fp8
+#   hosttable-fp8     HostTableBench with an fp8 table of the 1 GiB bf16 table's rows (E4M3 + an E8M0 scale per 32,
+#                     dequantized to bf16 on the GPU): rows/s to set beside the bf16 run's; --simulated: 0.01 GiB
 #   hosttable90       the same at 90 GiB (larger than the GPU's memory)
 #   profile           Nsight Compute on short GpuForwardBench runs (bf16; 4x4096 and 64x16; unfused and fused)
 #   profile-serving   Nsight Compute on a short ServingBench run (bf16; a 64-sequence decode step, the packed prefill)
@@ -79,11 +82,12 @@ steps=()
 for a in "${args[@]}"; do
   case "$a" in
     all) steps+=(probe correctness bench-jvm bench-torch hosttable-1 bench-compile hosttable-10) ;;
-    extra) steps+=(bench-serving-jvm bench-serving-torch bench-checkpoint hosttable90 profile sanitize-java) ;;
+    extra) steps+=(bench-serving-jvm bench-serving-torch bench-checkpoint hosttable-fp8 hosttable90 profile sanitize-java) ;;
     serving) steps+=(bench-serving-jvm bench-serving-torch) ;;
-    hosttable) steps+=(hosttable-1 hosttable-10) ;;
+    hosttable) steps+=(hosttable-1 hosttable-10 hosttable-fp8) ;;
     bench) steps+=(bench-jvm bench-torch) ;;
     probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable-1|hosttable-10|hosttable90\
+      |hosttable-fp8\
       |profile|profile-serving|sanitize-java|bench-serving-jvm|bench-serving-torch|bench-checkpoint\
       |conv-variants|cublas-header) steps+=("$a") ;;
     *) echo "gpu-session.sh: unknown plan or step '$a' (see --help)" >&2; exit 64 ;;
@@ -370,6 +374,19 @@ step_hosttable() { # sizes in GiB...
   done
 }
 
+step_hosttable_fp8() { # the size of the bf16 table whose rows the fp8 table holds, in GiB
+  local gib="$1"
+  if $simulated; then
+    # shellcheck disable=SC2046
+    run_step "bench-host-${gib}gib-fp8" 300 $(bench_java HostTableBench 4g) --table-gib "$gib" --table-dtype fp8 \
+      --threads 2 --batch 1 --seq 64 --reps 3 --sweep 16,64
+  else
+    # shellcheck disable=SC2046
+    run_step "bench-host-${gib}gib-fp8" 240 $(bench_java HostTableBench 16g) --table-gib "$gib" --table-dtype fp8 \
+      --threads "$(nproc)"
+  fi
+}
+
 step_profile() {
   $simulated && { skip profile "simulated run: Nsight Compute needs a GPU"; return; }
   local ncu shape
@@ -424,6 +441,7 @@ for step in "${steps[@]}"; do
     bench-compile) step_bench_compile ;;
     hosttable-1) if $simulated; then step_hosttable 0.01; else step_hosttable 1; fi ;;
     hosttable-10) if $simulated; then skip bench-host-10gib "simulated run: tiny sizes only"; else step_hosttable 10; fi ;;
+    hosttable-fp8) if $simulated; then step_hosttable_fp8 0.01; else step_hosttable_fp8 1; fi ;;
     hosttable90) if $simulated; then skip bench-host-90gib "simulated run: 90 GiB is a GPU machine's size"; else step_hosttable 90; fi ;;
     profile) step_profile ;;
     profile-serving) step_profile_serving ;;

@@ -91,10 +91,11 @@ mkdir -p "$bundle/bench"
 cp "$root/bench/target/benchmarks.jar" "$bundle/bench/"
 if [[ "$expect_cuda" == true ]]; then
   cmake --build "$root/bindings/target/cmake" --target engram_kernel_selftest engram_gate_conv_selftest \
-    engram_packed_selftest engram_fp8_gather_selftest -- -j2 >/dev/null
+    engram_packed_selftest engram_fp8_gather_selftest engram_fp8_dequantize_selftest -- -j2 >/dev/null
   mkdir -p "$bundle/selftest"
   cp "$root/bindings/target/cmake/engram_kernel_selftest" "$root/bindings/target/cmake/engram_gate_conv_selftest" \
      "$root/bindings/target/cmake/engram_packed_selftest" "$root/bindings/target/cmake/engram_fp8_gather_selftest" \
+     "$root/bindings/target/cmake/engram_fp8_dequantize_selftest" \
      "$root/bindings/target/classes/native/linux-x86_64/libengram.so" "$bundle/selftest/"
 fi
 

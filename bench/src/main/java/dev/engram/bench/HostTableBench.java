@@ -12,22 +12,28 @@ import dev.engram.cuda.DeviceBuffer;
 import dev.engram.cuda.PinnedHostBuffer;
 import dev.engram.gpu.HostGatherPath;
 import dev.engram.gpu.HostTableLayer;
+import dev.engram.gpu.LayerWeights;
 import dev.engram.gpu.Prefetch;
+import dev.engram.hash.LayerHashing;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.reference.DenseWeights;
 import dev.engram.reference.RandomWeights;
 import dev.engram.table.CpuRowGather;
+import dev.engram.table.Fp8HostTable;
 import dev.engram.table.HostMemory;
 import dev.engram.table.HostTable;
 import dev.engram.table.PinnedHostMemory;
 import dev.engram.table.RandomRows;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.stream.IntStream;
 
 import static dev.engram.bench.Stats.median;
 import static dev.engram.bench.Stats.min;
@@ -48,12 +54,15 @@ import static dev.engram.bench.Stats.max;
  *       (sized to last at least twice the prefetch) followed by the Engram layer; with the rows prefetched from
  *       host memory while the GEMMs run, against the same step with the table on the device.</li>
  * </ol>
+ * With {@code --table-dtype fp8} the table is an {@link Fp8HostTable} of the same rows (E4M3 codes, one E8M0 scale per
+ * {@code --fp8-block} values, default 32): the payload is the code and scale bytes that cross PCIe, dequantized on the
+ * GPU into {@code --dtype}. Every prefetch line also gives rows per second, the number to compare with a bf16 run.
  * A benchmark, not a test: it prints numbers and asserts nothing.
  *
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -Xmx8g -cp bench/target/benchmarks.jar dev.engram.bench.HostTableBench \
- *      [--table-gib 8] [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--reps 30] [--threads 16]
- *      [--sweep 64,256,1024,4096,16384,32768]
+ *      [--table-gib 8] [--batch 4] [--seq 4096] [--dtype bf16|fp32] [--table-dtype fp8] [--fp8-block 32]
+ *      [--reps 30] [--threads 16] [--sweep 64,256,1024,4096,16384,32768]
  * </pre>
  */
 public final class HostTableBench {
@@ -66,6 +75,22 @@ public final class HostTableBench {
 
     private HostTableBench() {}
 
+    /** The table under test, float or fp8: what crosses PCIe per row, the CPU gather alone, and its layers. */
+    private interface Table {
+        /** {@return the bytes one row moves to the device} */
+        long rowBytes();
+
+        /** The CPU gather of {@code hash} into pinned {@code dst} ({@code rows * rowBytes()} bytes). */
+        void gather(CpuRowGather gather, LayerHashing layer, long[] hash, MemorySegment dst);
+
+        HostTableLayer layer(HostGatherPath path, int maxTokens, int threads);
+    }
+
+    /**
+     * Runs the benchmark.
+     *
+     * @param argv the options above
+     */
     public static void main(String[] argv) {
         Map<String, String> a = parse(argv);
         double tableGib = Double.parseDouble(a.getOrDefault("table-gib", "8"));
@@ -76,6 +101,12 @@ public final class HostTableBench {
         int threads = Integer.parseInt(a.getOrDefault("threads", String.valueOf(Runtime.getRuntime().availableProcessors())));
         int[] sweep = Arrays.stream(a.getOrDefault("sweep", "64,256,1024,4096,16384,32768").split(","))
                 .mapToInt(Integer::parseInt).toArray();
+        String tableDtype = a.getOrDefault("table-dtype", "same");
+        if (!tableDtype.equals("same") && !tableDtype.equals("fp8")) {
+            throw new IllegalArgumentException("--table-dtype must be fp8 (else the table has --dtype), got " + tableDtype);
+        }
+        boolean fp8 = tableDtype.equals("fp8");
+        int block = Integer.parseInt(a.getOrDefault("fp8-block", "32"));
         GpuStatus status = Engram.gpuStatus();
         if (!status.available()) {
             System.err.println("HostTableBench: " + status.describe());
@@ -93,33 +124,101 @@ public final class HostTableBench {
         NgramHashMapping mapping = NgramHashMapping.forCompressedIds(config);
         int layerId = 1;
         int tokens = batch * seq;
-        long payload = (long) tokens * config.engramHiddenSize() * dtype.byteSize();
         DenseWeights dense = RandomWeights.createDense(config, 1, 0.1);
+        long rows = mapping.layer(layerId).totalRows();
 
         long t0 = System.nanoTime();
         HostMemory memory = PinnedHostMemory.registered(HostMemory.anonymousMapping(true));
-        try (HostTable table = HostTable.allocate(mapping.layer(layerId).totalRows(), config.headDim(), dtype, memory)) {
+        if (fp8) {
+            try (Fp8HostTable table = Fp8HostTable.allocate(rows, config.headDim(), block, memory)) {
+                fillFp8(table, 7);
+                System.out.printf(Locale.ROOT, "HostTableBench: table %,d rows x %d FP8_E4M3 = %.2f GiB pinned (mmap +"
+                                + " MADV_HUGEPAGE + cudaHostRegister; E8M0 scale per %d values, dequantized to %s on the GPU),"
+                                + " filled in %.1f s; %d tokens, payload %.1f MiB; %d gather threads%n",
+                        table.rows(), table.headDim(), table.byteSize() / (double) (1L << 30), block, dtype,
+                        (System.nanoTime() - t0) / 1e9, tokens, payloadOf(config, tokens, table.codeRowBytes()
+                                + table.scaleRowBytes()) / (double) (1 << 20), threads);
+                run(new Table() {
+                    public long rowBytes() { return table.codeRowBytes() + table.scaleRowBytes(); }
+                    public void gather(CpuRowGather g, LayerHashing layer, long[] hash, MemorySegment dst) {
+                        long codes = hash.length * table.codeRowBytes();
+                        g.gather(table, layer, hash, dst.asSlice(0, codes), dst.asSlice(codes));
+                    }
+                    public HostTableLayer layer(HostGatherPath path, int maxTokens, int threads) {
+                        return HostTableLayer.create(mapping, layerId, LayerWeights.of(dense), table, dtype,
+                                HostTableLayer.Options.of(path, maxTokens).withGatherThreads(threads));
+                    }
+                }, mapping, layerId, dense, dtype, batch, seq, reps, threads, sweep);
+            }
+            return;
+        }
+        try (HostTable table = HostTable.allocate(rows, config.headDim(), dtype, memory)) {
             RandomRows.fill(table, 7, 1.0, threads);
             System.out.printf(Locale.ROOT, "HostTableBench: table %,d rows x %d %s = %.2f GiB pinned (mmap + MADV_HUGEPAGE +"
                             + " cudaHostRegister), filled in %.1f s; %d tokens, payload %.1f MiB; %d gather threads%n",
                     table.rows(), table.rowElements(), dtype, table.byteSize() / (double) (1L << 30),
-                    (System.nanoTime() - t0) / 1e9, tokens, payload / (double) (1 << 20), threads);
-            double memcpyGBps = pinnedCopyGBps(payload, reps);
-            System.out.printf(Locale.ROOT, "  pinned H2D cudaMemcpyAsync of %.1f MiB: %.1f GB/s%n", payload / (double) (1 << 20), memcpyGBps);
-            gatherOnly(table, mapping, layerId, tokens, threads, reps, payload);
-            int maxTokens = Math.max(tokens, Arrays.stream(sweep).max().orElse(tokens));
-            for (HostGatherPath path : HostGatherPath.values()) {
-                try (HostTableLayer layer = HostTableLayer.create(mapping, layerId, dense, table, path, maxTokens, threads)) {
-                    measurePath(layer, mapping, path, batch, seq, reps, payload, memcpyGBps);
-                    overlap(layer, mapping, dense, dtype, batch, seq, reps);
-                    for (int n : sweep) {
-                        int b = Math.max(1, n / 4096), t = n / b;
-                        long bytes = (long) b * t * config.engramHiddenSize() * dtype.byteSize();
-                        measurePath(layer, mapping, path, b, t, reps, bytes, pinnedCopyGBps(bytes, reps));
-                    }
+                    (System.nanoTime() - t0) / 1e9, tokens, payloadOf(config, tokens, table.rowBytes()) / (double) (1 << 20),
+                    threads);
+            run(new Table() {
+                public long rowBytes() { return table.rowBytes(); }
+                public void gather(CpuRowGather g, LayerHashing layer, long[] hash, MemorySegment dst) {
+                    g.gather(table, layer, hash, dst);
+                }
+                public HostTableLayer layer(HostGatherPath path, int maxTokens, int threads) {
+                    return HostTableLayer.create(mapping, layerId, dense, table, path, maxTokens, threads);
+                }
+            }, mapping, layerId, dense, dtype, batch, seq, reps, threads, sweep);
+        }
+    }
+
+    /** {@return the bytes {@code tokens} tokens move to the device: a row of {@code rowBytes} per token and head} */
+    private static long payloadOf(EngramConfig config, int tokens, long rowBytes) {
+        return (long) tokens * config.headsPerLayer() * rowBytes;
+    }
+
+    /** The memcpy reference, the CPU gather alone, then every path: prefetch, overlap, sweep. */
+    private static void run(Table table, NgramHashMapping mapping, int layerId, DenseWeights dense, DType dtype, int batch,
+                            int seq, int reps, int threads, int[] sweep) {
+        EngramConfig config = mapping.config();
+        int tokens = batch * seq;
+        long payload = payloadOf(config, tokens, table.rowBytes());
+        double memcpyGBps = pinnedCopyGBps(payload, reps);
+        System.out.printf(Locale.ROOT, "  pinned H2D cudaMemcpyAsync of %.1f MiB: %.1f GB/s%n", payload / (double) (1 << 20), memcpyGBps);
+        gatherOnly(table, mapping, layerId, tokens, threads, reps, payload);
+        int maxTokens = Math.max(tokens, Arrays.stream(sweep).max().orElse(tokens));
+        for (HostGatherPath path : HostGatherPath.values()) {
+            try (HostTableLayer layer = table.layer(path, maxTokens, threads)) {
+                measurePath(layer, mapping, path, batch, seq, reps, payload, memcpyGBps);
+                overlap(layer, mapping, dense, dtype, batch, seq, reps);
+                for (int n : sweep) {
+                    int b = Math.max(1, n / 4096), t = n / b;
+                    long bytes = payloadOf(config, b * t, table.rowBytes());
+                    measurePath(layer, mapping, path, b, t, reps, bytes, pinnedCopyGBps(bytes, reps));
                 }
             }
         }
+    }
+
+    /**
+     * Random E4M3 codes (the two NaN codes turned into ±448) and scale bytes 120..134, on the common pool: each part
+     * writes its own range of longs from its own generator.
+     */
+    private static void fillFp8(Fp8HostTable table, long seed) {
+        MemorySegment codes = table.codes(), scales = table.scales();
+        long words = codes.byteSize() / Long.BYTES;
+        int parts = Math.max(1, (int) Math.min(4L * Runtime.getRuntime().availableProcessors(), words / 4096 + 1));
+        IntStream.range(0, parts).parallel().forEach(p -> {
+            SplittableRandom r = new SplittableRandom(seed + p);
+            for (long w = words * p / parts, end = words * (p + 1) / parts; w < end; w++) {
+                long x = r.nextLong();
+                // Bytes whose low 7 bits are all set (NaN codes) get bit 0 cleared: no carries cross bytes here.
+                long nan = ((x & 0x7F7F7F7F7F7F7F7FL) + 0x0101010101010101L) & 0x8080808080808080L;
+                codes.set(ValueLayout.JAVA_LONG_UNALIGNED, w * Long.BYTES, x & ~(nan >>> 7));
+            }
+        });
+        SplittableRandom r = new SplittableRandom(seed - 1);
+        for (long i = words * Long.BYTES; i < codes.byteSize(); i++) codes.set(ValueLayout.JAVA_BYTE, i, (byte) 0x38);
+        for (long i = 0; i < scales.byteSize(); i++) scales.set(ValueLayout.JAVA_BYTE, i, (byte) (120 + r.nextInt(15)));
     }
 
     private static void measurePath(HostTableLayer layer, NgramHashMapping mapping, HostGatherPath path, int batch, int seq,
@@ -133,14 +232,16 @@ public final class HostTableBench {
             if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
         }
         double med = median(ms);
+        long rows = (long) batch * seq * mapping.config().headsPerLayer();
         System.out.printf(Locale.ROOT, "  %-9s prefetch of %dx%d tokens (hash + gather + copy, host wall): median %.3f ms"
                         + " [min %.3f, max %.3f], %.1f GB/s of payload = %.0f%% of a pinned memcpy of the same bytes"
-                        + " (%.1f GB/s)%n", path, batch, seq, med, min(ms), max(ms), payload / (med * 1e-3) / 1e9,
-                100 * payload / (med * 1e-3) / 1e9 / memcpyGBps, memcpyGBps);
+                        + " (%.1f GB/s), %.1f M rows/s%n", path, batch, seq, med, min(ms), max(ms),
+                payload / (med * 1e-3) / 1e9, 100 * payload / (med * 1e-3) / 1e9 / memcpyGBps, memcpyGBps,
+                rows / (med * 1e-3) / 1e6);
     }
 
     /** The CPU gather alone (validated ids → pinned memory), without hashing or the copy to the device. */
-    private static void gatherOnly(HostTable table, NgramHashMapping mapping, int layerId, int tokens, int threads, int reps,
+    private static void gatherOnly(Table table, NgramHashMapping mapping, int layerId, int tokens, int threads, int reps,
                                    long payload) {
         long[] hash = mapping.hashCompressed(randomIds(1, tokens, 99_000, 17)[0], 1, tokens, layerId);
         try (CpuRowGather gather = new CpuRowGather(threads);
@@ -148,7 +249,7 @@ public final class HostTableBench {
             double[] ms = new double[reps];
             for (int r = -WARMUP_REPS; r < reps; r++) {
                 long t = System.nanoTime();
-                gather.gather(table, mapping.layer(layerId), hash, dst.segment());
+                table.gather(gather, mapping.layer(layerId), hash, dst.segment());
                 if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
             }
             double med = median(ms);
@@ -254,7 +355,8 @@ public final class HostTableBench {
         for (int i = 0; i < argv.length; i++) {
             if (!argv[i].startsWith("--") || i + 1 >= argv.length) {
                 throw new IllegalArgumentException("usage: HostTableBench [--table-gib G] [--batch B] [--seq T]"
-                        + " [--dtype bf16|fp32] [--reps R] [--threads N] [--sweep N,N,..]; got '" + argv[i] + "'");
+                        + " [--dtype bf16|fp32] [--table-dtype fp8] [--fp8-block N] [--reps R] [--threads N]"
+                        + " [--sweep N,N,..]; got '" + argv[i] + "'");
             }
             m.put(argv[i].substring(2), argv[++i]);
         }
