@@ -70,8 +70,8 @@ import java.util.stream.IntStream;
  * the rows with {@link CpuRowGather} into the pinned slot (on the calling thread and the gather's pool) in
  * chunks of {@value #CHUNK_TOKENS} tokens, queueing each chunk's H2D copy as soon as it is gathered; {@code ZERO_COPY}
  * copies the ids (for a packed batch with its sequences' history rows) and queues the hashed-gather kernel reading
- * the mapped table; {@code AUTO} takes {@code ZERO_COPY} for prefetches of at most
- * {@link Options#zeroCopyMaxTokens()} tokens and {@code CPU} above ({@link #pathFor}). A packed decode step allocates
+ * the mapped table; {@code AUTO} takes {@code ZERO_COPY} for prefetches of {@link Options#zeroCopyMinTokens()} to
+ * {@link Options#zeroCopyMaxTokens()} tokens and {@code CPU} for smaller and larger ones ({@link #pathFor}). A packed decode step allocates
  * no device memory and no host buffer (the host arrays are the layer's, reused; small objects remain).
  *
  * <p>The table is borrowed: it must be pinned and mapped ({@link dev.engram.table.PinnedHostMemory}) for zero copy
@@ -102,6 +102,7 @@ public final class HostTableLayer implements AutoCloseable {
     private final Fp8HostStaging fp8;         // with fp8Table: its staging and mapped views
     private final HostGatherPath path;
     private final int zeroCopyMaxTokens;      // prefetches of at most this many tokens go zero-copy; -1: none
+    private final int zeroCopyMinTokens;      // ... and of at least this many (AUTO's window; 0 otherwise)
     private final int maxSequences;
     private final EngramLayer dense;
     private final CpuRowGather gather;        // null without CPU staging
@@ -131,17 +132,21 @@ public final class HostTableLayer implements AutoCloseable {
 
     /**
      * How a layer is built: the path rows take, the most tokens and sequences one prefetch takes, the CPU gather's
-     * threads and {@link HostGatherPath#AUTO}'s threshold. Start from {@link #of(HostGatherPath, int)} and change what
+     * threads and {@link HostGatherPath#AUTO}'s window. Start from {@link #of(HostGatherPath, int)} and change what
      * differs: {@code HostTableLayer.Options.of(HostGatherPath.AUTO, 4096).withGatherThreads(16)}.
      *
      * @param path              how rows travel, e.g. {@link HostGatherPath#defaultFor(HostTable)}
      * @param maxTokens         the most tokens one prefetch takes, {@code >= 1}
      * @param gatherThreads     threads of the CPU gather (the {@code CPU} and {@code AUTO} paths), {@code >= 1}
      * @param maxSequences      the most sequences of a packed prefetch, {@code >= 1}, or 0 for {@code maxTokens}
-     * @param zeroCopyMaxTokens {@code AUTO}: prefetches of at most this many tokens take the zero-copy path, larger
-     *                          ones the CPU path ({@code >= 0}; 0: always CPU); ignored by the other paths
+     * @param zeroCopyMaxTokens {@code AUTO}: prefetches of at most this many tokens (and at least
+     *                          {@code zeroCopyMinTokens}) take the zero-copy path, larger ones the CPU path
+     *                          ({@code >= 0}; 0: always CPU); ignored by the other paths
+     * @param zeroCopyMinTokens {@code AUTO}: prefetches of fewer tokens take the CPU path ({@code >= 0}); ignored by
+     *                          the other paths
      */
-    public record Options(HostGatherPath path, int maxTokens, int gatherThreads, int maxSequences, int zeroCopyMaxTokens) {
+    public record Options(HostGatherPath path, int maxTokens, int gatherThreads, int maxSequences, int zeroCopyMaxTokens,
+                          int zeroCopyMinTokens) {
         /** Checks the values. */
         public Options {
             Objects.requireNonNull(path, "path");
@@ -153,11 +158,15 @@ public final class HostTableLayer implements AutoCloseable {
             if (zeroCopyMaxTokens < 0) {
                 throw new IllegalArgumentException("zeroCopyMaxTokens must be >= 0, got " + zeroCopyMaxTokens);
             }
+            if (zeroCopyMinTokens < 0) {
+                throw new IllegalArgumentException("zeroCopyMinTokens must be >= 0, got " + zeroCopyMinTokens);
+            }
         }
 
         /**
          * {@return options with one gather thread per processor, {@code maxSequences = maxTokens} and
-         * {@link HostGatherPath#autoZeroCopyMaxTokens()}}
+         * {@link HostGatherPath#AUTO}'s default window ({@link HostGatherPath#autoZeroCopyMinTokens()} to
+         * {@link HostGatherPath#autoZeroCopyMaxTokens()} tokens)}
          *
          * @param path      how rows travel
          * @param maxTokens the most tokens one prefetch takes, {@code >= 1}
@@ -165,7 +174,7 @@ public final class HostTableLayer implements AutoCloseable {
          */
         public static Options of(HostGatherPath path, int maxTokens) {
             return new Options(path, maxTokens, Runtime.getRuntime().availableProcessors(), 0,
-                    HostGatherPath.autoZeroCopyMaxTokens());
+                    HostGatherPath.autoZeroCopyMaxTokens(), HostGatherPath.autoZeroCopyMinTokens());
         }
 
         /** {@return the most sequences of a packed prefetch: {@code maxSequences}, or {@code maxTokens} when it is 0} */
@@ -180,7 +189,7 @@ public final class HostTableLayer implements AutoCloseable {
          * @throws IllegalArgumentException when {@code gatherThreads < 1}
          */
         public Options withGatherThreads(int gatherThreads) {
-            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens);
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens, zeroCopyMinTokens);
         }
 
         /**
@@ -190,17 +199,27 @@ public final class HostTableLayer implements AutoCloseable {
          * @throws IllegalArgumentException when {@code maxSequences < 0}
          */
         public Options withMaxSequences(int maxSequences) {
-            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens);
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens, zeroCopyMinTokens);
         }
 
         /**
-         * {@return these options with another {@link HostGatherPath#AUTO} threshold}
+         * {@return these options with another upper end of {@link HostGatherPath#AUTO}'s zero-copy window}
          *
          * @param zeroCopyMaxTokens prefetches of at most this many tokens take the zero-copy path, {@code >= 0}
          * @throws IllegalArgumentException when {@code zeroCopyMaxTokens < 0}
          */
         public Options withZeroCopyMaxTokens(int zeroCopyMaxTokens) {
-            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens);
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens, zeroCopyMinTokens);
+        }
+
+        /**
+         * {@return these options with another lower end of {@link HostGatherPath#AUTO}'s zero-copy window}
+         *
+         * @param zeroCopyMinTokens prefetches of fewer tokens take the CPU path, {@code >= 0} (0 or 1: from one token)
+         * @throws IllegalArgumentException when {@code zeroCopyMinTokens < 0}
+         */
+        public Options withZeroCopyMinTokens(int zeroCopyMinTokens) {
+            return new Options(path, maxTokens, gatherThreads, maxSequences, zeroCopyMaxTokens, zeroCopyMinTokens);
         }
     }
 
@@ -220,6 +239,7 @@ public final class HostTableLayer implements AutoCloseable {
         boolean cpu = path != HostGatherPath.ZERO_COPY;
         zeroCopyMaxTokens = !zeroCopy ? -1 : path == HostGatherPath.ZERO_COPY ? maxTokens
                 : Math.min(options.zeroCopyMaxTokens(), maxTokens);
+        zeroCopyMinTokens = path == HostGatherPath.AUTO ? options.zeroCopyMinTokens() : 0;
         resources.add(dense);
         try {
             hashIds = cpu ? new long[Math.multiplyExact(maxTokens, hashing.heads())] : null;
@@ -293,7 +313,8 @@ public final class HostTableLayer implements AutoCloseable {
         if (gatherThreads < 1) throw new IllegalArgumentException("gatherThreads must be >= 1, got " + gatherThreads);
         if (maxTokens < 1) throw new IllegalArgumentException("maxTokens must be >= 1, got " + maxTokens);
         return create(mapping, layerId, dense, table, new Options(path, maxTokens, gatherThreads, 0,
-                path == HostGatherPath.AUTO ? HostGatherPath.autoZeroCopyMaxTokens() : 0));
+                path == HostGatherPath.AUTO ? HostGatherPath.autoZeroCopyMaxTokens() : 0,
+                path == HostGatherPath.AUTO ? HostGatherPath.autoZeroCopyMinTokens() : 0));
     }
 
     /**
@@ -329,7 +350,7 @@ public final class HostTableLayer implements AutoCloseable {
                 if (problem != null) throw new IllegalArgumentException(problem);
                 yield true;
             }
-            case AUTO -> options.zeroCopyMaxTokens() > 0 && zeroCopyProblem(table.segment(), table) == null;
+            case AUTO -> hasZeroCopyWindow(options) && zeroCopyProblem(table.segment(), table) == null;
         };
         EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
                 EngramLayer.Options.of(options.maxTokens()).withDtype(table.dtype())
@@ -384,7 +405,7 @@ public final class HostTableLayer implements AutoCloseable {
                 if (problem != null) throw new IllegalArgumentException(problem);
                 yield true;
             }
-            case AUTO -> options.zeroCopyMaxTokens() > 0 && zeroCopyProblem(codes, table) == null;
+            case AUTO -> hasZeroCopyWindow(options) && zeroCopyProblem(codes, table) == null;
         };
         EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
                 EngramLayer.Options.of(options.maxTokens()).withDtype(dtype).withMaxSequences(options.sequenceLimit()));
@@ -779,15 +800,20 @@ public final class HostTableLayer implements AutoCloseable {
         return out;
     }
 
+    /** {@return whether {@code AUTO}'s window holds any token count} (else the layer keeps no zero-copy staging) */
+    private static boolean hasZeroCopyWindow(Options options) {
+        return options.zeroCopyMaxTokens() >= Math.max(1, options.zeroCopyMinTokens());
+    }
+
     /**
      * {@return the path a prefetch of {@code tokens} tokens takes: {@link HostGatherPath#CPU} or
-     * {@link HostGatherPath#ZERO_COPY}} ({@code AUTO}: zero copy up to {@link Options#zeroCopyMaxTokens()} tokens
-     * when the table is mapped, else CPU)
+     * {@link HostGatherPath#ZERO_COPY}} ({@code AUTO}: zero copy from {@link Options#zeroCopyMinTokens()} to
+     * {@link Options#zeroCopyMaxTokens()} tokens when the table is mapped, else CPU)
      *
      * @param tokens the prefetch's token count
      */
     public HostGatherPath pathFor(int tokens) {
-        return tokens <= zeroCopyMaxTokens ? HostGatherPath.ZERO_COPY : HostGatherPath.CPU;
+        return tokens <= zeroCopyMaxTokens && tokens >= zeroCopyMinTokens ? HostGatherPath.ZERO_COPY : HostGatherPath.CPU;
     }
 
     /** {@return the path this layer was built with (for {@code AUTO}, see {@link #pathFor} for one prefetch)} */

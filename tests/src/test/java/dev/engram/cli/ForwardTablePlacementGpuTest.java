@@ -56,10 +56,10 @@ class ForwardTablePlacementGpuTest {
             Path d = tmp.resolve("d.f32.bin"), h = tmp.resolve("h.f32.bin");
             byte[] expected = CheckpointFiles.run(forward(ckpt, c, d, dtype, "--table-placement", "device"), d);
             assertArrayEquals(expected, CheckpointFiles.run(forward(ckpt, c, d, dtype), d), "device is the default");
-            // The golden cases are short, so AUTO takes zero copy; a threshold of 0 sends them through the CPU gather.
-            for (String zeroCopyMaxTokens : new String[] {null, "0"}) {
-                String path = zeroCopyMaxTokens == null ? "zero copy" : "CPU gather";
-                CliRun run = withAutoThreshold(zeroCopyMaxTokens, () -> CliRun.of(forward(ckpt, c, h, dtype,
+            // AUTO's window set by its system properties: every prefetch zero copy, then every one through the CPU gather.
+            for (String zeroCopyMaxTokens : new String[] {"1000000", "0"}) {
+                String path = zeroCopyMaxTokens.equals("0") ? "CPU gather" : "zero copy";
+                CliRun run = withAutoWindow("0", zeroCopyMaxTokens, () -> CliRun.of(forward(ckpt, c, h, dtype,
                         "--table-placement", placement).toArray(String[]::new)).assertOk());
                 assertTrue(run.out().contains("its table in host memory (" + placement + ")"), run.out());
                 assertArrayEquals(expected, CheckpointFiles.bytes(h), c.get("name").asText() + ": " + placement + " ("
@@ -68,16 +68,23 @@ class ForwardTablePlacementGpuTest {
         }
     }
 
-    private static CliRun withAutoThreshold(String value, java.util.function.Supplier<CliRun> run) {
-        String key = dev.engram.gpu.HostGatherPath.AUTO_ZERO_COPY_MAX_TOKENS_PROPERTY;
-        String old = System.getProperty(key);
-        if (value != null) System.setProperty(key, value);
+    private static CliRun withAutoWindow(String min, String max, java.util.function.Supplier<CliRun> run) {
+        String minKey = dev.engram.gpu.HostGatherPath.AUTO_ZERO_COPY_MIN_TOKENS_PROPERTY;
+        String maxKey = dev.engram.gpu.HostGatherPath.AUTO_ZERO_COPY_MAX_TOKENS_PROPERTY;
+        String oldMin = System.getProperty(minKey), oldMax = System.getProperty(maxKey);
+        System.setProperty(minKey, min);
+        System.setProperty(maxKey, max);
         try {
             return run.get();
         } finally {
-            if (old == null) System.clearProperty(key);
-            else System.setProperty(key, old);
+            restore(minKey, oldMin);
+            restore(maxKey, oldMax);
         }
+    }
+
+    private static void restore(String key, String old) {
+        if (old == null) System.clearProperty(key);
+        else System.setProperty(key, old);
     }
 
     @Test

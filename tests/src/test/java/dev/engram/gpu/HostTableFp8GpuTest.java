@@ -95,7 +95,8 @@ class HostTableFp8GpuTest {
     /** The layer with {@code table} in host memory, two gather threads. */
     static HostTableLayer hostLayer(Model m, Fp8HostTable table, HostGatherPath path, int maxTokens, int zeroCopyMaxTokens) {
         return HostTableLayer.create(m.mapping(), m.layerId(), LayerWeights.of(m.weights().dense()), table, m.dtype(),
-                HostTableLayer.Options.of(path, maxTokens).withGatherThreads(2).withZeroCopyMaxTokens(zeroCopyMaxTokens));
+                HostTableLayer.Options.of(path, maxTokens).withGatherThreads(2).withZeroCopyMaxTokens(zeroCopyMaxTokens)
+                        .withZeroCopyMinTokens(0));
     }
 
     /** The tables the layers are checked on: blocks of a row, half a row and one value; 64-value rows in 16 and 8. */

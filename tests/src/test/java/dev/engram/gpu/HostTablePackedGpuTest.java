@@ -52,10 +52,11 @@ class HostTablePackedGpuTest {
     private static final long SEED = 20261206L;
     private static final List<DType> DTYPES = List.of(DType.FLOAT32, DType.BFLOAT16);
 
-    /** A host-table layer of {@code m} with two gather threads and {@code AUTO}'s threshold. */
+    /** A host-table layer of {@code m} with two gather threads and {@code AUTO}'s window of 1 to {@code zeroCopyMaxTokens}. */
     static HostTableLayer hostLayer(Model m, HostTable table, HostGatherPath path, int maxTokens, int zeroCopyMaxTokens) {
         return HostTableLayer.create(m.mapping(), m.layerId(), LayerWeights.of(m.weights().dense()), table,
-                HostTableLayer.Options.of(path, maxTokens).withGatherThreads(2).withZeroCopyMaxTokens(zeroCopyMaxTokens));
+                HostTableLayer.Options.of(path, maxTokens).withGatherThreads(2).withZeroCopyMaxTokens(zeroCopyMaxTokens)
+                        .withZeroCopyMinTokens(0));
     }
 
     static HostTable pinnedTable(Model m) {
@@ -569,6 +570,18 @@ class HostTablePackedGpuTest {
             assertEquals(HostGatherPath.CPU, never.pathFor(1));
             assertEquals(HostGatherPath.ZERO_COPY, byDefault.pathFor(HostGatherPath.autoZeroCopyMaxTokens()));
             assertEquals(HostGatherPath.CPU, byDefault.pathFor(HostGatherPath.autoZeroCopyMaxTokens() + 1));
+            assertEquals(HostGatherPath.ZERO_COPY, byDefault.pathFor(HostGatherPath.autoZeroCopyMinTokens()));
+            assertEquals(HostGatherPath.CPU, byDefault.pathFor(HostGatherPath.autoZeroCopyMinTokens() - 1));
+            try (HostTableLayer window = HostTableLayer.create(m.mapping(), m.layerId(), LayerWeights.of(m.weights().dense()),
+                    pinned, HostTableLayer.Options.of(HostGatherPath.AUTO, 32).withGatherThreads(1)
+                            .withZeroCopyMinTokens(3).withZeroCopyMaxTokens(5));
+                 HostTableLayer empty = HostTableLayer.create(m.mapping(), m.layerId(), LayerWeights.of(m.weights().dense()),
+                    pinned, HostTableLayer.Options.of(HostGatherPath.AUTO, 32).withGatherThreads(1)
+                            .withZeroCopyMinTokens(9).withZeroCopyMaxTokens(5))) {
+                assertEquals(List.of(HostGatherPath.CPU, HostGatherPath.ZERO_COPY, HostGatherPath.ZERO_COPY, HostGatherPath.CPU),
+                        List.of(window.pathFor(2), window.pathFor(3), window.pathFor(5), window.pathFor(6)));
+                for (int tokens = 1; tokens <= 32; tokens++) assertEquals(HostGatherPath.CPU, empty.pathFor(tokens));
+            }
             var e = assertThrows(IllegalArgumentException.class,
                     () -> hostLayer(m, plain, HostGatherPath.ZERO_COPY, 32, 5));
             assertTrue(e.getMessage().contains("pinned, mapped host memory"), e.getMessage());
