@@ -401,15 +401,21 @@ public final class HostTableLayer implements AutoCloseable {
         boolean zeroCopy = switch (options.path()) {
             case CPU -> false;
             case ZERO_COPY -> {
-                String problem = zeroCopyProblem(codes, table);
+                String problem = zeroCopyProblem(codes, table.scales(), table);
                 if (problem != null) throw new IllegalArgumentException(problem);
                 yield true;
             }
-            case AUTO -> hasZeroCopyWindow(options) && zeroCopyProblem(codes, table) == null;
+            case AUTO -> hasZeroCopyWindow(options) && zeroCopyProblem(codes, table.scales(), table) == null;
         };
         EngramLayer denseLayer = EngramLayer.createWithoutTable(mapping, layerId, dense,
                 EngramLayer.Options.of(options.maxTokens()).withDtype(dtype).withMaxSequences(options.sequenceLimit()));
         return new HostTableLayer(mapping, layerId, null, table, options, zeroCopy, denseLayer); // closes it on failure
+    }
+
+    /** As {@link #zeroCopyProblem(MemorySegment, Object)} for both: an fp8 table's scales may be another allocation. */
+    private static String zeroCopyProblem(MemorySegment codes, MemorySegment scales, Object table) {
+        String problem = zeroCopyProblem(codes, table);
+        return problem != null ? problem : zeroCopyProblem(scales, table);
     }
 
     /**

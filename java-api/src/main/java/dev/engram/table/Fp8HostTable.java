@@ -10,14 +10,17 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * An fp8 embedding table in host memory (SEMANTICS.md §9), the fp8 form of {@link HostTable}: E4M3 codes
  * {@code [rows, headDim]} ({@link DType#FP8_E4M3}, one byte a value) and E8M0 scales {@code [rows, headDim / block]}
  * ({@link DType#FP8_E8M0}, one byte a block), both row-major, in one off-heap allocation from a {@link HostMemory}
- * (codes first, the scales from the next multiple of {@value #SCALES_ALIGNMENT} bytes). With a pinned allocator
+ * (codes first, the scales from the next multiple of {@value #SCALES_ALIGNMENT} bytes), or in two allocations of their
+ * own ({@link #of(long, int, int, HostAllocation, HostAllocation)}: e.g. the two tensors of a checkpoint file, pinned
+ * in place). With a pinned allocator
  * ({@link PinnedHostMemory}) a {@link dev.engram.gpu.HostTableLayer} gathers code and scale rows on the CPU, moves
  * those bytes to the GPU and dequantizes them there, or reads both in place (zero copy): half a bf16 table's
  * bytes, plus one byte per block.
  *
  * <p>Made from an {@link Fp8Table} ({@link #copyOf(Fp8Table, HostMemory)}: a checked table, so no scale byte is NaN),
- * or {@link #allocate allocated} to be filled in place through {@link #codes()} and {@link #scales()} (then
- * {@link #asFp8Table()} checks every scale byte). Value {@code (r, d)} is
+ * {@link #allocate allocated} to be filled in place through {@link #codes()} and {@link #scales()} (then
+ * {@link #asFp8Table()} checks every scale byte), or over two allocations handed over ({@link #of}, every scale byte
+ * checked). Value {@code (r, d)} is
  * {@code e4m3(codes[r, d]) · 2^(scales[r, d / block] − 127)}.
  *
  * <p>{@link #close()} is idempotent and releases the memory; afterwards {@link #codes()}, {@link #scales()} and
@@ -31,7 +34,8 @@ public final class Fp8HostTable implements AutoCloseable {
     private final long rows;
     private final int headDim;
     private final int block;
-    private final HostAllocation allocation;
+    private final HostAllocation allocation;       // the codes, and the scales unless they have their own
+    private final HostAllocation scaleAllocation;  // the scales' own allocation (of), or null
     private final MemorySegment codes;
     private final MemorySegment scales;
     private final long byteSize;
@@ -43,9 +47,21 @@ public final class Fp8HostTable implements AutoCloseable {
         this.headDim = headDim;
         this.block = block;
         this.allocation = allocation;
+        this.scaleAllocation = null;
         this.codes = allocation.segment().asSlice(0, codeBytes);
         this.scales = allocation.segment().asSlice(scalesAt, scaleBytes);
         this.byteSize = scalesAt + scaleBytes;
+    }
+
+    private Fp8HostTable(long rows, int headDim, int block, HostAllocation codes, HostAllocation scales) {
+        this.rows = rows;
+        this.headDim = headDim;
+        this.block = block;
+        this.allocation = codes;
+        this.scaleAllocation = scales;
+        this.codes = codes.segment().asSlice(0, rows * headDim);
+        this.scales = scales.segment().asSlice(0, rows * (headDim / block));
+        this.byteSize = this.codes.byteSize() + this.scales.byteSize();
     }
 
     /**
@@ -88,16 +104,89 @@ public final class Fp8HostTable implements AutoCloseable {
      * @throws IllegalStateException    when the source's memory is no longer accessible
      */
     public static Fp8HostTable copyOf(Fp8Table source, HostMemory memory) {
+        return copyOf(source, memory, Runtime.getRuntime().availableProcessors(), ProgressListener.NONE);
+    }
+
+    /**
+     * Copies an fp8 table into memory from {@code memory} in parallel chunks ({@link TableCopy#copyFp8}: a table
+     * under 64 MiB takes one thread), reporting progress.
+     *
+     * @param source   the table to copy
+     * @param memory   the allocator
+     * @param threads  copy threads, {@code >= 1}
+     * @param progress receives the code and scale bytes written so far, on this thread
+     * @return the copy; the source is not needed afterwards
+     * @throws IllegalArgumentException for {@code threads < 1}, an allocation smaller than asked for, or a scale
+     *                                  byte 255 in the source (written since it was checked)
+     * @throws IllegalStateException    when the source's memory is no longer accessible
+     */
+    public static Fp8HostTable copyOf(Fp8Table source, HostMemory memory, int threads, ProgressListener progress) {
         Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(progress, "progress");
+        ParallelChunks.checkThreads(threads);
         Fp8HostTable table = allocate(source.rows(), source.rowElements(), source.block(), memory);
         try {
-            MemorySegment.copy(source.values(), 0, table.codes, 0, table.codes.byteSize());
-            MemorySegment.copy(source.scales(), 0, table.scales, 0, table.scales.byteSize());
+            TableCopy.copyFp8(source.values(), source.scales(), table, threads, progress);
         } catch (RuntimeException | Error e) {
             table.close();
             throw e;
         }
         return table;
+    }
+
+    /**
+     * An fp8 table over two allocations handed over: the codes from the start of one, the scales from the start of
+     * the other, read in place (e.g. two tensors' ranges of a checkpoint file, pinned read-only:
+     * {@code CheckpointHostTable.registerFp8}). Every scale byte is checked once. The table owns both allocations
+     * from the call on: it closes them when it is closed, or when this throws.
+     *
+     * @param rows    row count, {@code >= 1}
+     * @param headDim values per row, {@code >= 1}
+     * @param block   values per scale, {@code >= 1}, dividing {@code headDim}
+     * @param codes   at least {@code rows * headDim} bytes of E4M3 codes (a read-only segment gives a read-only table)
+     * @param scales  at least {@code rows * (headDim / block)} bytes of E8M0 scales, another allocation
+     * @return the table; {@link #byteSize()} is the code bytes plus the scale bytes
+     * @throws IllegalArgumentException for a bad shape or block, an allocation smaller than the shape's bytes, the same
+     *                                  allocation twice, or a scale byte 255 (NaN), its row and block named
+     * @throws IllegalStateException    when an allocation is already closed
+     */
+    public static Fp8HostTable of(long rows, int headDim, int block, HostAllocation codes, HostAllocation scales) {
+        try {
+            Objects.requireNonNull(codes, "codes");
+            Objects.requireNonNull(scales, "scales");
+            if (codes == scales) {
+                throw new IllegalArgumentException("fp8 host table: the codes and the scales need two allocations");
+            }
+            byteSize(rows, headDim, block); // checks the shape
+            long codeBytes = rows * headDim, scaleBytes = rows * (headDim / block);
+            if (codes.segment().byteSize() < codeBytes || scales.segment().byteSize() < scaleBytes) {
+                throw new IllegalArgumentException("fp8 host table [" + rows + ", " + headDim + "] block " + block
+                        + " needs " + codeBytes + " code bytes and " + scaleBytes + " scale bytes, got allocations of "
+                        + codes.segment().byteSize() + " and " + scales.segment().byteSize());
+            }
+            if (codes.isClosed() || scales.isClosed()) {
+                throw new IllegalStateException("fp8 host table: an allocation handed over is closed");
+            }
+        } catch (RuntimeException | Error e) {
+            closeBoth(codes, scales);
+            throw e;
+        }
+        Fp8HostTable table = new Fp8HostTable(rows, headDim, block, codes, scales);
+        try {
+            table.asFp8Table(); // reads every scale byte
+            return table;
+        } catch (RuntimeException | Error e) {
+            table.close();
+            throw e;
+        }
+    }
+
+    private static void closeBoth(HostAllocation a, HostAllocation b) {
+        try {
+            if (a != null) a.close();
+        } finally {
+            if (b != null && b != a) b.close();
+        }
     }
 
     /**
@@ -172,7 +261,10 @@ public final class Fp8HostTable implements AutoCloseable {
         return headDim / block;
     }
 
-    /** {@return the allocation's size in bytes, {@link #byteSize(long, int, int)}} */
+    /**
+     * {@return the table's size in bytes: {@link #byteSize(long, int, int)} for one allocation, the code bytes plus
+     * the scale bytes for two ({@link #of})}
+     */
     public long byteSize() {
         return byteSize;
     }
@@ -211,11 +303,11 @@ public final class Fp8HostTable implements AutoCloseable {
         return closed.get();
     }
 
-    /** Releases the memory; later calls do nothing. */
+    /** Releases the memory (both allocations of a table made by {@link #of}); later calls do nothing. */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            allocation.close();
+            closeBoth(allocation, scaleAllocation);
         }
     }
 

@@ -7,6 +7,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Fills a {@link HostTable} from rows that are already in memory, such as a table tensor of a memory-mapped
@@ -16,6 +17,9 @@ import java.util.Objects;
  * copy; FLOAT32 into BFLOAT16, rounded to nearest even ({@link BFloat16#fromFloat}, as the device upload and
  * {@code TableEncoding} round); BFLOAT16 into FLOAT32, widened exactly. Needs a little-endian platform (tables hold
  * native byte order).
+ *
+ * <p>{@link #copyFp8} is the fp8 sibling: E4M3 codes and E8M0 scales into an {@link Fp8HostTable}, byte for byte,
+ * each chunk's scale bytes checked for NaN as they are copied.
  */
 public final class TableCopy {
     /** Elements converted per step of a chunk: a bulk read into a float array, then a bulk write. */
@@ -24,6 +28,7 @@ public final class TableCopy {
             ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort SHORT_LE =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final long ONES = 0x0101010101010101L, HIGHS = 0x8080808080808080L;
 
     private TableCopy() {}
 
@@ -75,6 +80,70 @@ public final class TableCopy {
                 convert(src, srcDtype, out, first, count);
             }
         });
+    }
+
+    /**
+     * Copies an fp8 table's codes and scales into {@code dst} byte for byte, in chunks of whole rows (a row's codes
+     * and its scales together) on several threads, and checks every scale byte as it is copied: after the whole
+     * copy, a byte 255 (NaN, SEMANTICS.md 9) throws, naming the first such row and block as {@link Fp8Table} does.
+     *
+     * @param codes    {@code dst.rows() * dst.headDim()} E4M3 bytes, row-major
+     * @param scales   {@code dst.rows() * dst.blocksPerRow()} E8M0 bytes, row-major
+     * @param dst      the table; every code and scale byte of it is written
+     * @param threads  copy threads, {@code >= 1}
+     * @param progress called on this thread with the code and scale bytes written ({@link ProgressListener#NONE} for
+     *                 none); the total is {@code dst.rows() * (dst.codeRowBytes() + dst.scaleRowBytes())}
+     * @throws IllegalArgumentException when a source is not exactly the table's bytes, {@code threads < 1}, or a scale
+     *                                  byte is 255: "scale byte 255 (NaN) at row R, block K" (the table is then fully
+     *                                  written, NaN included; the caller discards it)
+     * @throws IllegalStateException    when a source's memory or the table is closed (before or during the copy)
+     */
+    public static void copyFp8(MemorySegment codes, MemorySegment scales, Fp8HostTable dst, int threads,
+                               ProgressListener progress) {
+        copyFp8(codes, scales, dst, threads, progress, ParallelChunks.DEFAULT_CHUNK_BYTES);
+    }
+
+    /** As {@link #copyFp8(MemorySegment, MemorySegment, Fp8HostTable, int, ProgressListener)}, a chosen chunk size. */
+    static void copyFp8(MemorySegment codes, MemorySegment scales, Fp8HostTable dst, int threads,
+                        ProgressListener progress, long chunkBytes) {
+        Objects.requireNonNull(codes, "codes");
+        Objects.requireNonNull(scales, "scales");
+        Objects.requireNonNull(dst, "dst");
+        Objects.requireNonNull(progress, "progress");
+        ParallelChunks.checkThreads(threads);
+        MemorySegment outCodes = dst.codes(), outScales = dst.scales();
+        if (codes.byteSize() != outCodes.byteSize() || scales.byteSize() != outScales.byteSize()) {
+            throw new IllegalArgumentException("source holds " + codes.byteSize() + " code and " + scales.byteSize()
+                    + " scale bytes, " + dst + " needs " + outCodes.byteSize() + " and " + outScales.byteSize());
+        }
+        long codeRow = dst.codeRowBytes(), scaleRow = dst.scaleRowBytes();
+        AtomicLong firstNan = new AtomicLong(Long.MAX_VALUE); // the lowest NaN scale index: the same on any thread count
+        ParallelChunks.run(dst.rows(), codeRow + scaleRow, chunkBytes, threads, "engram-fp8-copy", progress,
+                (from, until) -> {
+                    long rows = until - from;
+                    MemorySegment.copy(codes, from * codeRow, outCodes, from * codeRow, rows * codeRow);
+                    MemorySegment.copy(scales, from * scaleRow, outScales, from * scaleRow, rows * scaleRow);
+                    long nan = firstByte255(outScales.asSlice(from * scaleRow, rows * scaleRow));
+                    if (nan >= 0) firstNan.accumulateAndGet(from * scaleRow + nan, Math::min);
+                });
+        long nan = firstNan.get();
+        if (nan != Long.MAX_VALUE) {
+            throw new IllegalArgumentException("scale byte 255 (NaN) at row " + nan / scaleRow + ", block "
+                    + nan % scaleRow);
+        }
+    }
+
+    /** {@return the index of the first byte 255 in {@code bytes}, or -1}: eight bytes at a time, then byte by byte. */
+    static long firstByte255(MemorySegment bytes) {
+        long n = bytes.byteSize(), i = 0;
+        for (; i + 8 <= n; i += 8) {
+            long v = ~bytes.get(ValueLayout.JAVA_LONG_UNALIGNED, i); // a byte 255 is a zero byte of ~v
+            if (((v - ONES) & ~v & HIGHS) != 0) break;
+        }
+        for (; i < n; i++) {
+            if (bytes.get(ValueLayout.JAVA_BYTE, i) == (byte) 0xFF) return i;
+        }
+        return -1;
     }
 
     /** Elements {@code [first, first + count)}: FLOAT32 → BFLOAT16 rounded, BFLOAT16 → FLOAT32 widened. */
