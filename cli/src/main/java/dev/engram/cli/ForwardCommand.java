@@ -96,9 +96,11 @@ final class ForwardCommand implements Command {
                                   few tokens, a CPU gather above); the table may be larger than the GPU's memory;
                                   host-register: the same layer on the file's own pages, pinned in place
                                   (cudaHostRegister read-only): no copy, but --dtype must be the table's dtype in
-                                  the file. The output file is the same bytes for all three. Which host placement
-                                  is faster is not measured on a GPU yet (CheckpointLoadBench). An fp8 table
-                                  stays on the device (host placements refuse it)
+                                  the file. An fp8 table stays fp8 in host memory too (codes and scales, copied
+                                  or both pinned in place), dequantized on the GPU to --dtype, so host-register
+                                  takes either --dtype for it. The output file is the same bytes for all three.
+                                  Which host placement is faster is not measured on a GPU yet
+                                  (CheckpointLoadBench)
                   --progress      print the table's upload or copy progress on stderr (a line when it starts, at
                                   most one every 2 s, one when it ends); the default is to print it only when
                                   the console is a terminal. Only --checkpoint with --device gpu loads a table
@@ -113,7 +115,8 @@ final class ForwardCommand implements Command {
 
                 exit codes: 0 ok; 1 runtime error (a missing or malformed file, a file of the wrong size, a bad
                 config, an id outside the table, a checkpoint tensor that is missing or does not fit the config,
-                an fp8 table with a host placement, host-register with a --dtype other than the table's);
+                an fp8 scale byte 255, host-register of an F32 or BF16 table with a --dtype other than the
+                table's);
                 2 usage error (an unknown, missing or bad option, both or neither of --weights and --checkpoint,
                 --prefix without --checkpoint or without {layer}, a layer not in layer_ids, --dtype without
                 --device gpu, --device gpu where no GPU is usable, a bad --chunks list, --table-placement without
@@ -230,11 +233,7 @@ final class ForwardCommand implements Command {
     private static void checkHostTable(ForwardWeights.Checkpoint weights, CheckpointHostTable.Placement placement,
                                        DType dtype) {
         SafetensorsDType table = weights.layer().tableDtype();
-        if (table == SafetensorsDType.F8_E4M3) {
-            throw new IllegalArgumentException("--table-placement " + (placement == CheckpointHostTable.Placement.COPY
-                    ? "host-copy" : "host-register") + ": the table is fp8 (F8_E4M3 with block scales); fp8 host tables"
-                    + " are not supported yet: use --table-placement device");
-        }
+        if (table == SafetensorsDType.F8_E4M3) return; // stays fp8 in host memory: any --dtype, either placement
         DType file = table == SafetensorsDType.F32 ? DType.FLOAT32 : DType.BFLOAT16;
         if (placement == CheckpointHostTable.Placement.REGISTER && file != dtype) {
             throw new IllegalArgumentException("--table-placement host-register reads the table in place, as its "

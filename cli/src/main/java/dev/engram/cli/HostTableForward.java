@@ -12,14 +12,18 @@ import dev.engram.gpu.HostGatherPath;
 import dev.engram.gpu.HostTableLayer;
 import dev.engram.gpu.Prefetch;
 import dev.engram.hash.NgramHashMapping;
+import dev.engram.io.SafetensorsDType;
+import dev.engram.table.Fp8HostTable;
 import dev.engram.table.HostTable;
 import dev.engram.table.ProgressListener;
 
 /**
  * {@code forward --table-placement host-copy|host-register}: the checkpoint's table in host memory
- * ({@link CheckpointHostTable}), the layer a {@link HostTableLayer} on the {@link HostGatherPath#AUTO} path
- * (zero copy for prefetches of a few tokens, the CPU gather above), whole or chunk by chunk with a state of one slot
- * per row. The outputs equal the device-table layer's bit for bit: the same rows reach the same dense part.
+ * ({@link CheckpointHostTable}: an F32 or BF16 table as a {@link HostTable} of the {@code --dtype}, an fp8 table as an
+ * {@link Fp8HostTable} of its codes and scales, dequantized on the GPU to {@code --dtype}), the layer a
+ * {@link HostTableLayer} on the {@link HostGatherPath#AUTO} path (zero copy for prefetches of a few tokens, the CPU
+ * gather above), whole or chunk by chunk with a state of one slot per row. The outputs equal the device-table layer's
+ * bit for bit: the same rows reach the same dense part.
  */
 final class HostTableForward {
     private HostTableForward() {}
@@ -29,9 +33,21 @@ final class HostTableForward {
                         ProgressListener progress) {
         int maxTokens = chunks == null ? batch * seqLen : batch * Math.min(seqLen, chunks.max());
         HostTableLayer.Options options = HostTableLayer.Options.of(HostGatherPath.AUTO, maxTokens).withMaxSequences(batch);
+        if (layer.tableDtype() == SafetensorsDType.F8_E4M3) {
+            try (Fp8HostTable table = CheckpointHostTable.loadFp8(layer, placement, progress);
+                 HostTableLayer l = CheckpointHostTable.layer(mapping, layer, table, dtype, options)) { // before the table
+                return forward(mapping, l, dtype, ids, hidden, batch, seqLen, chunks);
+            }
+        }
         try (HostTable table = CheckpointHostTable.load(layer, placement, dtype, progress);
-             HostTableLayer l = CheckpointHostTable.layer(mapping, layer, table, options); // closed before the table
-             CudaStream stream = CudaStream.create()) {
+             HostTableLayer l = CheckpointHostTable.layer(mapping, layer, table, options)) { // closed before the table
+            return forward(mapping, l, dtype, ids, hidden, batch, seqLen, chunks);
+        }
+    }
+
+    private static double[] forward(NgramHashMapping mapping, HostTableLayer l, DType dtype, long[] ids, double[] hidden,
+                                    int batch, int seqLen, ChunkSizes chunks) {
+        try (CudaStream stream = CudaStream.create()) {
             if (chunks == null) {
                 Prefetch p = l.prefetch(ids, batch, seqLen);
                 return onDevice(hidden, dtype, (h, out) -> l.forward(p, h, out, stream), stream);
