@@ -90,7 +90,7 @@ public final class TableCopy {
      * @param codes    {@code dst.rows() * dst.headDim()} E4M3 bytes, row-major
      * @param scales   {@code dst.rows() * dst.blocksPerRow()} E8M0 bytes, row-major
      * @param dst      the table; every code and scale byte of it is written
-     * @param threads  copy threads, {@code >= 1}
+     * @param threads  copy threads, {@code >= 1} (one, this thread, when a segment is confined to this thread)
      * @param progress called on this thread with the code and scale bytes written ({@link ProgressListener#NONE} for
      *                 none); the total is {@code dst.rows() * (dst.codeRowBytes() + dst.scaleRowBytes())}
      * @throws IllegalArgumentException when a source is not exactly the table's bytes, {@code threads < 1}, or a scale
@@ -118,19 +118,40 @@ public final class TableCopy {
         }
         long codeRow = dst.codeRowBytes(), scaleRow = dst.scaleRowBytes();
         AtomicLong firstNan = new AtomicLong(Long.MAX_VALUE); // the lowest NaN scale index: the same on any thread count
-        ParallelChunks.run(dst.rows(), codeRow + scaleRow, chunkBytes, threads, "engram-fp8-copy", progress,
-                (from, until) -> {
-                    long rows = until - from;
-                    MemorySegment.copy(codes, from * codeRow, outCodes, from * codeRow, rows * codeRow);
-                    MemorySegment.copy(scales, from * scaleRow, outScales, from * scaleRow, rows * scaleRow);
-                    long nan = firstByte255(outScales.asSlice(from * scaleRow, rows * scaleRow));
-                    if (nan >= 0) firstNan.accumulateAndGet(from * scaleRow + nan, Math::min);
-                });
+        ParallelChunks.RowRange job = (from, until) -> {
+            long rows = until - from;
+            MemorySegment.copy(codes, from * codeRow, outCodes, from * codeRow, rows * codeRow);
+            MemorySegment.copy(scales, from * scaleRow, outScales, from * scaleRow, rows * scaleRow);
+            long nan = firstByte255(outScales.asSlice(from * scaleRow, rows * scaleRow));
+            if (nan >= 0) firstNan.accumulateAndGet(from * scaleRow + nan, Math::min);
+        };
+        long rowBytes = codeRow + scaleRow;
+        if (otherThreadsCanRead(codes, scales, outCodes, outScales)) {
+            ParallelChunks.run(dst.rows(), rowBytes, chunkBytes, threads, "engram-fp8-copy", progress, job);
+        } else { // e.g. an Fp8Table from a confined arena: only this thread may read it
+            long total = dst.rows() * rowBytes;
+            progress.progress(0, total);
+            try {
+                job.run(0, dst.rows());
+            } catch (Exception e) {
+                throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
+            }
+            progress.progress(total, total);
+        }
         long nan = firstNan.get();
         if (nan != Long.MAX_VALUE) {
             throw new IllegalArgumentException("scale byte 255 (NaN) at row " + nan / scaleRow + ", block "
                     + nan % scaleRow);
         }
+    }
+
+    /** Whether a thread other than this one may access every segment (none is confined to this thread). */
+    private static boolean otherThreadsCanRead(MemorySegment... segments) {
+        Thread other = Thread.ofPlatform().unstarted(() -> { });
+        for (MemorySegment s : segments) {
+            if (!s.isAccessibleBy(other)) return false;
+        }
+        return true;
     }
 
     /** {@return the index of the first byte 255 in {@code bytes}, or -1}: eight bytes at a time, then byte by byte. */

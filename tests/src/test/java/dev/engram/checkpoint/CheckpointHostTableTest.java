@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link CheckpointHostTable} on the CPU (the COPY placement into plain and huge-page memory; REGISTER's checks that
  * come before any CUDA call): every element of the host table equals the checkpoint's, for F32 and BF16 files into
  * FLOAT32 and BFLOAT16 tables (F32 into BFLOAT16 bit for bit as {@link BFloat16#fromFloat}), progress reported, and
- * clear exceptions for a closed checkpoint, an fp8 table and a dtype REGISTER cannot read in place. The GPU side
+ * clear exceptions for a closed checkpoint, an fp8 table (pointed to loadFp8: CheckpointFp8HostTableTest) and a dtype
+ * REGISTER cannot read in place. The GPU side
  * (pinned memory, registration, the layer) is {@code dev.engram.gpu.CheckpointHostTableGpuTest}.
  */
 class CheckpointHostTableTest {
@@ -144,7 +145,8 @@ class CheckpointHostTableTest {
             for (CheckpointHostTable.Placement p : CheckpointHostTable.Placement.values()) {
                 var e = assertThrows(UnsupportedOperationException.class,
                         () -> CheckpointHostTable.load(layer, p, DType.BFLOAT16, ProgressListener.NONE));
-                assertTrue(e.getMessage().contains("fp8") && e.getMessage().contains("not supported yet"), e.getMessage());
+                assertTrue(e.getMessage().contains("fp8") && e.getMessage().contains("use CheckpointHostTable.loadFp8"),
+                        e.getMessage());
             }
             assertThrows(UnsupportedOperationException.class,
                     () -> CheckpointHostTable.copy(layer, DType.FLOAT32, HostMemory.plain(), 1, ProgressListener.NONE));
