@@ -115,7 +115,7 @@ class CheckpointHostTableGpuTest {
         }
     }
 
-    private static void compare(NgramHashMapping mapping, EngramLayer device, HostTableLayer host, DType dtype, String what) {
+    static void compare(NgramHashMapping mapping, EngramLayer device, HostTableLayer host, DType dtype, String what) {
         EngramConfig c = mapping.config();
         int[][] shapes = {{2, 33}, {1, 1}, {3, 50}};
         try (CudaStream stream = CudaStream.create()) {
@@ -178,7 +178,7 @@ class CheckpointHostTableGpuTest {
     }
 
     /** {@code cudaHostGetDevicePointer(host)}, or -1 when the runtime says it is not pinned memory. */
-    private static long devicePointer(long host) {
+    static long devicePointer(long host) {
         Cuda.ensureLoaded();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment out = arena.allocate(ValueLayout.ADDRESS);
