@@ -22,8 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code forward --checkpoint --device gpu --table-placement host-copy|host-register} writes the same bytes as
  * {@code --table-placement device} (the default): the host-table layer gathers the same rows into the same dense
- * part. On the golden layers and cases, fp32 and bf16, whole and in chunks; with {@code --progress} the load's lines
- * on stderr; an fp8 table and a host-register {@code --dtype} other than the file's refused with exit 1.
+ * part. On the golden layers and cases, fp32 and bf16, whole and in chunks; an fp8 table ({@code convert --table fp8})
+ * in host memory too (its codes and scales copied or pinned in place, dequantized on the GPU to either
+ * {@code --dtype}); with {@code --progress} the load's lines on stderr; a host-register {@code --dtype} other than an
+ * F32 or BF16 file's table refused with exit 1.
  */
 @RequiresGpu
 @ExtendWith(DeviceMemoryReturned.class)
@@ -48,7 +50,8 @@ class ForwardTablePlacementGpuTest {
 
     @ParameterizedTest(name = "--table {0}, --dtype {1}, --table-placement {2}")
     @CsvSource({"fp32, fp32, host-copy", "fp32, fp32, host-register", "bf16, bf16, host-copy",
-            "bf16, bf16, host-register", "fp32, bf16, host-copy"})
+            "bf16, bf16, host-register", "fp32, bf16, host-copy", "fp8, fp32, host-copy", "fp8, bf16, host-copy",
+            "fp8, bf16, host-register", "fp8, fp32, host-register"})
     void hostPlacementsWriteTheBytesOfTheDevicePlacement(String table, String dtype, String placement) {
         Path ckpt = tmp.resolve(table + ".safetensors");
         CheckpointFiles.convert(config, LAYER, ckpt, "--table", table);
@@ -87,10 +90,11 @@ class ForwardTablePlacementGpuTest {
         else System.setProperty(key, old);
     }
 
-    @Test
-    void inChunksTooAndProgressOnStderr() {
-        Path ckpt = tmp.resolve("bf16.safetensors");
-        CheckpointFiles.convert(config, LAYER, ckpt, "--table", "bf16");
+    @ParameterizedTest(name = "--table {0}")
+    @CsvSource({"bf16", "fp8"})
+    void inChunksTooAndProgressOnStderr(String tableKind) {
+        Path ckpt = tmp.resolve(tableKind + ".safetensors");
+        CheckpointFiles.convert(config, LAYER, ckpt, "--table", tableKind);
         JsonNode c = ForwardGoldenFiles.cases().getFirst();
         Path d = tmp.resolve("d.f32.bin"), h = tmp.resolve("h.f32.bin");
         byte[] expected = CheckpointFiles.run(forward(ckpt, c, d, "bf16", "--chunks", "16,1"), d);
@@ -112,13 +116,10 @@ class ForwardTablePlacementGpuTest {
 
     @Test
     void whatAHostPlacementCannotTakeIsARuntimeError() {
-        Path fp8 = tmp.resolve("fp8.safetensors"), f32 = tmp.resolve("f32.safetensors");
-        CheckpointFiles.convert(config, LAYER, fp8, "--table", "fp8");
+        Path f32 = tmp.resolve("f32.safetensors");
         CheckpointFiles.convert(config, LAYER, f32, "--table", "fp32");
         JsonNode c = ForwardGoldenFiles.cases().getFirst();
         Path out = tmp.resolve("o.f32.bin");
-        CliRun.of(forward(fp8, c, out, "bf16", "--table-placement", "host-copy").toArray(String[]::new))
-                .assertError(Main.RUNTIME_ERROR, "fp8 host tables are not supported yet", "--table-placement device");
         CliRun.of(forward(f32, c, out, "bf16", "--table-placement", "host-register").toArray(String[]::new))
                 .assertError(Main.RUNTIME_ERROR, "host-register reads the table in place", "--dtype fp32",
                         "--table-placement host-copy");
