@@ -34,7 +34,7 @@
 #                     torch.compile (compiling takes minutes); --simulated: its CPU mode on tiny shapes where this
 #                     machine's python3 (or $ENGRAM_PYTHON) has torch, else skipped
 #   bench-checkpoint  issue 13: CheckpointLoadBench (a 4 GiB table, bf16 then fp8: sequential read, open, mapped
-#                     touch, CPU-reference load, GpuLayerWeights + EngramLayer.create upload vs a pinned memcpy; bf16:
+#                     touch, CPU-reference load, GpuLayerWeights + EngramLayer.create upload vs a pinned memcpy; both:
 #                     the host-table placements COPY vs REGISTER, load ms and 4x4096-token prefetches on the CPU and
 #                     ZERO_COPY paths; warm page cache) and Fp8GatherBench (4 GiB bf16 table: CPU gathers of bf16 vs fp8 rows, fp8
 #                     dequantization per row, HashedGather fp8Table vs table); --simulated: tiny sizes against the

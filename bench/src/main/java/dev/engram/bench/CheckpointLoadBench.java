@@ -49,7 +49,8 @@ import static dev.engram.bench.Stats.min;
  *       listener reports), beside a pinned H2D
  *       {@code cudaMemcpyAsync} of the same bytes; without one a skip line says why;</li>
  *   <li>{@code host-copy}, {@code host-register}, {@code host-lookup} ({@link HostTablePlacements}, with
- *       {@code --host on}, the default; BF16 tables): the two ways to keep the table in host memory for a
+ *       {@code --host on}, the default; a BF16 table as a HostTable, an fp8 one as an Fp8HostTable of its codes
+ *       and scales): the two ways to keep the table in host memory for a
  *       {@code HostTableLayer} ({@code CheckpointHostTable.Placement}), their load times and the prefetch rate of
  *       {@code --lookup-batch x --lookup-seq} tokens on each (CPU and ZERO_COPY paths); without a GPU the copy into
  *       unpinned huge pages and the CPU gather alone.</li>
@@ -150,7 +151,7 @@ public final class CheckpointLoadBench {
                     String.valueOf(Runtime.getRuntime().availableProcessors())));
             new HostTablePlacements(file, config, mapping, layout, kind, reps, fresh,
                     Integer.parseInt(a.getOrDefault("lookup-batch", "4")), Integer.parseInt(a.getOrDefault("lookup-seq", "4096")),
-                    threads).run(gpu, fp8);
+                    threads).run(gpu);
         }
     }
 

@@ -12,8 +12,10 @@ import dev.engram.gpu.Prefetch;
 import dev.engram.hash.NgramHashMapping;
 import dev.engram.io.EngramTensorNames;
 import dev.engram.io.SafetensorsCheckpoint;
+import dev.engram.io.SafetensorsDType;
 import dev.engram.io.TensorInfo;
 import dev.engram.table.CpuRowGather;
+import dev.engram.table.Fp8HostTable;
 import dev.engram.table.HostAllocation;
 import dev.engram.table.HostMemory;
 import dev.engram.table.HostTable;
@@ -47,7 +49,9 @@ import static dev.engram.bench.Stats.min;
  *       precomputed) from the copy (huge pages) and from the file's mapping (the page-cache pages REGISTER would pin,
  *       not registered).</li>
  * </ul>
- * An fp8 table is skipped (host tables hold FLOAT32 or BFLOAT16 rows).
+ * A BF16 table is placed as a {@link HostTable} (BFLOAT16 storage); an fp8 table ({@code --table fp8}) as an
+ * {@link Fp8HostTable} ({@link CheckpointHostTable#loadFp8}: codes and scales, the scales checked), its layer
+ * dequantizing to BFLOAT16 on the GPU; its load bytes and lookup payload are code + scale bytes.
  */
 final class HostTablePlacements {
     /** Untimed prefetches before a path is timed (the JIT compiles the hash and the gather's Java side). */
@@ -61,6 +65,7 @@ final class HostTablePlacements {
     private final int reps;
     private final boolean fresh;
     private final int batch, seq, threads;
+    private int scalesPerRow; // of an fp8 table, else 0
 
     HostTablePlacements(Path file, EngramConfig config, NgramHashMapping mapping, TableLayout layout, String kind,
                         int reps, boolean fresh, int batch, int seq, int threads) {
@@ -76,33 +81,75 @@ final class HostTablePlacements {
         this.threads = threads;
     }
 
-    void run(boolean gpu, boolean fp8) {
-        if (fp8) {
-            skip("fp8 tables are not supported in host memory yet (HostTable holds FLOAT32 or BFLOAT16 rows)");
-            return;
-        }
+    void run(boolean gpu) {
         try (SafetensorsCheckpoint c = SafetensorsCheckpoint.open(file)) {
             CheckpointLayer l = CheckpointLayer.open(c, "", config, layout);
+            scalesPerRow = isFp8(l) ? config.headDim() / l.fp8Block().getAsInt() : 0;
             if (gpu) onGpu(l);
             else onCpu(l);
         }
     }
 
-    private void onGpu(CheckpointLayer l) {
+    /** A placed table of either kind and the host-table layer over it. */
+    private interface Placed extends AutoCloseable {
+        HostTableLayer layer(HostTableLayer.Options options);
+
+        @Override
+        void close();
+    }
+
+    /** {@code CheckpointHostTable.load} (BF16) or {@code loadFp8} (fp8, dequantized to BF16), as the file's table is. */
+    private Placed load(CheckpointLayer l, Placement p) {
+        if (isFp8(l)) {
+            Fp8HostTable t = CheckpointHostTable.loadFp8(l, p, ProgressListener.NONE);
+            return new Placed() {
+                public HostTableLayer layer(HostTableLayer.Options o) {
+                    return CheckpointHostTable.layer(mapping, l, t, DType.BFLOAT16, o);
+                }
+
+                public void close() {
+                    t.close();
+                }
+            };
+        }
+        HostTable t = CheckpointHostTable.load(l, p, DType.BFLOAT16, ProgressListener.NONE);
+        return new Placed() {
+            public HostTableLayer layer(HostTableLayer.Options o) {
+                return CheckpointHostTable.layer(mapping, l, t, o);
+            }
+
+            public void close() {
+                t.close();
+            }
+        };
+    }
+
+    private static boolean isFp8(CheckpointLayer l) {
+        return l.tableDtype() == SafetensorsDType.F8_E4M3;
+    }
+
+    /** The table's bytes in the file: the codes and the scales of an fp8 table. */
+    private static long tableBytes(CheckpointLayer l) {
         long bytes = l.tensor(EngramTensorNames.EMBEDDING_WEIGHT).byteSize();
+        return isFp8(l) ? bytes + l.tensor(EngramTensorNames.EMBEDDING_SCALE).byteSize() : bytes;
+    }
+
+    private void onGpu(CheckpointLayer l) {
+        long bytes = tableBytes(l);
         double[] ms = new double[reps];
         for (int r = -1; r < reps; r++) {
             long t = System.nanoTime();
-            try (HostTable table = CheckpointHostTable.load(l, Placement.COPY, DType.BFLOAT16, ProgressListener.NONE)) {
+            try (Placed table = load(l, Placement.COPY)) {
                 if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
             }
         }
-        CheckpointLoadBench.emit("host-copy", kind, bytes, ms, fresh, "CheckpointHostTable.load(COPY): huge-page mmap"
-                + " + cudaHostRegister + parallel copy (" + Runtime.getRuntime().availableProcessors() + " threads)");
+        CheckpointLoadBench.emit("host-copy", kind, bytes, ms, fresh, "CheckpointHostTable.load" + (isFp8(l) ? "Fp8" : "")
+                + "(COPY): huge-page mmap + cudaHostRegister + parallel copy (" + Runtime.getRuntime().availableProcessors()
+                + " threads)" + (isFp8(l) ? ", scale bytes checked" : ""));
         double[] close = new double[reps];
         for (int r = -1; r < reps; r++) {
             long t = System.nanoTime();
-            HostTable table = CheckpointHostTable.load(l, Placement.REGISTER, DType.BFLOAT16, ProgressListener.NONE);
+            Placed table = load(l, Placement.REGISTER);
             long registered = System.nanoTime();
             table.close();
             if (r >= 0) {
@@ -111,13 +158,14 @@ final class HostTablePlacements {
             }
         }
         CheckpointLoadBench.emit("host-register", kind, bytes, ms, fresh, String.format(Locale.ROOT,
-                "CheckpointHostTable.load(REGISTER): map the range + cudaHostRegister(ReadOnly); close (unregister +"
-                        + " unmap) median %.2f ms", median(close)));
+                "CheckpointHostTable.load%s(REGISTER): map the range%s + cudaHostRegister(ReadOnly)%s; close (unregister"
+                        + " + unmap) median %.2f ms", isFp8(l) ? "Fp8" : "", isFp8(l) ? "s of codes and scales" : "",
+                isFp8(l) ? " x2 + scale check" : "", median(close)));
         for (Placement p : Placement.values()) {
-            try (HostTable table = CheckpointHostTable.load(l, p, DType.BFLOAT16, ProgressListener.NONE)) {
+            try (Placed table = load(l, p)) {
                 for (HostGatherPath path : new HostGatherPath[] {HostGatherPath.CPU, HostGatherPath.ZERO_COPY}) {
                     HostTableLayer.Options o = HostTableLayer.Options.of(path, batch * seq).withGatherThreads(threads);
-                    try (HostTableLayer layer = CheckpointHostTable.layer(mapping, l, table, o)) {
+                    try (HostTableLayer layer = table.layer(o)) {
                         prefetches(layer, p, path);
                     }
                 }
@@ -139,7 +187,11 @@ final class HostTablePlacements {
     }
 
     private void onCpu(CheckpointLayer l) {
-        long bytes = l.tensor(EngramTensorNames.EMBEDDING_WEIGHT).byteSize();
+        if (isFp8(l)) {
+            onCpuFp8(l);
+            return;
+        }
+        long bytes = tableBytes(l);
         HostMemory hugePages = HostMemory.anonymousMapping(true);
         double[] ms = new double[reps];
         for (int r = -1; r < reps; r++) {
@@ -156,6 +208,47 @@ final class HostTablePlacements {
              HostTable mapped = mappedTable(l.tensor(EngramTensorNames.EMBEDDING_WEIGHT))) {
             gatherOnly(copy, hash, "copy", "the COPY table (huge pages, not pinned)");
             gatherOnly(mapped, hash, "register", "the file's mapping (the pages REGISTER pins, not registered)");
+        }
+    }
+
+    /** {@link #onCpu} for an fp8 table: {@code copyFp8} into huge pages, and the gathers of code and scale rows. */
+    private void onCpuFp8(CheckpointLayer l) {
+        long bytes = tableBytes(l);
+        HostMemory hugePages = HostMemory.anonymousMapping(true);
+        double[] ms = new double[reps];
+        for (int r = -1; r < reps; r++) {
+            long t = System.nanoTime();
+            try (Fp8HostTable table = CheckpointHostTable.copyFp8(l, hugePages, threads, ProgressListener.NONE)) {
+                if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
+            }
+        }
+        CheckpointLoadBench.emit("host-copy", kind, bytes, ms, fresh, "CheckpointHostTable.copyFp8 into huge-page mmap,"
+                + " NOT pinned (no GPU), " + threads + " threads, scale bytes checked");
+        skip("host-register", "needs a GPU (cudaHostRegister)");
+        long[] hash = mapping.hashCompressed(randomIds(1, batch * seq, 17)[0], batch, seq, SyntheticCheckpoint.LAYER_ID);
+        TensorInfo codes = l.tensor(EngramTensorNames.EMBEDDING_WEIGHT), scales = l.tensor(EngramTensorNames.EMBEDDING_SCALE);
+        try (Fp8HostTable copy = CheckpointHostTable.copyFp8(l, hugePages, threads, ProgressListener.NONE);
+             Fp8HostTable mapped = Fp8HostTable.of(codes.shape()[0], (int) codes.shape()[1],
+                     (int) (codes.shape()[1] / scales.shape()[1]), mapRange(codes), mapRange(scales))) {
+            gatherOnlyFp8(copy, hash, "copy", "the COPY table (huge pages, not pinned)");
+            gatherOnlyFp8(mapped, hash, "register", "the file's mappings (the pages REGISTER pins, not registered)");
+        }
+    }
+
+    private void gatherOnlyFp8(Fp8HostTable table, long[] hash, String placement, String what) {
+        var layer = mapping.layer(SyntheticCheckpoint.LAYER_ID);
+        try (CpuRowGather gather = new CpuRowGather(threads); Arena arena = Arena.ofShared()) {
+            long tokens = (long) batch * seq;
+            MemorySegment codes = arena.allocate(CpuRowGather.codeBytes(table, layer, tokens), 64);
+            MemorySegment scales = arena.allocate(Math.max(1, CpuRowGather.scaleBytes(table, layer, tokens)), 64);
+            double[] ms = new double[reps];
+            for (int r = -WARMUP_REPS; r < reps; r++) {
+                long t = System.nanoTime();
+                gather.gather(table, layer, hash, codes, scales);
+                if (r >= 0) ms[r] = (System.nanoTime() - t) / 1e6;
+            }
+            lookup(placement, "cpu-gather-only", ms, "CpuRowGather of code + scale rows (" + threads + " threads, "
+                    + (gather.copiesNatively() ? "native" : "Java") + " copy) from " + what + ", no GPU");
         }
     }
 
@@ -176,23 +269,27 @@ final class HostTablePlacements {
 
     /** The tensor's range of the file mapped read-only, as a table: what REGISTER pins, here without a GPU. */
     private static HostTable mappedTable(TensorInfo t) {
-        HostMemory map = bytes -> {
-            Arena arena = Arena.ofShared();
-            try (FileChannel ch = FileChannel.open(t.file(), StandardOpenOption.READ)) {
-                return new HostAllocation(ch.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), bytes, arena), arena::close);
-            } catch (IOException e) {
-                arena.close();
-                throw new UncheckedIOException(e);
-            }
-        };
         long rows = t.shape()[0];
-        return HostTable.allocate(rows, (int) t.shape()[1], DType.BFLOAT16, map);
+        return HostTable.allocate(rows, (int) t.shape()[1], DType.BFLOAT16, bytes -> mapRange(t));
+    }
+
+    /** The tensor's range of the file mapped read-only (not registered). */
+    private static HostAllocation mapRange(TensorInfo t) {
+        Arena arena = Arena.ofShared();
+        try (FileChannel ch = FileChannel.open(t.file(), StandardOpenOption.READ)) {
+            return new HostAllocation(ch.map(FileChannel.MapMode.READ_ONLY, t.fileOffset(), t.byteSize(), arena),
+                    arena::close);
+        } catch (IOException e) {
+            arena.close();
+            throw new UncheckedIOException(e);
+        }
     }
 
     private void lookup(String placement, String path, double[] ms, String what) {
         long tokens = (long) batch * seq;
         long rows = tokens * config.headsPerLayer();
-        long payload = tokens * config.engramHiddenSize() * 2;
+        long payload = scalesPerRow == 0 ? tokens * config.engramHiddenSize() * 2 // bf16 rows; fp8: code + scale bytes
+                : rows * (config.headDim() + scalesPerRow);
         double med = median(ms);
         System.out.printf(Locale.ROOT, "  host-lookup %-8s %-15s %dx%d tokens: median %.3f ms [min %.3f], %.1f M rows/s,"
                         + " %.2f GB/s of payload: %s%n", placement, path, batch, seq, med, min(ms), rows / (med * 1e-3) / 1e6,
@@ -206,10 +303,6 @@ final class HostTablePlacements {
         json.put("rows_per_s", rows / (med * 1e-3));
         json.put("payload_GBps", payload / (med * 1e-3) / 1e9);
         System.out.println(JsonLine.of(json));
-    }
-
-    private void skip(String why) {
-        for (String step : new String[] {"host-copy", "host-register", "host-lookup"}) skip(step, why);
     }
 
     private void skip(String step, String why) {
