@@ -160,15 +160,7 @@ public final class CpuRowGather implements AutoCloseable {
      */
     public synchronized void gather(HostTable table, LayerHashing layer, long[] hashIds, int firstToken, int tokenCount,
                                     MemorySegment dst) {
-        Objects.requireNonNull(hashIds, "hashIds");
-        Objects.requireNonNull(layer, "layer");
-        long heads = layer.heads();
-        if (firstToken < 0 || tokenCount < 0 || (firstToken + (long) tokenCount) * heads > hashIds.length) {
-            throw new IllegalArgumentException("tokens [" + firstToken + ", " + (firstToken + (long) tokenCount)
-                    + ") are outside hash ids of " + hashIds.length / heads + " tokens x " + heads + " heads");
-        }
-        hashArray = hashIds;
-        hashArrayBase = firstToken * heads;
+        useHashRange(layer, hashIds, firstToken, tokenCount);
         execute(table, layer, tokenCount, dst);
     }
 
@@ -284,6 +276,12 @@ public final class CpuRowGather implements AutoCloseable {
      */
     public synchronized void gather(Fp8HostTable table, LayerHashing layer, long[] hashIds, int firstToken,
                                     int tokenCount, MemorySegment codesDst, MemorySegment scalesDst) {
+        useHashRange(layer, hashIds, firstToken, tokenCount);
+        executeFp8(table, layer, tokenCount, codesDst, scalesDst);
+    }
+
+    /** Points the workers at tokens {@code [firstToken, firstToken + tokenCount)} of {@code hashIds}, checked. */
+    private void useHashRange(LayerHashing layer, long[] hashIds, int firstToken, int tokenCount) {
         Objects.requireNonNull(hashIds, "hashIds");
         Objects.requireNonNull(layer, "layer");
         long heads = layer.heads();
@@ -293,7 +291,6 @@ public final class CpuRowGather implements AutoCloseable {
         }
         hashArray = hashIds;
         hashArrayBase = firstToken * heads;
-        executeFp8(table, layer, tokenCount, codesDst, scalesDst);
     }
 
     /** Stops the pool's threads; later calls do nothing. */
