@@ -16,6 +16,9 @@
 #          bench-compile, hosttable at 10 GiB: most important first, so a spent budget cuts the least important
 #   extra  bench-serving-jvm bench-serving-torch bench-checkpoint hosttable-fp8 hosttable90 profile sanitize-java
 #   serving bench-serving-jvm bench-serving-torch
+#   pending what bench/RESULTS.md lists as not yet run on a GPU, most important first: probe, correctness (the
+#          fp8 dequantize kernel of ABI 6, fp8 and checkpoint host tables), bench-checkpoint (the pinned upload
+#          ring, COPY vs REGISTER), hosttable-fp8, bench-serving-jvm (AUTO's 16-64 token window)
 # Steps:
 #   probe             the machine: GPU, driver, toolkit, where libcublas.so.13 is, whether compute-sanitizer works
 #   selftest          the C++ kernel self-tests (bundle/selftest/; --simulated: kernels/emu, a CPU emulation)
@@ -84,6 +87,7 @@ for a in "${args[@]}"; do
     all) steps+=(probe correctness bench-jvm bench-torch hosttable-1 bench-compile hosttable-10) ;;
     extra) steps+=(bench-serving-jvm bench-serving-torch bench-checkpoint hosttable-fp8 hosttable90 profile sanitize-java) ;;
     serving) steps+=(bench-serving-jvm bench-serving-torch) ;;
+    pending) steps+=(probe correctness bench-checkpoint hosttable-fp8 bench-serving-jvm) ;;
     hosttable) steps+=(hosttable-1 hosttable-10 hosttable-fp8) ;;
     bench) steps+=(bench-jvm bench-torch) ;;
     probe|correctness|selftest|sanitize-selftest|tests|bench-jvm|bench-torch|bench-compile|hosttable-1|hosttable-10|hosttable90\
