@@ -1,6 +1,7 @@
 package dev.engram.checkpoint;
 
 import dev.engram.cuda.BFloat16;
+import dev.engram.internal.Segments;
 import dev.engram.io.SafetensorsDType;
 import dev.engram.reference.EmbeddingRows;
 import dev.engram.table.Fp8;
@@ -193,7 +194,7 @@ public final class TableEncoding {
     /** Several threads write the output: a confined arena's memory would fail in them, so say it here. */
     private static void requireSharedFor(int threads, MemorySegment output) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        if (threads > 1 && !output.isAccessibleBy(new Thread(() -> { }))) { // an unstarted thread: identity only
+        if (threads > 1 && !Segments.accessibleByOtherThreads(output)) {
             throw new IllegalArgumentException("encoding on " + threads + " threads needs an arena other threads can"
                     + " write (Arena.ofShared() or global), not a confined one");
         }

@@ -4,6 +4,7 @@ import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceArray;
+import dev.engram.internal.Segments;
 import dev.engram.table.ProgressListener;
 
 import java.lang.foreign.Arena;
@@ -83,7 +84,7 @@ final class ParameterUpload implements AutoCloseable {
             PinnedStagingRing.Fill fill = from == to
                     ? (into, first, n) -> MemorySegment.copy(host, first * from.byteSize(), into, 0, n * from.byteSize())
                     : (into, first, n) -> convert(host, from, first, n, into, to);
-            ring().copy(dst, 0, elements, fill, PinnedStagingRing.readableByOtherThreads(host),
+            ring().copy(dst, 0, elements, fill, Segments.accessibleByOtherThreads(host),
                     done -> progress.reached(done * from.byteSize()));
             progress.finish();
             return;
@@ -130,7 +131,7 @@ final class ParameterUpload implements AutoCloseable {
         long bytes = src.byteSize();
         if (bytes >= stagedMinBytes) {
             ring().copy(dst, 0, bytes, (into, first, n) -> MemorySegment.copy(src, first, into, 0, n),
-                    PinnedStagingRing.readableByOtherThreads(src), done -> progress.reached(reportedBefore + done));
+                    Segments.accessibleByOtherThreads(src), done -> progress.reached(reportedBefore + done));
             return;
         }
         for (long done = 0; done < bytes; done += chunkBytes) {

@@ -125,11 +125,6 @@ final class PinnedStagingRing implements AutoCloseable {
         if (failure != null) throw failure;
     }
 
-    /** {@return whether other threads may read {@code source}} (a confined arena's segment: only its owner) */
-    static boolean readableByOtherThreads(MemorySegment source) {
-        return source.isAccessibleBy(new Thread(() -> { })); // never started: only its identity is compared
-    }
-
     /** Waits for the copies still reading a slot, then frees the slots, their events and the fill threads. */
     @Override
     public void close() {

@@ -2,6 +2,7 @@ package dev.engram.table;
 
 import dev.engram.cuda.BFloat16;
 import dev.engram.cuda.DType;
+import dev.engram.internal.Segments;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -126,7 +127,7 @@ public final class TableCopy {
             if (nan >= 0) firstNan.accumulateAndGet(from * scaleRow + nan, Math::min);
         };
         long rowBytes = codeRow + scaleRow;
-        if (otherThreadsCanRead(codes, scales, outCodes, outScales)) {
+        if (Segments.accessibleByOtherThreads(codes, scales, outCodes, outScales)) {
             ParallelChunks.run(dst.rows(), rowBytes, chunkBytes, threads, "engram-fp8-copy", progress, job);
         } else { // e.g. an Fp8Table from a confined arena: only this thread may read it
             long total = dst.rows() * rowBytes;
@@ -143,15 +144,6 @@ public final class TableCopy {
             throw new IllegalArgumentException("scale byte 255 (NaN) at row " + nan / scaleRow + ", block "
                     + nan % scaleRow);
         }
-    }
-
-    /** Whether a thread other than this one may access every segment (none is confined to this thread). */
-    private static boolean otherThreadsCanRead(MemorySegment... segments) {
-        Thread other = Thread.ofPlatform().unstarted(() -> { });
-        for (MemorySegment s : segments) {
-            if (!s.isAccessibleBy(other)) return false;
-        }
-        return true;
     }
 
     /** {@return the index of the first byte 255 in {@code bytes}, or -1}: eight bytes at a time, then byte by byte. */

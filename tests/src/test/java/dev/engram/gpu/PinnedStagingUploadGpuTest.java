@@ -5,6 +5,7 @@ import dev.engram.cuda.CudaDevice;
 import dev.engram.cuda.CudaStream;
 import dev.engram.cuda.DType;
 import dev.engram.cuda.DeviceBuffer;
+import dev.engram.internal.Segments;
 import dev.engram.testing.DeviceMemoryReturned;
 import dev.engram.testing.RequiresGpu;
 import org.junit.jupiter.api.Test;
@@ -49,7 +50,7 @@ class PinnedStagingUploadGpuTest {
             boolean[] parallel = {true, false, true};
             for (int k = 0; k < sources.length; k++) {
                 MemorySegment host = sources[k];
-                assertEquals(parallel[k], PinnedStagingRing.readableByOtherThreads(host), "source " + k);
+                assertEquals(parallel[k], Segments.accessibleByOtherThreads(host), "source " + k);
                 poison(dst, s);
                 List<long[]> calls = new ArrayList<>();
                 ParameterTensor t = ParameterTensor.ofHost(host, DType.FLOAT32)
